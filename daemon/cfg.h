@@ -1,0 +1,126 @@
+/* cfg: the INI configuration (kexwatch.conf(5)), read with inih.
+ *
+ * The parser knows every section and key; an unknown one, or a bad value, is
+ * an error reported as "FILE:LINE: message". All errors of a file are
+ * collected, not only the first, so `kexwatchd -t` can list them.
+ * Relative paths are resolved against the configuration file's directory.
+ */
+#ifndef KW_CFG_H
+#define KW_CFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* One listen address, "127.0.0.1:5514" or "[::1]:5514". */
+struct cfg_addr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char text[64]; /* as written, normalised: "127.0.0.1:5514", "[::1]:5514" */
+};
+
+enum cfg_identify { CFG_IDENTIFY_SOURCE = 0, CFG_IDENTIFY_HOSTNAME };
+
+/* The SSH algorithm categories a server profile has. */
+enum cfg_category { CFG_CAT_KEX = 0, CFG_CAT_HOSTKEY, CFG_CAT_CIPHER, CFG_CAT_MAC, CFG_CAT_COMPRESSION,
+                    CFG_CAT_COUNT };
+
+/* A name-list as configured: names as written (wire names or vendor
+ * keywords), in order. */
+struct cfg_list {
+    char **names;
+    size_t n;
+    bool set; /* the key was present (an empty list is then meaningful) */
+};
+
+/* A [device NAME] or [group NAME] section. */
+struct cfg_device {
+    char *name;
+    bool is_group;
+    char **match; /* source addresses, CIDRs or host names, as written */
+    size_t n_match;
+    char *vendor; /* huawei | cisco | h3c | openssh | dropbear, or NULL */
+    char *group;  /* device only: the [group] it inherits from, or NULL */
+    struct cfg_list lists[CFG_CAT_COUNT];
+    int line;     /* where the section starts, for messages */
+    int group_line; /* where group = was set */
+};
+
+struct cfg {
+    char *path; /* the file read */
+    char *dir;  /* its directory, for relative paths */
+
+    /* [daemon] */
+    char *user;         /* drop privileges to this user after binding; NULL */
+    int log_level;      /* enum log_level */
+
+    /* [listen] */
+    struct cfg_addr *udp;
+    size_t n_udp;
+    struct cfg_addr *tcp;
+    size_t n_tcp;
+    size_t max_message;       /* bytes */
+    unsigned max_connections;
+    enum cfg_identify identify;
+    int udp_rcvbuf;           /* bytes; 0 = kernel default */
+    unsigned tcp_idle_timeout; /* seconds; 0 = never */
+    size_t tcp_max_buffer;    /* bytes buffered per connection before reads pause */
+
+    /* [store] */
+    char *database;
+    unsigned retention_days;
+
+    /* [alerts] */
+    char *alert_file;     /* NULL = off */
+    bool alert_stdout;
+    char *webhook;        /* NULL = off */
+    char *webhook_format; /* "alertmanager" (default) or "generic" */
+    unsigned repeat_interval; /* seconds */
+    unsigned resolve_after;   /* seconds of quiet before "resolved"; 0 = never */
+
+    /* [patterns] and knowledge files under conf/ */
+    char *patterns_dir;
+    char *algorithms;
+    char *catalogue;
+    char *keywords;
+
+    /* [metrics] */
+    struct cfg_addr *metrics_listen; /* NULL = off */
+
+    /* [device NAME] and [group NAME] */
+    struct cfg_device *devices;
+    size_t n_devices;
+};
+
+/* Error list filled by cfg_load(). */
+struct cfg_errors {
+    char **msgs; /* "FILE:LINE: text" */
+    size_t n;
+};
+
+/* Reads the file at path. On success returns 0 and sets *out (free with
+ * cfg_free()). On failure returns -1, sets *out to NULL and appends every
+ * problem found to errs (free with cfg_errors_free()). A file that cannot be
+ * opened is one error. */
+int cfg_load(const char *path, struct cfg **out, struct cfg_errors *errs);
+
+/* Returns a configuration with every default and no listeners, database
+ * ":memory:" and no sinks, as `kexwatch replay` without -c uses. NULL when
+ * memory is short. */
+struct cfg *cfg_new_default(void);
+
+void cfg_free(struct cfg *c);
+void cfg_errors_free(struct cfg_errors *errs);
+
+/* Parses "HOST:PORT" ("[v6]:PORT" for IPv6, numeric addresses only) into a.
+ * Returns 0 or -1. */
+int cfg_parse_addr(const char *text, struct cfg_addr *a);
+
+/* Parses a duration "90", "30s", "5m", "4h", "7d" into seconds. Returns 0 or -1. */
+int cfg_parse_duration(const char *text, unsigned *seconds);
+
+/* The key name of a category ("kex", "hostkey", "cipher", "mac", "compression"). */
+const char *cfg_category_name(enum cfg_category c);
+
+#endif

@@ -1,0 +1,525 @@
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "frame.h"
+#include "listen.h"
+#include "log.h"
+#include "stats.h"
+
+#define UDP_BATCH 32
+#define UDP_SLOT 65536          /* larger than any UDP payload */
+#define UDP_MAX_BATCHES_PER_WAKEUP 64 /* then let TCP connections have a turn */
+#define TCP_BACKLOG 1024
+
+struct udp_sock {
+    struct listen *l;
+    int fd;
+    struct event *ev;
+    uint32_t last_ovfl; /* SO_RXQ_OVFL is cumulative per socket */
+    char text[64];
+};
+
+struct tcp_listener {
+    struct listen *l;
+    struct evconnlistener *lev;
+    char text[64];
+};
+
+struct conn {
+    struct listen *l;
+    struct bufferevent *bev;
+    struct framer *framer;
+    struct frame_counts seen; /* framer counts already added to g_stats */
+    struct sockaddr_storage peer;
+    socklen_t peerlen;
+    struct timespec rx;
+    struct conn *prev, *next;
+};
+
+struct listen {
+    struct event_base *base;
+    const struct cfg *cfg;
+    listen_msg_cb cb;
+    void *arg;
+    struct udp_sock **udp; /* pointers: events and callbacks hold them */
+    size_t n_udp;
+    struct tcp_listener **tcp;
+    size_t n_tcp;
+    struct conn *conns;
+    char *udp_buf;          /* UDP_BATCH slots, allocated with the first UDP socket */
+    struct sockaddr_storage udp_addr[UDP_BATCH];
+    char udp_ctl[UDP_BATCH][CMSG_SPACE(sizeof(uint32_t))];
+    int no_recvmmsg;
+    struct log_ratelimit rl_reject;
+    struct log_ratelimit rl_conn;
+};
+
+static void addr_text(const struct sockaddr *sa, char *buf, size_t size)
+{
+    char host[INET6_ADDRSTRLEN];
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *sin = (const void *)sa;
+        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
+        snprintf(buf, size, "%s:%u", host, ntohs(sin->sin_port));
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const void *)sa;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
+        snprintf(buf, size, "[%s]:%u", host, ntohs(sin6->sin6_port));
+    } else {
+        snprintf(buf, size, "(family %d)", sa->sa_family);
+    }
+}
+
+struct listen *listen_new(struct event_base *base, const struct cfg *cfg, listen_msg_cb cb, void *arg)
+{
+    struct listen *l = calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
+    l->base = base;
+    l->cfg = cfg;
+    l->cb = cb;
+    l->arg = arg;
+    l->rl_reject = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 5);
+    l->rl_conn = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 10);
+    return l;
+}
+
+size_t listen_count(const struct listen *l)
+{
+    return l->n_udp + l->n_tcp;
+}
+
+/* ------------------------------------------------------------------ UDP */
+
+struct udp_deliver {
+    struct listen *l;
+    struct msg m;
+};
+
+static int udp_deliver_one(void *arg, const char *data, size_t len)
+{
+    struct udp_deliver *d = arg;
+    d->m.data = data;
+    d->m.len = len;
+    g_stats.messages_udp++;
+    g_stats.bytes += len;
+    d->l->cb(d->l->arg, &d->m);
+    return 0;
+}
+
+static void udp_account_ovfl(struct udp_sock *u, struct msghdr *mh)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+            uint32_t v;
+            memcpy(&v, CMSG_DATA(c), sizeof v);
+            g_stats.udp_kernel_drops += (uint32_t)(v - u->last_ovfl);
+            u->last_ovfl = v;
+        }
+    }
+}
+
+static void udp_handle(struct udp_sock *u, size_t slot, size_t len, int flags, struct udp_deliver *d)
+{
+    struct listen *l = u->l;
+    g_stats.udp_datagrams++;
+    if (len == 0) {
+        g_stats.udp_empty++;
+        return;
+    }
+    char *buf = l->udp_buf + slot * UDP_SLOT;
+    struct frame_counts fc = {0};
+    if (flags & MSG_TRUNC)
+        fc.oversize++;
+    d->m.src = (const struct sockaddr *)&l->udp_addr[slot];
+    d->m.srclen = sizeof l->udp_addr[slot];
+    frame_split_datagram(buf, len, l->cfg->max_message, &fc, udp_deliver_one, d);
+    g_stats.oversize += fc.oversize;
+    g_stats.empty_messages += fc.empty;
+    g_stats.framing_errors += fc.framing_errors;
+}
+
+/* Drains the socket in recvmmsg() batches, reading the clock once per batch. */
+static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct udp_sock *u = arg;
+    struct listen *l = u->l;
+    (void)what;
+    struct mmsghdr mm[UDP_BATCH];
+    struct iovec iov[UDP_BATCH];
+    struct udp_deliver d = {.l = l, .m.transport = MSG_UDP};
+    for (int round = 0; round < UDP_MAX_BATCHES_PER_WAKEUP; round++) {
+        for (size_t i = 0; i < UDP_BATCH; i++) {
+            iov[i].iov_base = l->udp_buf + i * UDP_SLOT;
+            iov[i].iov_len = UDP_SLOT;
+            memset(&mm[i].msg_hdr, 0, sizeof mm[i].msg_hdr);
+            mm[i].msg_hdr.msg_name = &l->udp_addr[i];
+            mm[i].msg_hdr.msg_namelen = sizeof l->udp_addr[i];
+            mm[i].msg_hdr.msg_iov = &iov[i];
+            mm[i].msg_hdr.msg_iovlen = 1;
+            mm[i].msg_hdr.msg_control = l->udp_ctl[i];
+            mm[i].msg_hdr.msg_controllen = sizeof l->udp_ctl[i];
+        }
+        int n;
+#ifdef HAVE_RECVMMSG
+        if (!l->no_recvmmsg) {
+            n = recvmmsg(fd, mm, UDP_BATCH, MSG_DONTWAIT, NULL);
+            if (n < 0 && errno == ENOSYS) {
+                l->no_recvmmsg = 1;
+                continue;
+            }
+        } else
+#endif
+        {
+            ssize_t r = recvmsg(fd, &mm[0].msg_hdr, MSG_DONTWAIT);
+            n = r < 0 ? -1 : 1;
+            if (r >= 0)
+                mm[0].msg_len = (unsigned)r;
+        }
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                if (log_ratelimit_allow(&l->rl_conn, time(NULL), NULL))
+                    log_warning("udp %s: receive failed: %s; continuing", u->text, strerror(errno));
+            }
+            return;
+        }
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        d.m.rx_sec = now.tv_sec;
+        d.m.rx_usec = (int32_t)(now.tv_nsec / 1000);
+        for (int i = 0; i < n; i++) {
+            udp_account_ovfl(u, &mm[i].msg_hdr);
+            udp_handle(u, (size_t)i, mm[i].msg_len, mm[i].msg_hdr.msg_flags, &d);
+        }
+        if (n < UDP_BATCH)
+            return;
+    }
+}
+
+static int udp_add(struct listen *l, int fd, const char *text)
+{
+    if (!l->udp_buf) {
+        l->udp_buf = malloc((size_t)UDP_BATCH * UDP_SLOT);
+        if (!l->udp_buf)
+            return -1;
+    }
+    struct udp_sock **v = realloc(l->udp, (l->n_udp + 1) * sizeof *v);
+    if (!v)
+        return -1;
+    l->udp = v;
+    struct udp_sock *u = calloc(1, sizeof *u);
+    if (!u)
+        return -1;
+    u->l = l;
+    u->fd = fd;
+    snprintf(u->text, sizeof u->text, "%s", text);
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one) < 0)
+        log_notice("udp %s: kernel drop counting unavailable: %s", text, strerror(errno));
+    if (l->cfg->udp_rcvbuf > 0) {
+        int sz = l->cfg->udp_rcvbuf;
+        /* SO_RCVBUFFORCE ignores rmem_max but needs CAP_NET_ADMIN */
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof sz) < 0 &&
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz) < 0)
+            log_warning("udp %s: cannot set the receive buffer to %d bytes: %s", text, sz, strerror(errno));
+    }
+    evutil_make_socket_nonblocking(fd);
+    u->ev = event_new(l->base, fd, EV_READ | EV_PERSIST, udp_read_cb, u);
+    if (!u->ev || event_add(u->ev, NULL) < 0) {
+        if (u->ev)
+            event_free(u->ev);
+        free(u);
+        return -1;
+    }
+    l->udp[l->n_udp++] = u;
+    log_info("listening for syslog on udp %s", text);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ TCP */
+
+static void conn_free(struct conn *c)
+{
+    struct listen *l = c->l;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    bufferevent_free(c->bev);
+    framer_free(c->framer);
+    free(c);
+    g_stats.tcp_open--;
+    g_stats.tcp_closed++;
+}
+
+static int tcp_deliver_one(void *arg, const char *data, size_t len)
+{
+    struct conn *c = arg;
+    struct msg m = {
+        .data = data,
+        .len = len,
+        .src = (const struct sockaddr *)&c->peer,
+        .srclen = c->peerlen,
+        .transport = MSG_TCP,
+        .rx_sec = c->rx.tv_sec,
+        .rx_usec = (int32_t)(c->rx.tv_nsec / 1000),
+    };
+    g_stats.messages_tcp++;
+    g_stats.bytes += len;
+    c->l->cb(c->l->arg, &m);
+    return 0;
+}
+
+static void conn_account(struct conn *c)
+{
+    const struct frame_counts *fc = framer_counts(c->framer);
+    g_stats.framing_errors += fc->framing_errors - c->seen.framing_errors;
+    g_stats.oversize += fc->oversize - c->seen.oversize;
+    g_stats.empty_messages += fc->empty - c->seen.empty;
+    c->seen = *fc;
+}
+
+/* Feeds everything buffered to the framer; the framer keeps partial frames
+ * itself, so the input buffer is emptied on every call and a connection's
+ * memory is bounded by the framer's limit plus one socket read. */
+static void conn_read_cb(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    clock_gettime(CLOCK_REALTIME, &c->rx);
+    struct evbuffer_iovec vec[8];
+    for (;;) {
+        int n = evbuffer_peek(in, -1, NULL, vec, 8);
+        if (n <= 0)
+            break;
+        size_t total = 0;
+        for (int i = 0; i < n && i < 8; i++) {
+            framer_feed(c->framer, vec[i].iov_base, vec[i].iov_len, tcp_deliver_one, c);
+            total += vec[i].iov_len;
+        }
+        evbuffer_drain(in, total);
+        if (n <= 8)
+            break;
+    }
+    conn_account(c);
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)bev;
+    char peer[80];
+    if (what & BEV_EVENT_TIMEOUT) {
+        g_stats.tcp_idle_closed++;
+        addr_text((struct sockaddr *)&c->peer, peer, sizeof peer);
+        log_debug("tcp %s: closed after %u s without data", peer, c->l->cfg->tcp_idle_timeout);
+    } else if (what & BEV_EVENT_ERROR) {
+        int err = EVUTIL_SOCKET_ERROR();
+        addr_text((struct sockaddr *)&c->peer, peer, sizeof peer);
+        if (log_ratelimit_allow(&c->l->rl_conn, time(NULL), NULL))
+            log_info("tcp %s: connection error: %s", peer, evutil_socket_error_to_string(err));
+    }
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+        /* a last line without LF still counts (RFC 6587 senders may omit it) */
+        clock_gettime(CLOCK_REALTIME, &c->rx);
+        framer_finish(c->framer, tcp_deliver_one, c);
+        conn_account(c);
+        conn_free(c);
+    }
+}
+
+static void tcp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                          void *arg)
+{
+    struct tcp_listener *t = arg;
+    struct listen *l = t->l;
+    (void)lev;
+    char peer[80];
+    if (g_stats.tcp_open >= l->cfg->max_connections) {
+        g_stats.tcp_rejected++;
+        uint64_t held = 0;
+        if (log_ratelimit_allow(&l->rl_reject, time(NULL), &held)) {
+            addr_text(sa, peer, sizeof peer);
+            log_warning("tcp %s: connection refused: max_connections (%u) reached; raise [listen] "
+                        "max_connections or find the sender that opens so many%s",
+                        peer, l->cfg->max_connections, held ? " (more refusals were not logged)" : "");
+        }
+        evutil_closesocket(fd);
+        return;
+    }
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        evutil_closesocket(fd);
+        return;
+    }
+    c->l = l;
+    memcpy(&c->peer, sa, (size_t)salen < sizeof c->peer ? (size_t)salen : sizeof c->peer);
+    c->peerlen = (socklen_t)salen;
+    c->framer = framer_new(l->cfg->max_message);
+    c->bev = bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!c->framer || !c->bev) {
+        if (c->bev)
+            bufferevent_free(c->bev);
+        else
+            evutil_closesocket(fd);
+        framer_free(c->framer);
+        free(c);
+        return;
+    }
+    bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
+    /* reads pause when this much is buffered, so one sender cannot grow memory */
+    bufferevent_setwatermark(c->bev, EV_READ, 0, l->cfg->tcp_max_buffer);
+    if (l->cfg->tcp_idle_timeout) {
+        struct timeval tv = {.tv_sec = l->cfg->tcp_idle_timeout};
+        bufferevent_set_timeouts(c->bev, &tv, NULL);
+    }
+    bufferevent_enable(c->bev, EV_READ);
+    c->next = l->conns;
+    if (l->conns)
+        l->conns->prev = c;
+    l->conns = c;
+    g_stats.tcp_accepted++;
+    g_stats.tcp_open++;
+}
+
+static void tcp_error_cb(struct evconnlistener *lev, void *arg)
+{
+    struct tcp_listener *t = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    (void)lev;
+    /* EMFILE and friends: keep listening, the next accept may work */
+    if (log_ratelimit_allow(&t->l->rl_reject, time(NULL), NULL))
+        log_warning("tcp %s: accept failed: %s; check the open-files limit (ulimit -n)", t->text,
+                    evutil_socket_error_to_string(err));
+}
+
+static int tcp_add(struct listen *l, int fd, const char *text)
+{
+    struct tcp_listener **v = realloc(l->tcp, (l->n_tcp + 1) * sizeof *v);
+    if (!v)
+        return -1;
+    l->tcp = v;
+    struct tcp_listener *t = calloc(1, sizeof *t);
+    if (!t)
+        return -1;
+    t->l = l;
+    snprintf(t->text, sizeof t->text, "%s", text);
+    evutil_make_socket_nonblocking(fd);
+    t->lev = evconnlistener_new(l->base, tcp_accept_cb, t, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+    if (!t->lev) {
+        free(t);
+        return -1;
+    }
+    evconnlistener_set_error_cb(t->lev, tcp_error_cb);
+    l->tcp[l->n_tcp++] = t;
+    log_info("listening for syslog on tcp %s", text);
+    return 0;
+}
+
+/* ------------------------------------------------------------ opening */
+
+static int open_socket(const struct cfg_addr *a, int type)
+{
+    int fd = socket(a->ss.ss_family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (a->ss.ss_family == AF_INET6) /* so [::]:514 and 0.0.0.0:514 can coexist */
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
+        (type == SOCK_STREAM && listen(fd, TCP_BACKLOG) < 0)) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+int listen_open_config(struct listen *l)
+{
+    const struct cfg *c = l->cfg;
+    for (int pass = 0; pass < 2; pass++) {
+        const struct cfg_addr *addrs = pass ? c->tcp : c->udp;
+        size_t n = pass ? c->n_tcp : c->n_udp;
+        const char *proto = pass ? "tcp" : "udp";
+        for (size_t i = 0; i < n; i++) {
+            int fd = open_socket(&addrs[i], pass ? SOCK_STREAM : SOCK_DGRAM);
+            if (fd < 0) {
+                log_error("cannot listen on %s %s: %s%s", proto, addrs[i].text, strerror(errno),
+                          errno == EACCES ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+                          : errno == EADDRINUSE ? " (another syslog daemon may hold it; see ss -lnp)"
+                                                : "");
+                return -1;
+            }
+            if ((pass ? tcp_add(l, fd, addrs[i].text) : udp_add(l, fd, addrs[i].text)) < 0) {
+                close(fd);
+                log_error("cannot listen on %s %s: out of memory", proto, addrs[i].text);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+int listen_adopt_fd(struct listen *l, int fd, int is_stream)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char text[80] = "(unknown)";
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+        addr_text((struct sockaddr *)&ss, text, sizeof text);
+    return is_stream ? tcp_add(l, fd, text) : udp_add(l, fd, text);
+}
+
+void listen_stop(struct listen *l)
+{
+    for (size_t i = 0; i < l->n_udp; i++) {
+        event_free(l->udp[i]->ev);
+        close(l->udp[i]->fd);
+        free(l->udp[i]);
+    }
+    l->n_udp = 0;
+    for (size_t i = 0; i < l->n_tcp; i++) {
+        evconnlistener_free(l->tcp[i]->lev);
+        free(l->tcp[i]);
+    }
+    l->n_tcp = 0;
+    while (l->conns) {
+        struct conn *c = l->conns;
+        /* what is already buffered is complete data: read it before closing */
+        conn_read_cb(c->bev, c);
+        framer_finish(c->framer, tcp_deliver_one, c);
+        conn_account(c);
+        conn_free(c);
+    }
+}
+
+void listen_free(struct listen *l)
+{
+    if (!l)
+        return;
+    listen_stop(l);
+    free(l->udp);
+    free(l->tcp);
+    free(l->udp_buf);
+    free(l);
+}

@@ -1,0 +1,42 @@
+/* listen: the UDP and TCP syslog listeners.
+ *
+ * UDP sockets are drained with recvmmsg() batches (recvmsg() where the kernel
+ * or libc lacks it); kernel drops are read from SO_RXQ_OVFL. TCP uses libevent
+ * listeners and bufferevents with a per-connection framer (frame.h), read
+ * watermarks, an idle timeout and max_connections. Each message goes to the
+ * callback given to listen_new(), with the receive time read once per batch.
+ */
+#ifndef KW_LISTEN_H
+#define KW_LISTEN_H
+
+#include "cfg.h"
+#include "msg.h"
+
+struct event_base;
+struct listen;
+
+/* Called for every message received; m and its data live only during the call. */
+typedef void (*listen_msg_cb)(void *arg, const struct msg *m);
+
+/* Creates the listener set (no sockets yet). Returns NULL when memory is short. */
+struct listen *listen_new(struct event_base *base, const struct cfg *cfg, listen_msg_cb cb, void *arg);
+
+/* Opens and binds every [listen] address of cfg. Returns 0, or -1 after
+ * logging which address failed and why. */
+int listen_open_config(struct listen *l);
+
+/* Adopts an already bound socket (from systemd socket activation).
+ * is_stream selects TCP (listening socket) or UDP. Returns 0 or -1. */
+int listen_adopt_fd(struct listen *l, int fd, int is_stream);
+
+/* Number of sockets listening. */
+size_t listen_count(const struct listen *l);
+
+/* Stops accepting: closes listening sockets; open TCP connections are
+ * drained of complete messages and closed. */
+void listen_stop(struct listen *l);
+
+/* Frees everything; listen_free(NULL) is a no-op. */
+void listen_free(struct listen *l);
+
+#endif

@@ -1,0 +1,272 @@
+/* kexwatchd: start-up and shut-down. Modules are set up in dependency order
+ * (configuration, pipeline, listeners, systemd) and torn down in reverse.
+ * Only this file may exit the process. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "cfg.h"
+#include "listen.h"
+#include "log.h"
+#include "pipeline.h"
+#include "sdnotify.h"
+#include "stats.h"
+
+#define STATUS_INTERVAL_S 10
+
+struct daemon {
+    struct event_base *base;
+    struct cfg *cfg;
+    const char *cfg_path;
+    struct pipeline *pipeline;
+    struct listen *listen;
+    FILE *dump;
+    struct event *ev_term, *ev_int, *ev_hup, *ev_usr1, *ev_status, *ev_watchdog;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: kexwatchd [-c FILE] [-t] [-d] [--dump-records FILE]\n"
+            "Watches syslog streams from network devices for SSH algorithm negotiation failures.\n"
+            "\n"
+            "  -c, --config FILE        configuration file (default %s/kexwatch.conf)\n"
+            "  -t, --test               check the configuration, print every error, exit 0 or 1\n"
+            "  -d, --debug              log at debug level (overrides [daemon] log_level)\n"
+            "      --dump-records FILE  write every parsed syslog record as a JSON line to FILE\n"
+            "                           ('-' = stdout); a debugging aid\n"
+            "  -h, --help               this text\n"
+            "  -V, --version            print the version\n"
+            "\n"
+            "Signals: TERM/INT stop cleanly, HUP re-reads the configuration, USR1 dumps counters to stderr.\n"
+            "kexwatchd never forks; it logs to stderr. See kexwatchd(8).\n",
+            KW_SYSCONFDIR);
+}
+
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+    struct daemon *d = arg;
+    (void)what;
+    log_notice("received %s; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    sdnotify_stopping();
+    event_base_loopbreak(d->base);
+}
+
+static void on_usr1(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    (void)arg;
+    stats_dump(stderr);
+}
+
+/* Re-reads the configuration to validate it. Applying listener and
+ * inventory changes without a restart is not implemented yet: the running
+ * configuration stays in force and the operator is told so. */
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    struct daemon *d = arg;
+    (void)sig;
+    (void)what;
+    sdnotify_reloading();
+    struct cfg *c = NULL;
+    struct cfg_errors errs = {0};
+    if (cfg_load(d->cfg_path, &c, &errs) < 0) {
+        for (size_t i = 0; i < errs.n; i++)
+            log_error("%s", errs.msgs[i]);
+        log_error("SIGHUP: the new configuration has %zu error(s); the running one stays in force", errs.n);
+    } else {
+        log_warning("SIGHUP: %s is valid, but this version applies configuration changes only on restart; "
+                    "restart kexwatchd to use it",
+                    d->cfg_path);
+    }
+    cfg_free(c);
+    cfg_errors_free(&errs);
+    if (d->dump)
+        fflush(d->dump);
+    sdnotify_ready();
+}
+
+static void on_status(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    char line[256];
+    stats_status_line(line, sizeof line);
+    sdnotify_status(line);
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    sdnotify_watchdog();
+}
+
+static void on_message(void *arg, const struct msg *m)
+{
+    struct daemon *d = arg;
+    pipeline_feed(d->pipeline, m);
+}
+
+static int adopt_systemd_sockets(struct daemon *d, int n)
+{
+    for (int fd = 3; fd < 3 + n; fd++) {
+        int stream = sdnotify_is_socket(fd, SOCK_STREAM);
+        int dgram = sdnotify_is_socket(fd, SOCK_DGRAM);
+        if (stream <= 0 && dgram <= 0) {
+            log_error("socket activation: fd %d is neither a listening stream nor a datagram socket; check "
+                      "ListenStream=/ListenDatagram= in kexwatchd.socket",
+                      fd);
+            return -1;
+        }
+        if (listen_adopt_fd(d->listen, fd, stream > 0) < 0) {
+            log_error("socket activation: cannot use fd %d", fd);
+            return -1;
+        }
+    }
+    log_info("socket activation: using %d socket(s) from systemd instead of [listen]", n);
+    return 0;
+}
+
+static struct event *add_timer(struct daemon *d, unsigned long usec, event_callback_fn fn)
+{
+    struct event *ev = event_new(d->base, -1, EV_PERSIST, fn, d);
+    struct timeval tv = {.tv_sec = (time_t)(usec / 1000000), .tv_usec = (suseconds_t)(usec % 1000000)};
+    if (ev)
+        event_add(ev, &tv);
+    return ev;
+}
+
+static void teardown(struct daemon *d)
+{
+    if (d->listen)
+        listen_stop(d->listen);
+    listen_free(d->listen);
+    if (d->pipeline)
+        pipeline_flush(d->pipeline);
+    pipeline_free(d->pipeline);
+    struct event *evs[] = {d->ev_term, d->ev_int, d->ev_hup, d->ev_usr1, d->ev_status, d->ev_watchdog};
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+        if (evs[i])
+            event_free(evs[i]);
+    if (d->base)
+        event_base_free(d->base);
+    if (d->dump && d->dump != stdout)
+        fclose(d->dump);
+    cfg_free(d->cfg);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"test", no_argument, NULL, 't'},
+        {"debug", no_argument, NULL, 'd'},
+        {"dump-records", required_argument, NULL, 'D'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    struct daemon d = {.cfg_path = KW_SYSCONFDIR "/kexwatch.conf"};
+    int test_only = 0, debug = 0, c;
+    const char *dump_path = NULL;
+    while ((c = getopt_long(argc, argv, "c:tdhV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': d.cfg_path = optarg; break;
+        case 't': test_only = 1; break;
+        case 'd': debug = 1; break;
+        case 'D': dump_path = optarg; break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("kexwatchd %s\n", PACKAGE_VERSION); return 0;
+        default: usage(stderr); return 1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "kexwatchd: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 1;
+    }
+
+    struct cfg_errors errs = {0};
+    if (cfg_load(d.cfg_path, &d.cfg, &errs) < 0) {
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "%s\n", errs.msgs[i]);
+        fprintf(stderr, "kexwatchd: %s: %zu error(s); nothing started\n", d.cfg_path, errs.n);
+        cfg_errors_free(&errs);
+        return 1;
+    }
+    if (test_only) {
+        printf("%s: configuration OK\n", d.cfg_path);
+        cfg_free(d.cfg);
+        return 0;
+    }
+    log_set_level(debug ? LOG_LV_DEBUG : (enum log_level)d.cfg->log_level);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (dump_path) {
+        d.dump = strcmp(dump_path, "-") == 0 ? stdout : fopen(dump_path, "a");
+        if (!d.dump) {
+            log_error("cannot open the record dump %s: %s", dump_path, strerror(errno));
+            cfg_free(d.cfg);
+            return 1;
+        }
+    }
+    d.base = event_base_new();
+    d.pipeline = d.base ? pipeline_new(d.cfg) : NULL;
+    d.listen = d.pipeline ? listen_new(d.base, d.cfg, on_message, &d) : NULL;
+    if (!d.listen) {
+        log_error("out of memory at start-up");
+        teardown(&d);
+        return 1;
+    }
+    if (d.dump)
+        pipeline_set_dump(d.pipeline, d.dump);
+
+    int nfds = sdnotify_listen_fds();
+    int rc = nfds > 0 ? adopt_systemd_sockets(&d, nfds) : listen_open_config(d.listen);
+    if (rc < 0) {
+        teardown(&d);
+        return 1;
+    }
+    if (listen_count(d.listen) == 0)
+        log_warning("no [listen] udp or tcp address configured: nothing will be received");
+
+    d.ev_term = evsignal_new(d.base, SIGTERM, on_stop, &d);
+    d.ev_int = evsignal_new(d.base, SIGINT, on_stop, &d);
+    d.ev_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
+    d.ev_usr1 = evsignal_new(d.base, SIGUSR1, on_usr1, &d);
+    struct event *sigs[] = {d.ev_term, d.ev_int, d.ev_hup, d.ev_usr1};
+    for (size_t i = 0; i < 4; i++) {
+        if (!sigs[i] || event_add(sigs[i], NULL) < 0) {
+            log_error("cannot install signal handlers");
+            teardown(&d);
+            return 1;
+        }
+    }
+    d.ev_status = add_timer(&d, STATUS_INTERVAL_S * 1000000UL, on_status);
+    uint64_t wd = sdnotify_watchdog_usec();
+    if (wd)
+        d.ev_watchdog = add_timer(&d, (unsigned long)(wd / 2), on_watchdog);
+
+    log_notice("kexwatchd %s started: %zu listener(s), configuration %s", PACKAGE_VERSION, listen_count(d.listen),
+               d.cfg_path);
+    sdnotify_ready();
+    event_base_dispatch(d.base);
+
+    teardown(&d);
+    log_notice("kexwatchd stopped");
+    return 0;
+}
