@@ -48,7 +48,8 @@ static void usage(FILE *f)
             "  -h, --help               this text\n"
             "  -V, --version            print the version\n"
             "\n"
-            "Signals: TERM/INT stop cleanly, HUP re-reads the configuration, USR1 dumps counters to stderr.\n"
+            "Signals: TERM/INT stop cleanly, HUP re-reads the configuration, USR1 dumps counters to stderr\n"
+            "(and flushes the record dump).\n"
             "kexwatchd never forks; it logs to stderr. See kexwatchd(8).\n",
             KW_SYSCONFDIR);
 }
@@ -64,9 +65,10 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 
 static void on_usr1(evutil_socket_t sig, short what, void *arg)
 {
+    struct daemon *d = arg;
     (void)sig;
     (void)what;
-    (void)arg;
+    pipeline_flush(d->pipeline);
     stats_dump(stderr);
 }
 

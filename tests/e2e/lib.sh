@@ -1,0 +1,146 @@
+# Shared helpers for the end-to-end tests: TAP output, a free port, starting
+# and stopping the real kexwatchd, reading its counters and record dump.
+# Sourced by tests/e2e/*.sh, which automake runs with KW_BUILDDIR/KW_SRCDIR set.
+
+set -u
+KW_BUILDDIR=${KW_BUILDDIR:-$(pwd)}
+KW_SRCDIR=${KW_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+KW_TESTDATA=${KW_TESTDATA:-$KW_SRCDIR/tests/data}
+KEXWATCHD=$KW_BUILDDIR/kexwatchd
+KEXWATCH=$KW_BUILDDIR/kexwatch
+
+T_NUM=0
+T_FAILED=0
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/kwe2e.XXXXXX")
+DAEMON_PID=""
+
+cleanup() {
+    if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+        kill -KILL "$DAEMON_PID" 2>/dev/null
+    fi
+    [ -n "${EXTRA_CLEANUP:-}" ] && eval "$EXTRA_CLEANUP"
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+plan() { echo "1..$1"; }
+ok() { T_NUM=$((T_NUM + 1)); echo "ok $T_NUM - $*"; }
+not_ok() { T_NUM=$((T_NUM + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_NUM - $*"; }
+skip() { T_NUM=$((T_NUM + 1)); echo "ok $T_NUM - # SKIP $*"; }
+diag() { echo "# $*"; }
+# check DESCRIPTION COMMAND...: one TAP line from a command's exit status
+check() {
+    desc=$1
+    shift
+    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+# is DESCRIPTION GOT WANT
+is() {
+    if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1"; diag "got '$2', want '$3'"; fi
+}
+bail() { echo "Bail out! $*"; exit 1; }
+
+# A port free for both UDP and TCP on 127.0.0.1 (and ::1 when present).
+free_port() {
+    python3 - <<'PY'
+import socket, random
+for _ in range(200):
+    p = random.randint(20000, 60000)
+    socks = []
+    try:
+        for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            for typ in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                s = socket.socket(fam, typ)
+                socks.append(s)
+                s.bind((host, p))
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(p)
+    break
+PY
+}
+
+# write_config PORT [EXTRA_LISTEN_LINES]: a configuration in $WORK
+write_config() {
+    cat > "$WORK/kexwatch.conf" <<CONF
+[listen]
+udp = 127.0.0.1:$1
+tcp = 127.0.0.1:$1
+${2:-}
+
+[store]
+database = $WORK/kexwatch.db
+
+[alerts]
+file = $WORK/alerts.jsonl
+stdout = no
+CONF
+}
+
+# start_daemon: runs kexwatchd on $WORK/kexwatch.conf, records to $WORK/records.jsonl
+start_daemon() {
+    : > "$WORK/records.jsonl"
+    "$KEXWATCHD" -c "$WORK/kexwatch.conf" --dump-records "$WORK/records.jsonl" "$@" \
+        > "$WORK/stdout" 2> "$WORK/stderr" &
+    DAEMON_PID=$!
+    # ready when it says it started (bounded: 10 s)
+    for _ in $(seq 1 100); do
+        grep -q "started" "$WORK/stderr" 2>/dev/null && return 0
+        kill -0 "$DAEMON_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$WORK/stderr" >&2
+    return 1
+}
+
+# wait_records N: until the record dump has N lines (bounded: 10 s).
+# The daemon flushes the dump on SIGUSR1 along with its counters.
+wait_records() {
+    for _ in $(seq 1 50); do
+        kill -USR1 "$DAEMON_PID" 2>/dev/null
+        sleep 0.2
+        [ "$(wc -l < "$WORK/records.jsonl")" -ge "$1" ] && return 0
+    done
+    return 1
+}
+
+# (rsyslog keeps the blank after a 3164 tag in %msg%, so RFC 5424 forwards
+# of 3164 input start with one; the texts below allow it)
+# counter NAME: the last value of a counter dumped on SIGUSR1
+counter() {
+    kill -USR1 "$DAEMON_PID"
+    sleep 0.3
+    grep "^$1 " "$WORK/stderr" | tail -n 1 | cut -d' ' -f2
+}
+
+# stop_daemon: SIGTERM, then the exit status (bounded: 10 s)
+stop_daemon() {
+    kill -TERM "$DAEMON_PID"
+    for _ in $(seq 1 100); do
+        kill -0 "$DAEMON_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    wait "$DAEMON_PID"
+    rc=$?
+    DAEMON_PID=""
+    return $rc
+}
+
+# jq-free JSON field extraction for the record dump: field NAME FILE
+# prints the field of every line (python3 is part of the test dependencies)
+field() {
+    python3 -c '
+import json, sys
+for line in open(sys.argv[2], encoding="utf-8"):
+    v = json.loads(line).get(sys.argv[1])
+    print("null" if v is None else v)
+' "$1" "$2"
+}
+
+finish() {
+    [ "$T_FAILED" -eq 0 ]
+    exit $?
+}
