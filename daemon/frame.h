@@ -46,11 +46,14 @@ void framer_free(struct framer *f);
 
 /* Feeds len bytes of the stream. Complete messages are passed to cb in order;
  * an incomplete last frame stays buffered for the next call. Always consumes
- * all len bytes. Returns 0, or the first non-zero cb return value (the bytes
- * after that message are still consumed and buffered).
+ * all len bytes. Returns 0, or the first non-zero cb return value; after such
+ * a return, the remaining complete frames of buf are still framed and counted
+ * (so the stream stays in sync) but their messages are not handed out, and
+ * only an unfinished last frame is kept. kexwatchd's callbacks return 0.
  *
  * An octet count is invalid when it has more than 9 digits, is 0, or is not
- * followed by a single space; such a frame is counted as a framing error
+ * followed by exactly one space and then a non-space byte (leading zeros are
+ * tolerated, though RFC 6587 forbids them); such a frame is counted as a framing error
  * and read as an LF-framed frame instead, so no bytes are lost. */
 int framer_feed(struct framer *f, const char *buf, size_t len, frame_cb cb, void *arg);
 
