@@ -54,7 +54,8 @@ struct syslog_record {
                          own severity when there was no <PRI> */
     unsigned ts_flags;
     int64_t ts_sec;   /* device time as seconds since the epoch, UTC (the
-                         device offset applied when known; local time taken
+                         device offset applied when known, except on Huawei
+                         records, whose printed time is UTC; local time taken
                          as UTC otherwise); boot-relative seconds with SL_TS_BOOT */
     int32_t ts_usec;  /* fraction, microseconds */
     int32_t tz_offset_min; /* offset read from the timestamp, minutes east */
@@ -69,11 +70,16 @@ struct syslog_record {
     struct sl_str cid;      /* Huawei CID / VS-CID value */
     struct sl_str seq;      /* Cisco sequence number / Huawei [count] */
     struct sl_str text;     /* the message text after the header */
+    struct sl_str addr;     /* Huawei AR: source IPv4 address sent after
+                               the host name */
 };
 
 /* Parses msg[0..len). now is the receive time (seconds since the epoch, UTC),
  * used to infer the year of year-less timestamps (the year that puts the
- * time nearest to now). Fills *rec completely. Never fails. */
+ * time nearest to now without being more than 31 days ahead of it). Huawei
+ * timestamps are UTC with the offset naming the zone (Huawei's log
+ * reference), so their offset is kept in tz_offset_min but not applied.
+ * Fills *rec completely. Never fails. */
 void syslog_parse(const char *msg, size_t len, int64_t now, struct syslog_record *rec);
 
 /* Name of a format ("rfc5424", "rfc3164", "huawei", "huawei-debug", "h3c",
