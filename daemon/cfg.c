@@ -699,18 +699,33 @@ static void set_defaults(struct cfg *c)
     c->resolve_after = 24 * 3600;
 }
 
+/* knowledge files the configuration does not name are looked for in
+ * $KEXWATCH_CONFDIR (a source checkout, a test), else the installed
+ * configuration directory */
+static char *default_knowledge(const char *file)
+{
+    const char *dir = getenv("KEXWATCH_CONFDIR");
+    if (!dir || !*dir)
+        dir = KW_SYSCONFDIR;
+    size_t n = strlen(dir) + strlen(file) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, file);
+    return p;
+}
+
 static void resolve_default_paths(struct cfg *c)
 {
     if (!c->database)
         c->database = resolve_path(c, KW_LOCALSTATEDIR "/kexwatch.db");
     if (!c->patterns_dir)
-        c->patterns_dir = resolve_path(c, "patterns.d");
+        c->patterns_dir = default_knowledge("patterns.d");
     if (!c->algorithms)
-        c->algorithms = resolve_path(c, "algorithms.tsv");
+        c->algorithms = default_knowledge("algorithms.tsv");
     if (!c->catalogue)
-        c->catalogue = resolve_path(c, "catalogue.conf");
+        c->catalogue = default_knowledge("catalogue.conf");
     if (!c->keywords)
-        c->keywords = resolve_path(c, "keywords.tsv");
+        c->keywords = default_knowledge("keywords.tsv");
     if (!c->webhook_format)
         c->webhook_format = strdup("alertmanager");
 }

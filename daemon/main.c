@@ -31,7 +31,7 @@ struct daemon {
     struct pipeline *pipeline;
     struct listen *listen;
     FILE *dump;
-    struct event *ev_term, *ev_int, *ev_hup, *ev_usr1, *ev_status, *ev_watchdog;
+    struct event *ev_term, *ev_int, *ev_hup, *ev_usr1, *ev_status, *ev_watchdog, *ev_tick;
 };
 
 static void usage(FILE *f)
@@ -109,6 +109,15 @@ static void on_status(evutil_socket_t fd, short what, void *arg)
     sdnotify_status(line);
 }
 
+/* decides negotiations whose lines stopped coming */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct daemon *d = arg;
+    (void)fd;
+    (void)what;
+    pipeline_tick(d->pipeline, (int64_t)time(NULL));
+}
+
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -158,9 +167,9 @@ static void teardown(struct daemon *d)
         listen_stop(d->listen);
     listen_free(d->listen);
     if (d->pipeline)
-        pipeline_flush(d->pipeline);
+        pipeline_finish(d->pipeline);
     pipeline_free(d->pipeline);
-    struct event *evs[] = {d->ev_term, d->ev_int, d->ev_hup, d->ev_usr1, d->ev_status, d->ev_watchdog};
+    struct event *evs[] = {d->ev_term, d->ev_int, d->ev_hup, d->ev_usr1, d->ev_status, d->ev_watchdog, d->ev_tick};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i])
             event_free(evs[i]);
@@ -211,6 +220,18 @@ int main(int argc, char **argv)
         return 1;
     }
     if (test_only) {
+        /* patterns compile, knowledge files load, inventory builds */
+        struct pipeline *p = NULL;
+        log_set_level(LOG_LV_WARNING);
+        if (pipeline_new(d.cfg, &p, &errs) < 0) {
+            for (size_t i = 0; i < errs.n; i++)
+                fprintf(stderr, "%s\n", errs.msgs[i]);
+            fprintf(stderr, "kexwatchd: %s: %zu error(s)\n", d.cfg_path, errs.n);
+            cfg_errors_free(&errs);
+            cfg_free(d.cfg);
+            return 1;
+        }
+        pipeline_free(p);
         printf("%s: configuration OK\n", d.cfg_path);
         cfg_free(d.cfg);
         return 0;
@@ -226,9 +247,16 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (pipeline_new(d.cfg, &d.pipeline, &errs) < 0) {
+        for (size_t i = 0; i < errs.n; i++)
+            log_error("%s", errs.msgs[i]);
+        log_error("cannot load the knowledge files named in %s; nothing started", d.cfg_path);
+        cfg_errors_free(&errs);
+        teardown(&d);
+        return 1;
+    }
     d.base = event_base_new();
-    d.pipeline = d.base ? pipeline_new(d.cfg) : NULL;
-    d.listen = d.pipeline ? listen_new(d.base, d.cfg, on_message, &d) : NULL;
+    d.listen = d.base ? listen_new(d.base, d.cfg, on_message, &d) : NULL;
     if (!d.listen) {
         log_error("out of memory at start-up");
         teardown(&d);
@@ -259,6 +287,7 @@ int main(int argc, char **argv)
         }
     }
     d.ev_status = add_timer(&d, STATUS_INTERVAL_S * 1000000UL, on_status);
+    d.ev_tick = add_timer(&d, 1000000UL, on_tick);
     uint64_t wd = sdnotify_watchdog_usec();
     if (wd)
         d.ev_watchdog = add_timer(&d, (unsigned long)(wd / 2), on_watchdog);
@@ -266,6 +295,7 @@ int main(int argc, char **argv)
     log_notice("kexwatchd %s started: %zu listener(s), configuration %s", PACKAGE_VERSION, listen_count(d.listen),
                d.cfg_path);
     sdnotify_ready();
+    on_status(-1, 0, &d);
     event_base_dispatch(d.base);
 
     teardown(&d);

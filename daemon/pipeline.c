@@ -2,10 +2,14 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
+#include "algo.h"
+#include "inventory.h"
 #include "log.h"
+#include "pattern.h"
 #include "pipeline.h"
 #include "stats.h"
 #include "syslog.h"
@@ -13,26 +17,100 @@
 
 struct pipeline {
     const struct cfg *cfg;
+    struct algo_db *db;
+    struct pattern_set *patterns;
+    struct inventory *inv;
+    struct session_table *sessions;
+    session_outcome_cb cb;
+    void *cb_arg;
     FILE *dump;
-    int force_hostname;
-    char *scratch; /* UTF-8 conversion buffer for the dump */
+    int replay;
+    char *scratch; /* UTF-8 conversion buffer */
     size_t scratch_size;
+    struct log_ratelimit rl_outcome;
 };
 
-struct pipeline *pipeline_new(const struct cfg *cfg)
+static void add_err(struct cfg_errors *errs, const char *msg)
 {
+    char **v = realloc(errs->msgs, (errs->n + 1) * sizeof *v);
+    if (!v)
+        return;
+    errs->msgs = v;
+    if ((v[errs->n] = strdup(msg)))
+        errs->n++;
+}
+
+static void log_outcome(void *arg, const struct negotiation *n);
+
+static void on_outcome(void *arg, const struct negotiation *n)
+{
+    struct pipeline *p = arg;
+    if (p->cb)
+        p->cb(p->cb_arg, n);
+    else
+        log_outcome(p, n);
+}
+
+int pipeline_new(const struct cfg *cfg, struct pipeline **out, struct cfg_errors *errs)
+{
+    *out = NULL;
     struct pipeline *p = calloc(1, sizeof *p);
-    if (!p)
-        return NULL;
+    if (!p) {
+        add_err(errs, "out of memory");
+        return -1;
+    }
     p->cfg = cfg;
+    p->rl_outcome = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 100);
     /* worst case: every byte becomes a 3-byte U+FFFD */
     p->scratch_size = cfg->max_message * 3 + 4;
     p->scratch = malloc(p->scratch_size);
+    char err[1024];
     if (!p->scratch) {
-        free(p);
-        return NULL;
+        add_err(errs, "out of memory");
+        goto fail;
     }
-    return p;
+    if (algo_db_load(cfg->algorithms, cfg->keywords, &p->db, err, sizeof err) < 0) {
+        add_err(errs, err);
+        goto fail;
+    }
+    struct pattern_errors perr = {0};
+    if (pattern_set_load(cfg->patterns_dir, &p->patterns, &perr) < 0) {
+        for (size_t i = 0; i < perr.n; i++)
+            add_err(errs, perr.msgs[i]);
+        if (perr.n == 0) {
+            snprintf(err, sizeof err, "%s: cannot load the patterns", cfg->patterns_dir);
+            add_err(errs, err);
+        }
+        pattern_errors_free(&perr);
+        goto fail;
+    }
+    size_t unknown = 0;
+    p->inv = inventory_new(cfg, p->db, &unknown);
+    if (!p->inv) {
+        add_err(errs, "out of memory building the inventory");
+        goto fail;
+    }
+    if (unknown)
+        log_notice("inventory: %zu configured algorithm name(s) are neither in %s nor vendor keywords; they are "
+                   "kept as written",
+                   unknown, cfg->algorithms);
+    struct session_limits lim = {0};
+    p->sessions = session_table_new(p->db, p->inv, &lim, on_outcome, p);
+    if (!p->sessions) {
+        add_err(errs, "out of memory");
+        goto fail;
+    }
+    *out = p;
+    return 0;
+fail:
+    pipeline_free(p);
+    return -1;
+}
+
+void pipeline_set_outcome_cb(struct pipeline *p, session_outcome_cb cb, void *arg)
+{
+    p->cb = cb;
+    p->cb_arg = arg;
 }
 
 void pipeline_set_dump(struct pipeline *p, FILE *f)
@@ -40,9 +118,14 @@ void pipeline_set_dump(struct pipeline *p, FILE *f)
     p->dump = f;
 }
 
-void pipeline_force_hostname_identity(struct pipeline *p)
+void pipeline_set_replay(struct pipeline *p)
 {
-    p->force_hostname = 1;
+    p->replay = 1;
+}
+
+const struct session_counts *pipeline_session_counts(const struct pipeline *p)
+{
+    return session_table_counts(p->sessions);
 }
 
 /* The device key: the sender's address, or the header host name for streams
@@ -50,7 +133,7 @@ void pipeline_force_hostname_identity(struct pipeline *p)
 static const char *device_key(struct pipeline *p, const struct msg *m, const struct syslog_record *r, char *buf,
                               size_t size)
 {
-    int by_host = p->force_hostname || m->transport == MSG_FILE || p->cfg->identify == CFG_IDENTIFY_HOSTNAME;
+    int by_host = p->replay || m->transport == MSG_FILE || p->cfg->identify == CFG_IDENTIFY_HOSTNAME;
     if (by_host && r->host.len) {
         size_t n = r->host.len < size - 1 ? r->host.len : size - 1;
         text_to_utf8(buf, size, r->host.p, n);
@@ -61,12 +144,17 @@ static const char *device_key(struct pipeline *p, const struct msg *m, const str
     return "";
 }
 
+static json_t *jstrn(struct pipeline *p, const char *s, size_t len)
+{
+    if (!s)
+        return json_null();
+    size_t n = text_to_utf8(p->scratch, p->scratch_size, s, len);
+    return json_stringn(p->scratch, n);
+}
+
 static json_t *jstr(struct pipeline *p, struct sl_str s)
 {
-    if (!s.p)
-        return json_null();
-    size_t n = text_to_utf8(p->scratch, p->scratch_size, s.p, s.len);
-    return json_stringn(p->scratch, n);
+    return jstrn(p, s.p, s.len);
 }
 
 static void dump_record(struct pipeline *p, const struct msg *m, const struct syslog_record *r, const char *dev)
@@ -103,6 +191,25 @@ static void dump_record(struct pipeline *p, const struct msg *m, const struct sy
     json_decref(o);
 }
 
+/* Whether the end of the text may be a cut rather than the line's end:
+ * OpenSSH cuts its log lines near 512 bytes (MSGBUFSIZ) and then the usual
+ * "[preauth]" ending is missing; relays cut at round sizes; kexwatchd cuts
+ * at max_message. */
+static const char *cut_point(const struct pipeline *p, const struct msg *m, const struct syslog_record *r)
+{
+    const char *end = r->text.p + r->text.len;
+    if (m->len >= p->cfg->max_message)
+        return end;
+    static const size_t relay_limits[] = {480, 1024, 2048, 4096, 8192};
+    for (size_t i = 0; i < sizeof relay_limits / sizeof relay_limits[0]; i++)
+        if (m->len == relay_limits[i])
+            return end;
+    if (r->app.len == 4 && memcmp(r->app.p, "sshd", 4) == 0 && r->text.len >= 450 && r->text.len <= 512 &&
+        r->text.p[r->text.len - 1] != ']')
+        return end;
+    return NULL;
+}
+
 void pipeline_feed(struct pipeline *p, const struct msg *m)
 {
     struct syslog_record r;
@@ -113,6 +220,36 @@ void pipeline_feed(struct pipeline *p, const struct msg *m)
     const char *key = device_key(p, m, &r, dev, sizeof dev);
     if (p->dump)
         dump_record(p, m, &r, key);
+    if (!r.text.p || !pattern_prefilter(p->patterns, r.text.p, r.text.len))
+        return;
+    g_stats.ssh_candidates++;
+    struct pat_match pm;
+    int rc = pattern_match(p->patterns, r.text.p, r.text.len, r.app.p, r.app.len, &pm);
+    if (rc <= 0) {
+        if (rc < 0)
+            g_stats.pattern_errors++;
+        else
+            g_stats.ssh_unmatched++;
+        return;
+    }
+    g_stats.ssh_matched++;
+    int64_t now = m->rx_sec;
+    /* stored lines carry their own time; live ones are judged by arrival */
+    if (p->replay && (r.ts_flags & SL_TS_PRESENT) && !(r.ts_flags & SL_TS_BOOT))
+        now = r.ts_sec;
+    session_event(p->sessions, key, m->src, r.procid.p, r.procid.len, now, &pm, cut_point(p, m, &r));
+}
+
+void pipeline_tick(struct pipeline *p, int64_t now)
+{
+    if (!p->replay)
+        session_expire(p->sessions, now);
+}
+
+void pipeline_finish(struct pipeline *p)
+{
+    session_flush(p->sessions);
+    pipeline_flush(p);
 }
 
 void pipeline_flush(struct pipeline *p)
@@ -121,11 +258,103 @@ void pipeline_flush(struct pipeline *p)
         fflush(p->dump);
 }
 
+/* ------------------------------------------------------------ outcomes */
+
+static json_t *offer_json(const struct pipeline *p, const struct negotiate_list *l, int slot)
+{
+    if (!l)
+        return json_null();
+    json_t *a = json_array();
+    for (size_t i = 0; i < negotiate_list_count(l); i++) {
+        const char *name = negotiate_list_name(l, i);
+        if (slot == NEG_KEX && algo_db_is_marker(p->db, name, strlen(name)))
+            continue;
+        char buf[3 * 64 + 4];
+        text_to_utf8(buf, sizeof buf, name, strlen(name));
+        json_array_append_new(a, json_string(buf));
+    }
+    return a;
+}
+
+static json_t *opt_str(const struct pipeline *p, const char *s)
+{
+    return s ? jstrn((struct pipeline *)p, s, strlen(s)) : json_null();
+}
+
+char *pipeline_outcome_json(const struct pipeline *p, const struct negotiation *n)
+{
+    char tbuf[40];
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "time", json_string(text_rfc3339(tbuf, sizeof tbuf, n->time, -1)));
+    json_object_set_new(o, "outcome", json_string(n->failed ? "failure" : "success"));
+    json_t *dev = json_object();
+    json_object_set_new(dev, "key", opt_str(p, n->device));
+    json_object_set_new(dev, "name", opt_str(p, n->device_name));
+    json_object_set_new(dev, "vendor", opt_str(p, n->vendor));
+    json_object_set_new(o, "device", dev);
+    json_t *cl = json_object();
+    json_object_set_new(cl, "address", opt_str(p, n->peer));
+    json_object_set_new(cl, "port", n->port ? json_integer(n->port) : json_null());
+    json_object_set_new(cl, "software", opt_str(p, n->software));
+    json_object_set_new(cl, "fingerprint", opt_str(p, n->fingerprint));
+    json_object_set_new(o, "client", cl);
+    if (n->failed) {
+        json_object_set_new(o, "category",
+                            n->category >= 0 ? json_string(algo_category_name((enum algo_category)n->category))
+                                             : json_null());
+        const char *dir = n->slot >= 0 ? negotiate_slot_direction((enum negotiate_slot)n->slot) : NULL;
+        json_object_set_new(o, "direction", dir ? json_string(dir) : json_null());
+        json_object_set_new(o, "evidence", json_string(n->evidence == EVIDENCE_EXPLICIT ? "explicit" : "inferred"));
+        json_object_set_new(o, "client_offer", n->slot >= 0 ? offer_json(p, n->client[n->slot], n->slot) : json_null());
+        json_object_set_new(o, "server_offer", n->slot >= 0 ? offer_json(p, n->server[n->slot], n->slot) : json_null());
+        json_object_set_new(o, "reason", opt_str(p, n->reason));
+    }
+    json_t *agreed = json_object();
+    for (int s = 0; s < NEG_NSLOTS; s++) {
+        const struct negotiate_slot_result *sr = &n->result->slot[s];
+        json_t *v;
+        if (sr->status == NEG_AGREED && sr->agreed)
+            v = opt_str(p, sr->agreed);
+        else
+            v = json_string(negotiate_status_name(sr->status));
+        json_object_set_new(agreed, negotiate_slot_name((enum negotiate_slot)s), v);
+    }
+    json_object_set_new(o, "slots", agreed);
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
+/* Without a store or alert sink, failures are at least logged. */
+static void log_outcome(void *arg, const struct negotiation *n)
+{
+    struct pipeline *p = arg;
+    if (!n->failed)
+        return;
+    uint64_t held = 0;
+    if (!log_ratelimit_allow(&p->rl_outcome, time(NULL), &held))
+        return;
+    char dev[128], peer[80], sw[128];
+    log_escape(dev, sizeof dev, n->device, strlen(n->device));
+    log_escape(peer, sizeof peer, n->peer ? n->peer : "unknown", strlen(n->peer ? n->peer : "unknown"));
+    log_escape(sw, sizeof sw, n->software ? n->software : "unknown", strlen(n->software ? n->software : "unknown"));
+    log_warning("device %s: SSH client %s (%s) shares no %s algorithm with the device (%s evidence)%s", dev, peer,
+                sw, n->category >= 0 ? algo_category_name((enum algo_category)n->category) : "(unknown category)",
+                n->evidence == EVIDENCE_EXPLICIT ? "explicit" : "inferred",
+                held ? "; more failures were not logged" : "");
+}
+
 void pipeline_free(struct pipeline *p)
 {
     if (!p)
         return;
     pipeline_flush(p);
+    session_table_free(p->sessions);
+    inventory_free(p->inv);
+    pattern_set_free(p->patterns);
+    algo_db_free(p->db);
     free(p->scratch);
     free(p);
 }

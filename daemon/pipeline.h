@@ -1,36 +1,59 @@
 /* pipeline: what happens to a received message, in order:
  * syslog header -> device key -> ssh line patterns -> session correlation ->
- * negotiation engine -> store -> alert.
+ * negotiation engine -> (store -> alert, with their issues).
  *
  * The daemon and `kexwatch replay` both feed messages through the same
- * pipeline; replay only differs in where messages come from.
+ * pipeline; replay only differs in where messages come from and where
+ * outcomes go.
  */
 #ifndef KW_PIPELINE_H
 #define KW_PIPELINE_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "cfg.h"
 #include "msg.h"
+#include "session.h"
 
 struct pipeline;
 
-/* Creates a pipeline for cfg (borrowed: must outlive the pipeline).
- * Returns NULL when memory is short. */
-struct pipeline *pipeline_new(const struct cfg *cfg);
+/* Creates a pipeline for cfg (borrowed: must outlive the pipeline), loading
+ * the knowledge it names: the algorithm table and keyword map, the pattern
+ * files, and the inventory. Returns 0 and sets *out, or -1 with every
+ * problem appended to errs ("FILE:LINE: text"). */
+int pipeline_new(const struct cfg *cfg, struct pipeline **out, struct cfg_errors *errs);
+
+/* Where negotiation outcomes go. Without a callback they are logged. */
+void pipeline_set_outcome_cb(struct pipeline *p, session_outcome_cb cb, void *arg);
 
 /* Every parsed record is written as one JSON object per line to f (borrowed,
  * NULL = off). A debugging aid: `kexwatchd --dump-records FILE`. */
 void pipeline_set_dump(struct pipeline *p, FILE *f);
 
-/* Identify devices by the header host name whatever cfg says (replay). */
-void pipeline_force_hostname_identity(struct pipeline *p);
+/* Identify devices by the header host name whatever cfg says, and take
+ * event times from device timestamps (replay of stored lines). */
+void pipeline_set_replay(struct pipeline *p);
 
 /* Runs one message through the pipeline. Never fails: bad input is counted. */
 void pipeline_feed(struct pipeline *p, const struct msg *m);
 
+/* Decides negotiations idle since before now (call about once a second). */
+void pipeline_tick(struct pipeline *p, int64_t now);
+
+/* Decides every open negotiation and flushes output (end of input, stop). */
+void pipeline_finish(struct pipeline *p);
+
 /* Flushes buffered output (dump file). */
 void pipeline_flush(struct pipeline *p);
+
+/* The negotiation outcome as one JSON object (one line, no newline) in a
+ * malloc'd string the caller frees; NULL when memory is short. Marker
+ * pseudo-algorithms are left out of the offers shown. */
+char *pipeline_outcome_json(const struct pipeline *p, const struct negotiation *n);
+
+/* Counters of the correlation stage. */
+const struct session_counts *pipeline_session_counts(const struct pipeline *p);
 
 void pipeline_free(struct pipeline *p);
 

@@ -17,7 +17,7 @@ static const struct {
     STAT(tcp_rejected),  STAT(tcp_closed),       STAT(tcp_idle_closed), STAT(tcp_open),
     STAT(messages_udp),  STAT(messages_tcp),     STAT(messages_file),  STAT(bytes),
     STAT(framing_errors), STAT(oversize),        STAT(empty_messages), STAT(parse_fallbacks),
-    STAT(ssh_candidates),
+    STAT(ssh_candidates), STAT(ssh_matched), STAT(ssh_unmatched), STAT(pattern_errors),
 };
 
 void stats_dump(FILE *f)

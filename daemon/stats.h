@@ -27,6 +27,9 @@ struct stats {
     uint64_t empty_messages;     /* empty frames and lines (dropped) */
     uint64_t parse_fallbacks;    /* messages whose header could not be parsed */
     uint64_t ssh_candidates;     /* messages that passed the SSH pre-filter */
+    uint64_t ssh_matched;        /* of those, lines an SSH pattern matched */
+    uint64_t ssh_unmatched;      /* of those, lines no pattern matched */
+    uint64_t pattern_errors;     /* PCRE2 matching errors (treated as no match) */
 };
 
 extern struct stats g_stats;

@@ -8,6 +8,9 @@ KW_SRCDIR=${KW_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 KW_TESTDATA=${KW_TESTDATA:-$KW_SRCDIR/tests/data}
 KEXWATCHD=$KW_BUILDDIR/kexwatchd
 KEXWATCH=$KW_BUILDDIR/kexwatch
+# knowledge files (patterns, algorithm table) come from the source tree
+KEXWATCH_CONFDIR=${KEXWATCH_CONFDIR:-$KW_SRCDIR/conf}
+export KEXWATCH_CONFDIR
 
 T_NUM=0
 T_FAILED=0
