@@ -178,7 +178,7 @@ struct ctx {
     const char *path;
     int line;           /* physical line last read */
     char *phys;         /* physical line being handed out in pieces */
-    size_t phys_len, phys_off;
+    size_t phys_cap, phys_len, phys_off;
     bool piece;         /* the chunk just returned continues a split line */
     bool indented;      /* the physical line just read started with blanks */
     struct section *sections;
@@ -255,8 +255,7 @@ static char *cfg_reader(char *str, int num, void *stream)
         x->piece = true;
         return str;
     }
-    size_t cap = 0;
-    ssize_t got = getline(&x->phys, &cap, x->f);
+    ssize_t got = getline(&x->phys, &x->phys_cap, x->f);
     if (got < 0)
         return NULL;
     x->line++;

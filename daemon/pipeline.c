@@ -237,7 +237,9 @@ void pipeline_feed(struct pipeline *p, const struct msg *m)
     /* stored lines carry their own time; live ones are judged by arrival */
     if (p->replay && (r.ts_flags & SL_TS_PRESENT) && !(r.ts_flags & SL_TS_BOOT))
         now = r.ts_sec;
-    session_event(p->sessions, key, m->src, r.procid.p, r.procid.len, now, &pm, cut_point(p, m, &r));
+    /* a pattern may itself recognise a cut line (its (?<cut>) group) */
+    const char *cut = pm.cut ? r.text.p + r.text.len : cut_point(p, m, &r);
+    session_event(p->sessions, key, m->src, r.procid.p, r.procid.len, now, &pm, cut);
 }
 
 void pipeline_tick(struct pipeline *p, int64_t now)

@@ -32,8 +32,11 @@ def check(ok, desc, detail=""):
 
 def load(name):
     out = []
-    for line in open(f"{work}/{name}.jsonl", encoding="utf-8"):
-        out.append(json.loads(line))
+    for i, line in enumerate(open(f"{work}/{name}.jsonl", encoding="utf-8")):
+        try:
+            out.append(json.loads(line))
+        except ValueError as e:
+            check(False, f"{name} output line {i + 1} is JSON", f"{e}: {line[:200]}")
     return out
 
 def strip_ver(sw):
