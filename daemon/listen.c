@@ -67,6 +67,7 @@ struct listen {
     int no_recvmmsg;
     struct log_ratelimit rl_reject;
     struct log_ratelimit rl_conn;
+    struct log_ratelimit rl_input; /* complaints about bad input */
 };
 
 static void addr_text(const struct sockaddr *sa, char *buf, size_t size)
@@ -85,6 +86,29 @@ static void addr_text(const struct sockaddr *sa, char *buf, size_t size)
     }
 }
 
+/* One rate-limited warning about what a sender's input cost, naming the
+ * sender and what to change; the counters keep the full tally. */
+static void complain(struct listen *l, const char *proto, const struct sockaddr *sa, uint64_t framing,
+                     uint64_t oversize)
+{
+    if (!framing && !oversize)
+        return;
+    uint64_t held = 0;
+    if (!log_ratelimit_allow(&l->rl_input, time(NULL), &held))
+        return;
+    char peer[80];
+    addr_text(sa, peer, sizeof peer);
+    if (oversize)
+        log_warning("%s %s: %llu message(s) longer than max_message (%zu bytes) were truncated; raise [listen] "
+                    "max_message if the device's SSH lists are cut%s",
+                    proto, peer, (unsigned long long)oversize, l->cfg->max_message,
+                    held ? " (similar warnings were held back)" : "");
+    if (framing)
+        log_warning("%s %s: %llu frame(s) had an invalid RFC 6587 octet count and were read as LF-framed lines; "
+                    "check the sender's TCP framing setting%s",
+                    proto, peer, (unsigned long long)framing, held ? " (similar warnings were held back)" : "");
+}
+
 struct listen *listen_new(struct event_base *base, const struct cfg *cfg, listen_msg_cb cb, void *arg)
 {
     struct listen *l = calloc(1, sizeof *l);
@@ -96,6 +120,7 @@ struct listen *listen_new(struct event_base *base, const struct cfg *cfg, listen
     l->arg = arg;
     l->rl_reject = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 5);
     l->rl_conn = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 10);
+    l->rl_input = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 10);
     return l;
 }
 
@@ -149,6 +174,7 @@ static void udp_handle(struct udp_sock *u, size_t slot, size_t len, int flags, s
     d->m.src = (const struct sockaddr *)&l->udp_addr[slot];
     d->m.srclen = sizeof l->udp_addr[slot];
     frame_split_datagram(buf, len, l->cfg->max_message, &fc, udp_deliver_one, d);
+    complain(l, "udp", d->m.src, fc.framing_errors, fc.oversize);
     g_stats.oversize += fc.oversize;
     g_stats.empty_messages += fc.empty;
     g_stats.framing_errors += fc.framing_errors;
@@ -290,6 +316,8 @@ static int tcp_deliver_one(void *arg, const char *data, size_t len)
 static void conn_account(struct conn *c)
 {
     const struct frame_counts *fc = framer_counts(c->framer);
+    complain(c->l, "tcp", (const struct sockaddr *)&c->peer, fc->framing_errors - c->seen.framing_errors,
+             fc->oversize - c->seen.oversize);
     g_stats.framing_errors += fc->framing_errors - c->seen.framing_errors;
     g_stats.oversize += fc->oversize - c->seen.oversize;
     g_stats.empty_messages += fc->empty - c->seen.empty;

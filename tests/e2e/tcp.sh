@@ -4,7 +4,7 @@
 # truncation, max_connections, idle timeout, and a clean stop.
 . "$(dirname "$0")/lib.sh"
 
-plan 13
+plan 16
 PORT=$(free_port)
 [ -n "$PORT" ] || bail "no free port"
 write_config "$PORT" "max_message = 2048
@@ -54,6 +54,19 @@ PY
 wait_records $((2 + n + 7))
 check "an oversize frame is truncated to max_message" grep -q '"host":"bigtcp".*"length":2048' "$WORK/records.jsonl"
 check "the frame after it is intact" grep -q '"host":"aftertcp".*"text":"still in sync"' "$WORK/records.jsonl"
+check "the truncation is reported, naming the sender and the setting" \
+    grep -q "warning: tcp 127.0.0.1:[0-9]*: 1 message(s) longer than max_message (2048 bytes) were truncated" "$WORK/stderr"
+
+# an invalid octet count is counted, reported, and the frame still read as a line
+python3 - "$PORT" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"0 <13>Nov 25 10:00:00 zerocount app: after a zero count\n")
+s.close()
+PY
+wait_records $((2 + n + 8))
+check "a frame with octet count 0 is read as an LF-framed line, nothing lost" grep -q '"text":"0 <13>Nov 25 10:00:00 zerocount app: after a zero count"' "$WORK/records.jsonl"
+check "and the bad count is reported" grep -q "invalid RFC 6587 octet count" "$WORK/stderr"
 
 # max_connections = 4: hold 6 connections open, two are refused
 python3 - "$PORT" <<'PY'
