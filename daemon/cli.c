@@ -19,6 +19,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "stats.h"
+#include "store.h"
 
 static void usage(FILE *f)
 {
@@ -42,14 +43,34 @@ static void usage(FILE *f)
 
 static int load_cfg(const char *path, struct cfg **out);
 
+struct replay_ctx {
+    struct pipeline *p;
+    struct store *store;
+    int failed_store;
+};
+
 static void print_outcome(void *arg, const struct negotiation *n)
 {
-    struct pipeline *p = arg;
-    char *json = pipeline_outcome_json(p, n);
+    struct replay_ctx *r = arg;
+    char *json = pipeline_outcome_json(r->p, n);
     if (json) {
         puts(json);
         free(json);
     }
+    if (!r->store)
+        return;
+    /* backfill commits in large batches; nothing is dropped silently */
+    if (store_pending(r->store) >= 10000 && store_flush(r->store) < 0)
+        r->failed_store = 1;
+    if (store_enqueue(r->store, n) < 0)
+        r->failed_store = 1;
+}
+
+static void replay_profile(void *arg, const char *device, int slot, const char *list, int64_t learned_at)
+{
+    struct replay_ctx *r = arg;
+    if (r->store)
+        store_enqueue_profile(r->store, device, slot, list, learned_at);
 }
 
 static void ignore_outcome(void *arg, const struct negotiation *n)
@@ -110,18 +131,23 @@ static int cmd_replay(const char *cfg_path, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"records", no_argument, NULL, 'r'},
+        {"db", required_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int records = 0, c;
+    const char *db = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "rh", opts, NULL)) != -1) {
         switch (c) {
         case 'r': records = 1; break;
+        case 'd': db = optarg; break;
         case 'h':
-            printf("Usage: kexwatch [-c CONFIG] replay [--records] FILE...\n"
+            printf("Usage: kexwatch [-c CONFIG] replay [--db PATH] [--records] FILE...\n"
                    "Runs stored syslog lines (one per line, with or without <PRI>) through the daemon's\n"
-                   "pipeline. The device is the header's host name. '-' reads standard input.\n");
+                   "pipeline and prints each negotiation outcome as a JSON line. The device is the\n"
+                   "header's host name. '-' reads standard input. --db PATH also stores the outcomes\n"
+                   "(backfilling history; the daemon may be writing the same database).\n");
             return 0;
         default: return 2;
         }
@@ -143,11 +169,22 @@ static int cmd_replay(const char *cfg_path, int argc, char **argv)
         return 1;
     }
     pipeline_set_replay(p);
+    struct replay_ctx rc_ctx = {.p = p};
+    if (db) {
+        char err[1024];
+        if (store_open(db, 0, 0, &rc_ctx.store, err, sizeof err) < 0) {
+            fprintf(stderr, "kexwatch replay: %s\n", err);
+            pipeline_free(p);
+            cfg_free(cfg);
+            return 1;
+        }
+        pipeline_set_profile_cb(p, replay_profile, &rc_ctx);
+    }
     if (records) {
         pipeline_set_dump(p, stdout);
         pipeline_set_outcome_cb(p, ignore_outcome, NULL);
     } else {
-        pipeline_set_outcome_cb(p, print_outcome, p);
+        pipeline_set_outcome_cb(p, print_outcome, &rc_ctx);
     }
     int rc = 0;
     for (int i = optind; i < argc; i++) {
@@ -165,6 +202,13 @@ static int cmd_replay(const char *cfg_path, int argc, char **argv)
             fclose(in);
     }
     pipeline_finish(p);
+    if (rc_ctx.store) {
+        if (store_flush(rc_ctx.store) < 0 || rc_ctx.failed_store) {
+            fprintf(stderr, "kexwatch replay: some outcomes could not be stored in %s\n", db);
+            rc = 1;
+        }
+        store_close(rc_ctx.store);
+    }
     pipeline_free(p);
     cfg_free(cfg);
     return rc;

@@ -65,6 +65,7 @@ struct listen {
     struct sockaddr_storage udp_addr[UDP_BATCH];
     char udp_ctl[UDP_BATCH][CMSG_SPACE(sizeof(uint32_t))];
     int no_recvmmsg;
+    int paused;
     struct log_ratelimit rl_reject;
     struct log_ratelimit rl_conn;
     struct log_ratelimit rl_input; /* complaints about bad input */
@@ -122,6 +123,11 @@ struct listen *listen_new(struct event_base *base, const struct cfg *cfg, listen
     l->rl_conn = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 10);
     l->rl_input = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 10);
     return l;
+}
+
+void listen_set_cfg(struct listen *l, const struct cfg *cfg)
+{
+    l->cfg = cfg;
 }
 
 size_t listen_count(const struct listen *l)
@@ -516,6 +522,32 @@ int listen_adopt_fd(struct listen *l, int fd, int is_stream)
     if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
         addr_text((struct sockaddr *)&ss, text, sizeof text);
     return is_stream ? tcp_add(l, fd, text) : udp_add(l, fd, text);
+}
+
+void listen_set_paused(struct listen *l, int paused)
+{
+    paused = !!paused;
+    if (l->paused == paused)
+        return;
+    l->paused = paused;
+    for (size_t i = 0; i < l->n_udp; i++) {
+        if (paused)
+            event_del(l->udp[i]->ev);
+        else
+            event_add(l->udp[i]->ev, NULL);
+    }
+    for (size_t i = 0; i < l->n_tcp; i++) {
+        if (paused)
+            evconnlistener_disable(l->tcp[i]->lev);
+        else
+            evconnlistener_enable(l->tcp[i]->lev);
+    }
+    for (struct conn *c = l->conns; c; c = c->next) {
+        if (paused)
+            bufferevent_disable(c->bev, EV_READ);
+        else
+            bufferevent_enable(c->bev, EV_READ);
+    }
 }
 
 void listen_stop(struct listen *l)

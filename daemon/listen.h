@@ -21,6 +21,10 @@ typedef void (*listen_msg_cb)(void *arg, const struct msg *m);
 /* Creates the listener set (no sockets yet). Returns NULL when memory is short. */
 struct listen *listen_new(struct event_base *base, const struct cfg *cfg, listen_msg_cb cb, void *arg);
 
+/* Replaces the borrowed configuration (limits and timeouts apply to new
+ * connections and reads from now on; addresses are not re-bound). */
+void listen_set_cfg(struct listen *l, const struct cfg *cfg);
+
 /* Opens and binds every [listen] address of cfg. Returns 0, or -1 after
  * logging which address failed and why. */
 int listen_open_config(struct listen *l);
@@ -31,6 +35,12 @@ int listen_adopt_fd(struct listen *l, int fd, int is_stream);
 
 /* Number of sockets listening. */
 size_t listen_count(const struct listen *l);
+
+/* Pauses (paused != 0) or resumes reading from every socket and connection
+ * and accepting new ones: back-pressure while a later stage catches up.
+ * While paused the kernel buffers, then drops (counted as kernel drops for
+ * UDP; TCP senders are slowed by the window). Idempotent. */
+void listen_set_paused(struct listen *l, int paused);
 
 /* Stops accepting: closes listening sockets; open TCP connections are
  * drained of complete messages and closed. */

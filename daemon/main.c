@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,8 +22,14 @@
 #include "pipeline.h"
 #include "sdnotify.h"
 #include "stats.h"
+#include "store.h"
 
 #define STATUS_INTERVAL_S 10
+#define STORE_BATCH 2000          /* commit at once when this many are queued */
+#define STORE_QUEUE_MAX 200000    /* queued negotiations before refusing */
+#define STORE_PAUSE_AT 150000     /* stop reading input above this many queued */
+#define STORE_RESUME_AT 20000     /* and start again below this many */
+#define PURGE_STEP 2000           /* negotiations deleted per retention step */
 
 struct daemon {
     struct event_base *base;
@@ -30,8 +37,12 @@ struct daemon {
     const char *cfg_path;
     struct pipeline *pipeline;
     struct listen *listen;
+    struct store *store;
+    int paused;
+    int debug; /* -d: debug logging whatever the configuration says */
+    struct log_ratelimit rl_store;
     FILE *dump;
-    struct event *ev_term, *ev_int, *ev_hup, *ev_usr1, *ev_status, *ev_watchdog, *ev_tick;
+    struct event *ev_term, *ev_int, *ev_hup, *ev_usr1, *ev_status, *ev_watchdog, *ev_tick, *ev_flush;
 };
 
 static void usage(FILE *f)
@@ -63,6 +74,17 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(d->base);
 }
 
+static void dump_store_counts(const struct store *st)
+{
+    const struct store_counts *c = store_get_counts(st);
+    fprintf(stderr,
+            "store_queued %llu\nstore_committed %llu\nstore_refused %llu\nstore_batches %llu\nstore_errors "
+            "%llu\nstore_purged %llu\nstore_pending %zu\nstore_last_batch_us %llu\n",
+            (unsigned long long)c->queued, (unsigned long long)c->committed, (unsigned long long)c->refused,
+            (unsigned long long)c->batches, (unsigned long long)c->errors, (unsigned long long)c->purged,
+            store_pending(st), (unsigned long long)c->last_batch_us);
+}
+
 static void on_usr1(evutil_socket_t sig, short what, void *arg)
 {
     struct daemon *d = arg;
@@ -70,11 +92,90 @@ static void on_usr1(evutil_socket_t sig, short what, void *arg)
     (void)what;
     pipeline_flush(d->pipeline);
     stats_dump(stderr);
+    const struct session_counts *sc = pipeline_session_counts(d->pipeline);
+    fprintf(stderr,
+            "negotiations_failed %llu\nnegotiations_succeeded %llu\nnegotiations_undecided %llu\n"
+            "session_orphans %llu\nsession_evicted %llu\n",
+            (unsigned long long)sc->failures, (unsigned long long)sc->successes,
+            (unsigned long long)sc->undecided, (unsigned long long)sc->orphans, (unsigned long long)sc->evicted);
+    if (d->store)
+        dump_store_counts(d->store);
+    fflush(stderr);
 }
 
-/* Re-reads the configuration to validate it. Applying listener and
- * inventory changes without a restart is not implemented yet: the running
- * configuration stays in force and the operator is told so. */
+/* Commits what is queued; reading pauses while the queue is long so the
+ * database's pace, not memory, bounds the input. */
+static void store_commit(struct daemon *d)
+{
+    if (store_pending(d->store) && store_flush(d->store) < 0) {
+        uint64_t held = 0;
+        if (log_ratelimit_allow(&d->rl_store, time(NULL), &held))
+            log_error("database %s: cannot commit %zu negotiation(s); they stay queued and are retried "
+                      "(check free space and permissions of the database's directory)",
+                      d->cfg->database, store_pending(d->store));
+    }
+    size_t pending = store_pending(d->store);
+    if (!d->paused && pending >= STORE_PAUSE_AT) {
+        d->paused = 1;
+        listen_set_paused(d->listen, 1);
+        log_warning("database %s is behind (%zu negotiations queued): reading paused; senders are slowed and "
+                    "UDP may be dropped by the kernel until it catches up (check the disk)",
+                    d->cfg->database, pending);
+    } else if (d->paused && pending <= STORE_RESUME_AT) {
+        d->paused = 0;
+        listen_set_paused(d->listen, 0);
+        log_notice("database %s caught up: reading resumed", d->cfg->database);
+    }
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    store_commit(arg);
+}
+
+static void on_outcome(void *arg, const struct negotiation *n)
+{
+    struct daemon *d = arg;
+    pipeline_log_outcome(d->pipeline, n);
+    if (store_enqueue(d->store, n) < 0) {
+        uint64_t held = 0;
+        if (log_ratelimit_allow(&d->rl_store, time(NULL), &held))
+            log_error("database %s: queue full, a negotiation of device %s was not stored; the disk is too slow "
+                      "or full",
+                      d->cfg->database, n->device);
+    }
+    if (store_pending(d->store) >= STORE_BATCH)
+        store_commit(d);
+}
+
+static void on_profile(void *arg, const char *device, int slot, const char *list, int64_t learned_at)
+{
+    struct daemon *d = arg;
+    store_enqueue_profile(d->store, device, slot, list, learned_at);
+}
+
+static void restore_profile(void *arg, const char *device, int slot, const char *list, int64_t learned_at)
+{
+    struct daemon *d = arg;
+    pipeline_restore_profile(d->pipeline, device, slot, list, learned_at);
+}
+
+static bool same_addrs(const struct cfg_addr *a, size_t na, const struct cfg_addr *b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i].text, b[i].text) != 0)
+            return false;
+    return true;
+}
+
+/* Reloads the knowledge (patterns, algorithm table, keyword map) and the
+ * inventory without dropping sockets, sessions or learned profiles. A bad
+ * new configuration is reported and the running one stays. Listen
+ * addresses and the database path need a restart, and say so. */
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
     struct daemon *d = arg;
@@ -83,16 +184,27 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     sdnotify_reloading();
     struct cfg *c = NULL;
     struct cfg_errors errs = {0};
-    if (cfg_load(d->cfg_path, &c, &errs) < 0) {
+    if (cfg_load(d->cfg_path, &c, &errs) < 0 || pipeline_reload(d->pipeline, c, &errs) < 0) {
         for (size_t i = 0; i < errs.n; i++)
             log_error("%s", errs.msgs[i]);
-        log_error("SIGHUP: the new configuration has %zu error(s); the running one stays in force", errs.n);
+        log_error("SIGHUP: %s has %zu error(s); the running configuration stays in force", d->cfg_path, errs.n);
+        cfg_free(c);
     } else {
-        log_warning("SIGHUP: %s is valid, but this version applies configuration changes only on restart; "
-                    "restart kexwatchd to use it",
-                    d->cfg_path);
+        if (!same_addrs(c->udp, c->n_udp, d->cfg->udp, d->cfg->n_udp) ||
+            !same_addrs(c->tcp, c->n_tcp, d->cfg->tcp, d->cfg->n_tcp))
+            log_warning("SIGHUP: [listen] addresses changed; this version binds them only at start: restart "
+                        "kexwatchd to listen on the new ones");
+        if (strcmp(c->database, d->cfg->database) != 0)
+            log_warning("SIGHUP: [store] database changed; it is opened only at start: restart kexwatchd to use "
+                        "%s",
+                        c->database);
+        listen_set_cfg(d->listen, c);
+        log_set_level(d->debug ? LOG_LV_DEBUG : (enum log_level)c->log_level);
+        cfg_free(d->cfg);
+        d->cfg = c;
+        log_notice("SIGHUP: reloaded %s (patterns, algorithm table, inventory: %zu device/group section(s))",
+                   d->cfg_path, c->n_devices);
     }
-    cfg_free(c);
     cfg_errors_free(&errs);
     if (d->dump)
         fflush(d->dump);
@@ -109,13 +221,17 @@ static void on_status(evutil_socket_t fd, short what, void *arg)
     sdnotify_status(line);
 }
 
-/* decides negotiations whose lines stopped coming */
+/* decides negotiations whose lines stopped coming, and enforces retention
+ * a small step at a time */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct daemon *d = arg;
     (void)fd;
     (void)what;
-    pipeline_tick(d->pipeline, (int64_t)time(NULL));
+    int64_t now = (int64_t)time(NULL);
+    pipeline_tick(d->pipeline, now);
+    if (d->cfg->retention_days)
+        store_purge(d->store, now - (int64_t)d->cfg->retention_days * 86400, PURGE_STEP);
 }
 
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)
@@ -168,8 +284,11 @@ static void teardown(struct daemon *d)
     listen_free(d->listen);
     if (d->pipeline)
         pipeline_finish(d->pipeline);
+    /* what the pipeline decided last is committed before the database closes */
+    store_close(d->store);
     pipeline_free(d->pipeline);
-    struct event *evs[] = {d->ev_term, d->ev_int, d->ev_hup, d->ev_usr1, d->ev_status, d->ev_watchdog, d->ev_tick};
+    struct event *evs[] = {d->ev_term,     d->ev_int,  d->ev_hup,  d->ev_usr1,
+                           d->ev_status,   d->ev_watchdog, d->ev_tick, d->ev_flush};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i])
             event_free(evs[i]);
@@ -232,10 +351,20 @@ int main(int argc, char **argv)
             return 1;
         }
         pipeline_free(p);
+        /* the database opens (created or migrated as a start would) */
+        char err[1024];
+        struct store *st = NULL;
+        if (store_open(d.cfg->database, 0, 0, &st, err, sizeof err) < 0) {
+            fprintf(stderr, "%s\n", err);
+            cfg_free(d.cfg);
+            return 1;
+        }
+        store_close(st);
         printf("%s: configuration OK\n", d.cfg_path);
         cfg_free(d.cfg);
         return 0;
     }
+    d.debug = debug;
     log_set_level(debug ? LOG_LV_DEBUG : (enum log_level)d.cfg->log_level);
     signal(SIGPIPE, SIG_IGN);
 
@@ -255,6 +384,19 @@ int main(int argc, char **argv)
         teardown(&d);
         return 1;
     }
+    char err[1024];
+    if (store_open(d.cfg->database, 0, STORE_QUEUE_MAX, &d.store, err, sizeof err) < 0) {
+        log_error("%s", err);
+        log_error("cannot open the database named in %s ([store] database); nothing started", d.cfg_path);
+        teardown(&d);
+        return 1;
+    }
+    d.rl_store = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 5);
+    int restored = store_load_profiles(d.store, restore_profile, &d);
+    if (restored > 0)
+        log_info("restored %d learned server list(s) from %s", restored, d.cfg->database);
+    pipeline_set_outcome_cb(d.pipeline, on_outcome, &d);
+    pipeline_set_profile_cb(d.pipeline, on_profile, &d);
     d.base = event_base_new();
     d.listen = d.base ? listen_new(d.base, d.cfg, on_message, &d) : NULL;
     if (!d.listen) {
@@ -288,6 +430,7 @@ int main(int argc, char **argv)
     }
     d.ev_status = add_timer(&d, STATUS_INTERVAL_S * 1000000UL, on_status);
     d.ev_tick = add_timer(&d, 1000000UL, on_tick);
+    d.ev_flush = add_timer(&d, 100000UL, on_flush);
     uint64_t wd = sdnotify_watchdog_usec();
     if (wd)
         d.ev_watchdog = add_timer(&d, (unsigned long)(wd / 2), on_watchdog);

@@ -40,15 +40,77 @@ static void add_err(struct cfg_errors *errs, const char *msg)
         errs->n++;
 }
 
-static void log_outcome(void *arg, const struct negotiation *n);
-
 static void on_outcome(void *arg, const struct negotiation *n)
 {
     struct pipeline *p = arg;
     if (p->cb)
         p->cb(p->cb_arg, n);
     else
-        log_outcome(p, n);
+        pipeline_log_outcome(p, n);
+}
+
+struct knowledge {
+    struct algo_db *db;
+    struct pattern_set *patterns;
+    struct inventory *inv;
+};
+
+static void knowledge_free(struct knowledge *k)
+{
+    inventory_free(k->inv);
+    pattern_set_free(k->patterns);
+    algo_db_free(k->db);
+    memset(k, 0, sizeof *k);
+}
+
+/* Loads everything cfg names, or nothing: on failure every problem is in
+ * errs and k is left empty. */
+static int knowledge_load(const struct cfg *cfg, struct knowledge *k, struct cfg_errors *errs)
+{
+    char err[1024];
+    memset(k, 0, sizeof *k);
+    if (algo_db_load(cfg->algorithms, cfg->keywords, &k->db, err, sizeof err) < 0) {
+        add_err(errs, err);
+        return -1;
+    }
+    struct pattern_errors perr = {0};
+    if (pattern_set_load(cfg->patterns_dir, &k->patterns, &perr) < 0) {
+        for (size_t i = 0; i < perr.n; i++)
+            add_err(errs, perr.msgs[i]);
+        if (perr.n == 0) {
+            snprintf(err, sizeof err, "%s: cannot load the patterns", cfg->patterns_dir);
+            add_err(errs, err);
+        }
+        pattern_errors_free(&perr);
+        knowledge_free(k);
+        return -1;
+    }
+    size_t unknown = 0;
+    k->inv = inventory_new(cfg, k->db, &unknown);
+    if (!k->inv) {
+        add_err(errs, "out of memory building the inventory");
+        knowledge_free(k);
+        return -1;
+    }
+    if (unknown)
+        log_notice("inventory: %zu configured algorithm name(s) are neither in %s nor vendor keywords; they are "
+                   "kept as written",
+                   unknown, cfg->algorithms);
+    return 0;
+}
+
+static int scratch_fit(struct pipeline *p, size_t max_message)
+{
+    /* worst case: every byte becomes a 3-byte U+FFFD */
+    size_t want = max_message * 3 + 4;
+    if (want <= p->scratch_size)
+        return 0;
+    char *n = realloc(p->scratch, want);
+    if (!n)
+        return -1;
+    p->scratch = n;
+    p->scratch_size = want;
+    return 0;
 }
 
 int pipeline_new(const struct cfg *cfg, struct pipeline **out, struct cfg_errors *errs)
@@ -61,39 +123,16 @@ int pipeline_new(const struct cfg *cfg, struct pipeline **out, struct cfg_errors
     }
     p->cfg = cfg;
     p->rl_outcome = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 100);
-    /* worst case: every byte becomes a 3-byte U+FFFD */
-    p->scratch_size = cfg->max_message * 3 + 4;
-    p->scratch = malloc(p->scratch_size);
-    char err[1024];
-    if (!p->scratch) {
+    if (scratch_fit(p, cfg->max_message) < 0) {
         add_err(errs, "out of memory");
         goto fail;
     }
-    if (algo_db_load(cfg->algorithms, cfg->keywords, &p->db, err, sizeof err) < 0) {
-        add_err(errs, err);
+    struct knowledge k;
+    if (knowledge_load(cfg, &k, errs) < 0)
         goto fail;
-    }
-    struct pattern_errors perr = {0};
-    if (pattern_set_load(cfg->patterns_dir, &p->patterns, &perr) < 0) {
-        for (size_t i = 0; i < perr.n; i++)
-            add_err(errs, perr.msgs[i]);
-        if (perr.n == 0) {
-            snprintf(err, sizeof err, "%s: cannot load the patterns", cfg->patterns_dir);
-            add_err(errs, err);
-        }
-        pattern_errors_free(&perr);
-        goto fail;
-    }
-    size_t unknown = 0;
-    p->inv = inventory_new(cfg, p->db, &unknown);
-    if (!p->inv) {
-        add_err(errs, "out of memory building the inventory");
-        goto fail;
-    }
-    if (unknown)
-        log_notice("inventory: %zu configured algorithm name(s) are neither in %s nor vendor keywords; they are "
-                   "kept as written",
-                   unknown, cfg->algorithms);
+    p->db = k.db;
+    p->patterns = k.patterns;
+    p->inv = k.inv;
     struct session_limits lim = {0};
     p->sessions = session_table_new(p->db, p->inv, &lim, on_outcome, p);
     if (!p->sessions) {
@@ -105,6 +144,26 @@ int pipeline_new(const struct cfg *cfg, struct pipeline **out, struct cfg_errors
 fail:
     pipeline_free(p);
     return -1;
+}
+
+int pipeline_reload(struct pipeline *p, const struct cfg *cfg, struct cfg_errors *errs)
+{
+    struct knowledge k;
+    if (knowledge_load(cfg, &k, errs) < 0)
+        return -1;
+    if (scratch_fit(p, cfg->max_message) < 0) {
+        add_err(errs, "out of memory");
+        knowledge_free(&k);
+        return -1;
+    }
+    struct knowledge old = {p->db, p->patterns, p->inv};
+    p->db = k.db;
+    p->patterns = k.patterns;
+    p->inv = k.inv;
+    p->cfg = cfg;
+    session_table_set_knowledge(p->sessions, p->db, p->inv);
+    knowledge_free(&old);
+    return 0;
 }
 
 void pipeline_set_outcome_cb(struct pipeline *p, session_outcome_cb cb, void *arg)
@@ -329,10 +388,19 @@ char *pipeline_outcome_json(const struct pipeline *p, const struct negotiation *
     return text;
 }
 
-/* Without a store or alert sink, failures are at least logged. */
-static void log_outcome(void *arg, const struct negotiation *n)
+void pipeline_set_profile_cb(struct pipeline *p, session_profile_cb cb, void *arg)
 {
-    struct pipeline *p = arg;
+    session_table_set_profile_cb(p->sessions, cb, arg);
+}
+
+int pipeline_restore_profile(struct pipeline *p, const char *device, int slot, const char *list, int64_t learned_at)
+{
+    return session_restore_profile(p->sessions, device, slot, list, learned_at);
+}
+
+/* Until alerts exist, failures are at least logged for the person on call. */
+void pipeline_log_outcome(struct pipeline *p, const struct negotiation *n)
+{
     if (!n->failed)
         return;
     uint64_t held = 0;

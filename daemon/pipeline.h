@@ -24,8 +24,24 @@ struct pipeline;
  * problem appended to errs ("FILE:LINE: text"). */
 int pipeline_new(const struct cfg *cfg, struct pipeline **out, struct cfg_errors *errs);
 
+/* Replaces the knowledge (algorithm table, keyword map, patterns,
+ * inventory) with what cfg names, keeping every open session and learned
+ * profile. cfg replaces the borrowed configuration (it must outlive the
+ * pipeline). Returns 0, or -1 with every problem in errs and nothing
+ * changed. */
+int pipeline_reload(struct pipeline *p, const struct cfg *cfg, struct cfg_errors *errs);
+
 /* Where negotiation outcomes go. Without a callback they are logged. */
 void pipeline_set_outcome_cb(struct pipeline *p, session_outcome_cb cb, void *arg);
+
+/* Logs a failure as a rate-limited warning for the person on call (what the
+ * default outcome callback does). */
+void pipeline_log_outcome(struct pipeline *p, const struct negotiation *n);
+
+/* Where learned server profiles go (session_table_set_profile_cb), and
+ * restoring one at start-up (session_restore_profile). */
+void pipeline_set_profile_cb(struct pipeline *p, session_profile_cb cb, void *arg);
+int pipeline_restore_profile(struct pipeline *p, const char *device, int slot, const char *list, int64_t learned_at);
 
 /* Every parsed record is written as one JSON object per line to f (borrowed,
  * NULL = off). A debugging aid: `kexwatchd --dump-records FILE`. */

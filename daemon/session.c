@@ -16,7 +16,7 @@ struct sess {
     unsigned port;
     char software[256];
     char reason[160];
-    const char *vendor;       /* the patterns' vendor, borrowed from the pattern set */
+    char vendor[16];          /* the patterns' vendor (copied: patterns are replaced on reload) */
     struct negotiate_list *client[NEG_NSLOTS];
     struct negotiate_list *server[NEG_NSLOTS];
     enum pat_side last_side;
@@ -46,6 +46,8 @@ struct session_table {
     struct session_limits lim;
     session_outcome_cb cb;
     void *arg;
+    session_profile_cb profile_cb;
+    void *profile_arg;
     struct dev *buckets[DEV_BUCKETS];
     struct dev *lru_head, *lru_tail;
     size_t n_devices;
@@ -77,6 +79,12 @@ void session_table_set_knowledge(struct session_table *t, const struct algo_db *
 {
     t->db = db;
     t->inv = inv;
+}
+
+void session_table_set_profile_cb(struct session_table *t, session_profile_cb cb, void *arg)
+{
+    t->profile_cb = cb;
+    t->profile_arg = arg;
 }
 
 const struct session_counts *session_table_counts(const struct session_table *t)
@@ -166,7 +174,7 @@ static void decide(struct session_table *t, struct dev *d, struct sess *s)
     struct negotiation n = {
         .device = d->key,
         .device_name = inv ? inv->name : NULL,
-        .vendor = inv && inv->vendor ? inv->vendor : s->vendor,
+        .vendor = inv && inv->vendor ? inv->vendor : s->vendor[0] ? s->vendor : NULL,
         .peer = s->peer[0] ? s->peer : NULL,
         .port = s->port,
         .software = s->software[0] ? s->software : NULL,
@@ -392,6 +400,77 @@ static void set_list(struct negotiate_list **dst, struct pat_span sp, const char
     *dst = l;
 }
 
+static char *list_join(const struct negotiate_list *l)
+{
+    size_t total = 1;
+    for (size_t i = 0; i < negotiate_list_count(l); i++)
+        total += strlen(negotiate_list_name(l, i)) + 1;
+    char *out = malloc(total);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < negotiate_list_count(l); i++) {
+        size_t n = strlen(negotiate_list_name(l, i));
+        if (o)
+            out[o++] = ',';
+        memcpy(out + o, negotiate_list_name(l, i), n);
+        o += n;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static bool list_equal(const struct negotiate_list *a, const struct negotiate_list *b)
+{
+    if (!a || !b || negotiate_list_count(a) != negotiate_list_count(b) ||
+        negotiate_list_partial(a) != negotiate_list_partial(b))
+        return false;
+    for (size_t i = 0; i < negotiate_list_count(a); i++)
+        if (strcmp(negotiate_list_name(a, i), negotiate_list_name(b, i)) != 0)
+            return false;
+    return true;
+}
+
+/* Keeps a device's own proposal as its server profile and, when it
+ * changed, tells the store so it survives restarts. */
+static void learn(struct session_table *t, struct dev *d, int slot, struct pat_span sp, const char *cut_at,
+                  int64_t now)
+{
+    struct negotiate_list *l = NULL;
+    set_list(&l, sp, cut_at);
+    if (!l)
+        return;
+    if (list_equal(l, d->learned[slot])) {
+        negotiate_list_free(l);
+        return;
+    }
+    negotiate_list_free(d->learned[slot]);
+    d->learned[slot] = l;
+    if (t->profile_cb && !negotiate_list_partial(l)) {
+        char *text = list_join(l);
+        if (text)
+            t->profile_cb(t->profile_arg, d->key, slot, text, now);
+        free(text);
+    }
+}
+
+int session_restore_profile(struct session_table *t, const char *device, int slot, const char *list,
+                            int64_t learned_at)
+{
+    (void)learned_at;
+    if (slot < 0 || slot >= NEG_NSLOTS)
+        return -1;
+    struct dev *d = dev_get(t, device, NULL);
+    if (!d)
+        return -1;
+    struct negotiate_list *l = NULL;
+    if (negotiate_list_parse(list, strlen(list), 0, &l, NULL) < 0)
+        return -1;
+    negotiate_list_free(d->learned[slot]);
+    d->learned[slot] = l;
+    return 0;
+}
+
 /* the slot a list of this event fills: the pattern's, else the category's
  * client-to-server slot */
 static int event_slot(const struct pat_match *m)
@@ -457,8 +536,8 @@ void session_event(struct session_table *t, const char *device, const struct soc
     }
     t->counts.events++;
     s->last = now;
-    if (!s->vendor)
-        s->vendor = m->vendor;
+    if (!s->vendor[0] && m->vendor)
+        snprintf(s->vendor, sizeof s->vendor, "%s", m->vendor);
     if (m->peer.p && m->peer.len && !s->peer[0])
         copy_span(s->peer, sizeof s->peer, m->peer);
     if (port && !s->port)
@@ -484,7 +563,7 @@ void session_event(struct session_table *t, const char *device, const struct soc
         if (side == PAT_SIDE_SERVER) {
             set_list(&s->server[slot], sp, cut_at);
             /* the device's own proposal is its current server profile */
-            set_list(&d->learned[slot], sp, cut_at);
+            learn(t, d, slot, sp, cut_at, now);
         } else {
             set_list(&s->client[slot], sp, cut_at);
             s->has_data = true;

@@ -80,6 +80,17 @@ struct session_table *session_table_new(const struct algo_db *db, const struct i
 
 void session_table_set_knowledge(struct session_table *t, const struct algo_db *db, const struct inventory *inv);
 
+/* Called when a device's own proposal teaches a server list for a slot, so
+ * it can be kept across restarts; list is the names comma-joined, borrowed
+ * for the call. */
+typedef void (*session_profile_cb)(void *arg, const char *device, int slot, const char *list, int64_t learned_at);
+void session_table_set_profile_cb(struct session_table *t, session_profile_cb cb, void *arg);
+
+/* Restores a learned server list (from the store at start-up). Returns 0,
+ * or -1 when memory is short or slot is out of range. */
+int session_restore_profile(struct session_table *t, const char *device, int slot, const char *list,
+                            int64_t learned_at);
+
 /* Joins one matched line. device is the device key; src the sender (for
  * inventory CIDR matches; may be NULL); procid the syslog PID slice (may be
  * NULL/0); now the time of the line (seconds); cut_at is the end of the

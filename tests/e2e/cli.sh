@@ -11,7 +11,10 @@ check "kexwatch --help lists replay" sh -c "'$KEXWATCH' --help | grep -q replay"
 "$KEXWATCH" frobnicate > /dev/null 2>&1
 is "kexwatch with an unknown command exits 2" "$?" 2
 
-check "kexwatchd -t accepts the sample configuration" "$KEXWATCHD" -t -c "$KW_SRCDIR/conf/kexwatch.conf"
+# the sample configuration as the quick start lays it out (conf/ beside var/)
+cp -r "$KW_SRCDIR/conf" "$WORK/conf"
+mkdir -p "$WORK/var"
+check "kexwatchd -t accepts the sample configuration" "$KEXWATCHD" -t -c "$WORK/conf/kexwatch.conf"
 cat > "$WORK/bad.conf" <<'CONF'
 [listen]
 udp = 127.0.0.1:99999

@@ -22,6 +22,7 @@ cleanup() {
         kill -KILL "$DAEMON_PID" 2>/dev/null
     fi
     [ -n "${EXTRA_CLEANUP:-}" ] && eval "$EXTRA_CLEANUP"
+    chmod -R u+w "$WORK" 2>/dev/null
     rm -rf "$WORK"
 }
 trap cleanup EXIT

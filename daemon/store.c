@@ -1,0 +1,1645 @@
+/* store: negotiation history and device state in SQLite (see store.h).
+ *
+ * Shape: store_enqueue() deep-copies a negotiation into a bounded FIFO;
+ * store_flush() writes up to STORE_FLUSH_MAX of them in one transaction,
+ * resolving device, client type and list ids through in-memory caches so the
+ * common case is one INSERT per negotiation. Name-lists are interned: every
+ * queued record that carries the same list shares one refcounted copy, which
+ * also remembers the list's row id.
+ *
+ * Cache validity: device and client caches are dropped whole whenever a
+ * transaction rolls back or retention deletes rows they may name; list ids
+ * are tagged with a generation that is bumped on the same events. So a
+ * cached id is always one that was committed, and is still there.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "algo.h"
+#include "log.h"
+#include "negotiate.h"
+#include "store.h"
+
+/* Generated from sql/NNN-*.sql by sql/embed.sh. */
+extern const char *const store_migrations[];
+extern const char *const store_migration_names[];
+extern const int store_migration_count;
+
+#define STORE_QUEUE_DEFAULT 100000 /* queued negotiations when the caller says 0 */
+#define STORE_FLUSH_MAX 20000      /* negotiations per transaction: bounds one commit's time */
+#define STORE_PROFILES_MAX 8192    /* queued learned lists */
+#define STORE_STR_MAX 1024         /* bytes kept of a received string (device, software, reason...) */
+#define STORE_CACHE_MAX 65536      /* entries per id cache before it is emptied */
+#define STORE_BUSY_MS 5000         /* wait for another writer (kexwatch replay --db) this long */
+#define STORE_APP_ID 0x4b455857    /* "KEXW", set by 001-initial.sql */
+#define STORE_LIST_WINDOW 256      /* lists examined per retention pass */
+
+/* ------------------------------------------------------------ hash table */
+
+/* Common head of every cached thing: its key and the key's hash. */
+struct hnode {
+    uint64_t hash;
+    size_t klen;
+    char *key;
+};
+
+/* Open addressing, linear probing, never more than half full. Nodes are
+ * owned by whoever put them there. */
+struct htab {
+    struct hnode **slot;
+    size_t mask; /* slots - 1; 0 with no slots */
+    size_t count;
+};
+
+/* FNV-1a, 64 bits: keys are short and this is not exposed to collisions
+ * chosen by anyone who can make them cost more than a longer probe. */
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static struct hnode *htab_find(const struct htab *t, uint64_t h, const char *key, size_t klen)
+{
+    if (!t->slot)
+        return NULL;
+    for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
+        struct hnode *n = t->slot[i];
+        if (!n)
+            return NULL;
+        if (n->hash == h && n->klen == klen && memcmp(n->key, key, klen) == 0)
+            return n;
+    }
+}
+
+static void htab_put(struct hnode **slot, size_t mask, struct hnode *n)
+{
+    size_t i = n->hash & mask;
+    while (slot[i])
+        i = (i + 1) & mask;
+    slot[i] = n;
+}
+
+static int htab_add(struct htab *t, struct hnode *n)
+{
+    if (2 * (t->count + 1) > t->mask + 1 || !t->slot) {
+        size_t size = t->slot ? 2 * (t->mask + 1) : 64;
+        struct hnode **ns = calloc(size, sizeof *ns);
+        if (!ns)
+            return -1;
+        if (t->slot) {
+            for (size_t i = 0; i <= t->mask; i++)
+                if (t->slot[i])
+                    htab_put(ns, size - 1, t->slot[i]);
+            free(t->slot);
+        }
+        t->slot = ns;
+        t->mask = size - 1;
+    }
+    htab_put(t->slot, t->mask, n);
+    t->count++;
+    return 0;
+}
+
+/* Empties slot i, moving later nodes of the run back so that every probe
+ * sequence stays unbroken (deletion without tombstones). */
+static void htab_remove_at(struct htab *t, size_t i)
+{
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & t->mask;
+        struct hnode *n = t->slot[j];
+        if (!n)
+            break;
+        size_t home = n->hash & t->mask;
+        /* n stays when its home lies cyclically in (i, j] */
+        bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (stays)
+            continue;
+        t->slot[i] = n;
+        i = j;
+    }
+    t->slot[i] = NULL;
+    t->count--;
+}
+
+/* Removes every node for which drop() says so (drop frees it). Allocates
+ * nothing: it runs when memory may be short. */
+static void htab_filter(struct htab *t, bool (*drop)(struct hnode *))
+{
+    if (!t->slot)
+        return;
+    for (size_t i = 0; i <= t->mask; i++) {
+        /* a node moved into i by the removal is looked at too */
+        while (t->slot[i] && drop(t->slot[i]))
+            htab_remove_at(t, i);
+    }
+}
+
+/* ------------------------------------------------------------ cached rows */
+
+/* A device row as committed (or as this transaction has made it). */
+struct dev_node {
+    struct hnode h;
+    int64_t id;
+    int64_t first, last;
+    char *name, *vendor;
+    bool touched; /* first/last/name/vendor to be written at the end of the batch */
+};
+
+/* A client type row. key is "fingerprint\0software" ("" for unknown). */
+struct cli_node {
+    struct hnode h;
+    int64_t id;
+    int64_t first, last;
+    unsigned nulls; /* bit per CL_*: list column still NULL in the row */
+    bool touched;
+};
+
+/* An interned name-list. key is "names\0P" (P '1' when partial, else '0'),
+ * so a partial list never matches the whole one. The row id is valid while
+ * gen equals the store's list generation. */
+struct list_node {
+    struct hnode h;
+    uint32_t refs; /* queued records holding it */
+    uint64_t gen;
+    int64_t id;
+};
+
+/* The client type's lists stored with it, and the failing slot's two. */
+enum { CL_KEX = 0, CL_HOSTKEY, CL_CIPHER, CL_MAC, CL_COMP, CL_FAIL_CLIENT, CL_FAIL_SERVER, CL_N };
+static const int client_list_slot[CL_FAIL_CLIENT] = {NEG_KEX, NEG_HOSTKEY, NEG_CIPHER_C2S, NEG_MAC_C2S,
+                                                     NEG_COMP_C2S};
+
+/* Strings of a record, in this order in its buffer: FP and SOFTWARE are
+ * adjacent so "fp\0software" is the client key in place. */
+enum { RS_DEVICE = 0, RS_NAME, RS_VENDOR, RS_PEER, RS_FP, RS_SOFTWARE, RS_REASON, RS_N };
+
+/* One queued negotiation: a deep copy, strings in one allocation. */
+struct rec {
+    int64_t time;
+    unsigned port;
+    signed char failed, category, slot, evidence;
+    unsigned char nulls; /* bit per RS_*: the string was NULL */
+    struct list_node *list[CL_N];
+    uint16_t off[RS_N], len[RS_N];
+    char buf[];
+};
+
+/* One queued learned server list. */
+struct prec {
+    int64_t learned_at;
+    int slot;
+    struct list_node *list;
+    size_t dlen;
+    char device[];
+};
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    unsigned flags;
+    int version;
+    struct store_counts counts;
+    struct log_ratelimit rl;
+
+    struct rec **q; /* ring of queued negotiations */
+    size_t qcap, qhead, qlen;
+    struct prec **pq; /* ring of queued profiles */
+    size_t pqhead, pqlen;
+
+    struct htab devices, clients, lists;
+    uint64_t list_gen;
+    struct dev_node **dtouched; /* nodes touched by the current batch */
+    size_t ndtouched, dtouched_cap;
+    struct cli_node **ctouched;
+    size_t nctouched, ctouched_cap;
+
+    char lasterr[256]; /* SQLite's words for the last failed transaction */
+    char *scratch;     /* joining lists */
+    size_t scratch_cap;
+
+    int64_t list_cursor; /* retention: where the next pass over lists starts */
+    bool orphans_due;    /* negotiations were purged since the last orphan pass */
+
+    sqlite3_stmt *st_begin, *st_commit, *st_rollback;
+    sqlite3_stmt *st_dev_sel, *st_dev_ins, *st_dev_upd;
+    sqlite3_stmt *st_cli_sel, *st_cli_ins, *st_cli_fill, *st_cli_upd;
+    sqlite3_stmt *st_list_sel, *st_list_ins, *st_item_ins;
+    sqlite3_stmt *st_neg_ins, *st_prof_up, *st_prof_load;
+    sqlite3_stmt *st_purge_neg, *st_purge_cli, *st_purge_dev, *st_list_window, *st_purge_list;
+};
+
+/* ------------------------------------------------------------ small helpers */
+
+static void set_err(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errsize, const char *fmt, ...)
+{
+    if (!err || !errsize)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errsize, fmt, ap);
+    va_end(ap);
+}
+
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Length of s kept: at most max bytes, not ending inside a UTF-8 sequence. */
+static size_t cut_len(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max)
+        return n;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *p, size_t n)
+{
+    if (!p)
+        return sqlite3_bind_null(st, i);
+    /* static: every bound string outlives the statement's reset */
+    return sqlite3_bind_text(st, i, p, (int)n, SQLITE_STATIC);
+}
+
+static int bind_id(sqlite3_stmt *st, int i, int64_t id)
+{
+    return id > 0 ? sqlite3_bind_int64(st, i, id) : sqlite3_bind_null(st, i);
+}
+
+/* Runs a statement that returns no rows; 0 or the SQLite error code. */
+static int run(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : rc;
+}
+
+static const char *rec_str(const struct rec *r, int i)
+{
+    return r->nulls & (1u << i) ? NULL : r->buf + r->off[i];
+}
+
+/* ------------------------------------------------------------ caches */
+
+static bool drop_dev(struct hnode *h)
+{
+    struct dev_node *d = (struct dev_node *)h;
+    free(d->h.key);
+    free(d->name);
+    free(d->vendor);
+    free(d);
+    return true;
+}
+
+static bool drop_cli(struct hnode *h)
+{
+    struct cli_node *c = (struct cli_node *)h;
+    free(c->h.key);
+    free(c);
+    return true;
+}
+
+static bool drop_unused_list(struct hnode *h)
+{
+    struct list_node *l = (struct list_node *)h;
+    if (l->refs)
+        return false;
+    free(l);
+    return true;
+}
+
+/* Forgets every cached id: after a rollback, or when retention deleted rows
+ * the caches may name. Interned lists stay (queued records hold them), only
+ * their ids are invalidated. */
+static void caches_reset(struct store *s)
+{
+    htab_filter(&s->devices, drop_dev);
+    htab_filter(&s->clients, drop_cli);
+    s->list_gen++;
+    s->ndtouched = s->nctouched = 0;
+}
+
+static void list_unref(struct list_node *l)
+{
+    if (l && l->refs)
+        l->refs--;
+}
+
+/* Joins a list's names with commas into s->scratch ("names\0P"); returns the
+ * key length or -1 when memory is short. */
+static long join_list(struct store *s, const struct negotiate_list *l)
+{
+    size_t n = negotiate_list_count(l), need = 3;
+    for (size_t i = 0; i < n; i++)
+        need += strlen(negotiate_list_name(l, i)) + 1;
+    if (need > s->scratch_cap) {
+        char *p = realloc(s->scratch, need);
+        if (!p)
+            return -1;
+        s->scratch = p;
+        s->scratch_cap = need;
+    }
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = negotiate_list_name(l, i);
+        size_t nl = strlen(name);
+        if (i)
+            s->scratch[len++] = ',';
+        memcpy(s->scratch + len, name, nl);
+        len += nl;
+    }
+    s->scratch[len++] = '\0';
+    s->scratch[len++] = negotiate_list_partial(l) ? '1' : '0';
+    s->scratch[len] = '\0';
+    return (long)len;
+}
+
+/* Returns the interned copy of l (one more reference), creating it. */
+static struct list_node *list_intern(struct store *s, const struct negotiate_list *l)
+{
+    long klen = join_list(s, l);
+    if (klen < 0)
+        return NULL;
+    uint64_t h = hash_bytes(s->scratch, (size_t)klen);
+    struct list_node *ln = (struct list_node *)htab_find(&s->lists, h, s->scratch, (size_t)klen);
+    if (!ln) {
+        if (s->lists.count >= STORE_CACHE_MAX)
+            htab_filter(&s->lists, drop_unused_list);
+        ln = malloc(sizeof *ln + (size_t)klen + 1);
+        if (!ln)
+            return NULL;
+        ln->h.hash = h;
+        ln->h.klen = (size_t)klen;
+        ln->h.key = (char *)(ln + 1);
+        memcpy(ln->h.key, s->scratch, (size_t)klen + 1);
+        ln->refs = 0;
+        ln->gen = 0;
+        ln->id = 0;
+        if (htab_add(&s->lists, &ln->h) < 0) {
+            free(ln);
+            return NULL;
+        }
+    }
+    ln->refs++;
+    return ln;
+}
+
+/* ------------------------------------------------------------ queue */
+
+static void rec_free(struct rec *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < CL_N; i++)
+        list_unref(r->list[i]);
+    free(r);
+}
+
+static void prec_free(struct prec *p)
+{
+    if (!p)
+        return;
+    list_unref(p->list);
+    free(p);
+}
+
+int store_enqueue(struct store *s, const struct negotiation *n)
+{
+    if (!s || (s->flags & STORE_READONLY) || !n || !n->device)
+        return -1;
+    if (s->qlen >= s->qcap) {
+        s->counts.refused++;
+        return -1;
+    }
+    const char *src[RS_N] = {n->device, n->device_name, n->vendor, n->peer, n->fingerprint, n->software, n->reason};
+    size_t len[RS_N], total = 0;
+    for (int i = 0; i < RS_N; i++) {
+        len[i] = src[i] ? cut_len(src[i], STORE_STR_MAX) : 0;
+        total += len[i] + 1;
+    }
+    struct rec *r = malloc(sizeof *r + total);
+    if (!r) {
+        s->counts.refused++;
+        return -1;
+    }
+    memset(r, 0, sizeof *r);
+    size_t off = 0;
+    for (int i = 0; i < RS_N; i++) {
+        if (!src[i])
+            r->nulls |= (unsigned char)(1u << i);
+        else
+            memcpy(r->buf + off, src[i], len[i]);
+        r->buf[off + len[i]] = '\0';
+        r->off[i] = (uint16_t)off;
+        r->len[i] = (uint16_t)len[i];
+        off += len[i] + 1;
+    }
+    r->time = n->time;
+    r->port = n->port;
+    r->failed = n->failed ? 1 : 0;
+    r->slot = n->failed && n->slot >= 0 && n->slot < NEG_NSLOTS ? (signed char)n->slot : -1;
+    r->category = n->failed && n->category >= 0 && n->category < ALGO_NCATEGORIES ? (signed char)n->category : -1;
+    if (r->category < 0 && r->slot >= 0)
+        r->category = (signed char)negotiate_slot_category((enum negotiate_slot)r->slot);
+    r->evidence = n->failed ? (signed char)n->evidence : -1;
+
+    /* The client type's lists are copied only when its row may still lack
+     * some: a known client type costs one hash lookup, not five joins. */
+    bool has_client = n->fingerprint || n->software;
+    bool want_lists = false;
+    if (has_client) {
+        size_t klen = (size_t)r->len[RS_FP] + 1 + r->len[RS_SOFTWARE];
+        const char *key = r->buf + r->off[RS_FP];
+        struct cli_node *c = (struct cli_node *)htab_find(&s->clients, hash_bytes(key, klen), key, klen);
+        want_lists = !c || c->nulls;
+    }
+    for (int i = 0; want_lists && i < CL_FAIL_CLIENT; i++) {
+        const struct negotiate_list *l = n->client[client_list_slot[i]];
+        if (l && !(r->list[i] = list_intern(s, l)))
+            goto nomem;
+    }
+    if (r->slot >= 0) {
+        if (n->client[r->slot] && !(r->list[CL_FAIL_CLIENT] = list_intern(s, n->client[r->slot])))
+            goto nomem;
+        if (n->server[r->slot] && !(r->list[CL_FAIL_SERVER] = list_intern(s, n->server[r->slot])))
+            goto nomem;
+    }
+    s->q[(s->qhead + s->qlen) % s->qcap] = r;
+    s->qlen++;
+    s->counts.queued++;
+    return 0;
+nomem:
+    rec_free(r);
+    s->counts.refused++;
+    return -1;
+}
+
+int store_enqueue_profile(struct store *s, const char *device, int slot, const char *list, int64_t learned_at)
+{
+    if (!s || (s->flags & STORE_READONLY) || !device || !list || slot < 0 || slot >= NEG_NSLOTS)
+        return -1;
+    if (s->pqlen >= STORE_PROFILES_MAX)
+        return -1;
+    /* parsed and re-joined, so it is the same list row as the negotiations' */
+    struct negotiate_list *l = NULL;
+    if (negotiate_list_parse(list, strlen(list), 0, &l, NULL) < 0)
+        return -1;
+    size_t dlen = cut_len(device, STORE_STR_MAX);
+    struct prec *p = malloc(sizeof *p + dlen + 1);
+    if (!p) {
+        negotiate_list_free(l);
+        return -1;
+    }
+    p->learned_at = learned_at;
+    p->slot = slot;
+    p->dlen = dlen;
+    memcpy(p->device, device, dlen);
+    p->device[dlen] = '\0';
+    p->list = list_intern(s, l);
+    negotiate_list_free(l);
+    if (!p->list) {
+        free(p);
+        return -1;
+    }
+    s->pq[(s->pqhead + s->pqlen) % STORE_PROFILES_MAX] = p;
+    s->pqlen++;
+    return 0;
+}
+
+size_t store_pending(const struct store *s)
+{
+    return s ? s->qlen + s->pqlen : 0;
+}
+
+/* ------------------------------------------------------------ id resolution */
+
+/* Row id of an interned list, inserting the list (and its names) when new. */
+static int list_id(struct store *s, struct list_node *l, int64_t *id)
+{
+    if (!l) {
+        *id = 0;
+        return 0;
+    }
+    if (l->gen == s->list_gen && l->id > 0) {
+        *id = l->id;
+        return 0;
+    }
+    size_t nlen = l->h.klen - 2;
+    int partial = l->h.key[nlen + 1] == '1';
+    int rc;
+    sqlite3_stmt *st = s->st_list_sel;
+    bind_text(st, 1, l->h.key, nlen);
+    sqlite3_bind_int(st, 2, partial);
+    rc = sqlite3_step(st);
+    int64_t found = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return rc;
+    if (!found) {
+        st = s->st_list_ins;
+        bind_text(st, 1, l->h.key, nlen);
+        sqlite3_bind_int(st, 2, partial);
+        if ((rc = run(st)))
+            return rc;
+        found = sqlite3_last_insert_rowid(s->db);
+        /* the names one by one; l->h.key is "a,b,c\0P" and names hold no comma */
+        const char *p = l->h.key, *end = l->h.key + nlen;
+        for (int pos = 0; nlen > 0; pos++) {
+            const char *comma = memchr(p, ',', (size_t)(end - p));
+            const char *stop = comma ? comma : end;
+            st = s->st_item_ins;
+            sqlite3_bind_int64(st, 1, found);
+            sqlite3_bind_int(st, 2, pos);
+            bind_text(st, 3, p, (size_t)(stop - p));
+            if ((rc = run(st)))
+                return rc;
+            if (!comma)
+                break;
+            p = comma + 1;
+        }
+    }
+    l->id = found;
+    l->gen = s->list_gen;
+    *id = found;
+    return 0;
+}
+
+static void dev_touch(struct store *s, struct dev_node *d, const char *name, size_t nlen, const char *vendor,
+                      size_t vlen, int64_t t)
+{
+    bool changed = false;
+    if (t < d->first) {
+        d->first = t;
+        changed = true;
+    }
+    if (t > d->last) {
+        d->last = t;
+        changed = true;
+    }
+    /* names given by the inventory win; a missing one keeps what is stored */
+    if (name && (!d->name || strlen(d->name) != nlen || memcmp(d->name, name, nlen) != 0)) {
+        char *c = strndup(name, nlen);
+        if (c) {
+            free(d->name);
+            d->name = c;
+            changed = true;
+        }
+    }
+    if (vendor && (!d->vendor || strlen(d->vendor) != vlen || memcmp(d->vendor, vendor, vlen) != 0)) {
+        char *c = strndup(vendor, vlen);
+        if (c) {
+            free(d->vendor);
+            d->vendor = c;
+            changed = true;
+        }
+    }
+    if (changed && !d->touched && s->ndtouched < s->dtouched_cap) {
+        d->touched = true;
+        s->dtouched[s->ndtouched++] = d;
+    }
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? strndup((const char *)t, (size_t)sqlite3_column_bytes(st, i)) : NULL;
+}
+
+/* The cached device row for key, read or inserted when not cached; its
+ * first/last seen and names are brought up to date (written at batch end). */
+static int dev_get(struct store *s, const char *key, size_t klen, const char *name, size_t nlen,
+                   const char *vendor, size_t vlen, int64_t t, struct dev_node **out)
+{
+    uint64_t h = hash_bytes(key, klen);
+    struct dev_node *d = (struct dev_node *)htab_find(&s->devices, h, key, klen);
+    if (!d) {
+        d = calloc(1, sizeof *d);
+        if (!d || !(d->h.key = malloc(klen + 1))) {
+            free(d);
+            return SQLITE_NOMEM;
+        }
+        memcpy(d->h.key, key, klen);
+        d->h.key[klen] = '\0';
+        d->h.klen = klen;
+        d->h.hash = h;
+        sqlite3_stmt *st = s->st_dev_sel;
+        bind_text(st, 1, key, klen);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            d->id = sqlite3_column_int64(st, 0);
+            d->name = col_dup(st, 1);
+            d->vendor = col_dup(st, 2);
+            d->first = sqlite3_column_int64(st, 3);
+            d->last = sqlite3_column_int64(st, 4);
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (rc == SQLITE_DONE) {
+            st = s->st_dev_ins;
+            bind_text(st, 1, key, klen);
+            bind_text(st, 2, name, nlen);
+            bind_text(st, 3, vendor, vlen);
+            sqlite3_bind_int64(st, 4, t);
+            if (!(rc = run(st))) {
+                d->id = sqlite3_last_insert_rowid(s->db);
+                d->first = d->last = t;
+                d->name = name ? strndup(name, nlen) : NULL;
+                d->vendor = vendor ? strndup(vendor, vlen) : NULL;
+            }
+        } else if (rc == SQLITE_ROW) {
+            rc = 0;
+        }
+        if (rc || htab_add(&s->devices, &d->h) < 0) {
+            drop_dev(&d->h);
+            return rc ? rc : SQLITE_NOMEM;
+        }
+    }
+    dev_touch(s, d, name, nlen, vendor, vlen, t);
+    *out = d;
+    return 0;
+}
+
+/* The client type of a record (NULL when neither fingerprint nor software
+ * is known), read or inserted when not cached; fills list columns its row
+ * still lacks. */
+static int cli_get(struct store *s, struct rec *r, struct cli_node **out)
+{
+    *out = NULL;
+    const char *fp = rec_str(r, RS_FP), *sw = rec_str(r, RS_SOFTWARE);
+    if (!fp && !sw)
+        return 0;
+    const char *key = r->buf + r->off[RS_FP];
+    size_t klen = (size_t)r->len[RS_FP] + 1 + r->len[RS_SOFTWARE];
+    uint64_t h = hash_bytes(key, klen);
+    int64_t ids[CL_FAIL_CLIENT];
+    int rc;
+    struct cli_node *c = (struct cli_node *)htab_find(&s->clients, h, key, klen);
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (!c || !(c->h.key = malloc(klen + 1))) {
+            free(c);
+            return SQLITE_NOMEM;
+        }
+        memcpy(c->h.key, key, klen);
+        c->h.key[klen] = '\0';
+        c->h.klen = klen;
+        c->h.hash = h;
+        sqlite3_stmt *st = s->st_cli_sel;
+        bind_text(st, 1, key, r->len[RS_FP]);
+        bind_text(st, 2, key + r->len[RS_FP] + 1, r->len[RS_SOFTWARE]);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            c->id = sqlite3_column_int64(st, 0);
+            c->first = sqlite3_column_int64(st, 1);
+            c->last = sqlite3_column_int64(st, 2);
+            for (int i = 0; i < CL_FAIL_CLIENT; i++)
+                if (sqlite3_column_int(st, 3 + i))
+                    c->nulls |= 1u << i;
+            rc = 0;
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (rc == SQLITE_DONE) {
+            rc = 0;
+            for (int i = 0; i < CL_FAIL_CLIENT && !rc; i++)
+                rc = list_id(s, r->list[i], &ids[i]);
+            st = s->st_cli_ins;
+            if (!rc) {
+                bind_text(st, 1, fp, r->len[RS_FP]);
+                bind_text(st, 2, sw, r->len[RS_SOFTWARE]);
+                sqlite3_bind_int64(st, 3, r->time);
+                for (int i = 0; i < CL_FAIL_CLIENT; i++)
+                    bind_id(st, 4 + i, ids[i]);
+                rc = run(st);
+            }
+            if (!rc) {
+                c->id = sqlite3_last_insert_rowid(s->db);
+                c->first = c->last = r->time;
+                for (int i = 0; i < CL_FAIL_CLIENT; i++)
+                    if (!ids[i])
+                        c->nulls |= 1u << i;
+            }
+        }
+        if (rc || htab_add(&s->clients, &c->h) < 0) {
+            drop_cli(&c->h);
+            return rc ? rc : SQLITE_NOMEM;
+        }
+    } else if (c->nulls) {
+        bool fill = false;
+        for (int i = 0; i < CL_FAIL_CLIENT; i++) {
+            ids[i] = 0;
+            if ((c->nulls & (1u << i)) && r->list[i]) {
+                if ((rc = list_id(s, r->list[i], &ids[i])))
+                    return rc;
+                fill = true;
+            }
+        }
+        if (fill) {
+            sqlite3_stmt *st = s->st_cli_fill;
+            sqlite3_bind_int64(st, 1, c->id);
+            for (int i = 0; i < CL_FAIL_CLIENT; i++)
+                bind_id(st, 2 + i, ids[i]);
+            if ((rc = run(st)))
+                return rc;
+            for (int i = 0; i < CL_FAIL_CLIENT; i++)
+                if (ids[i])
+                    c->nulls &= ~(1u << i);
+        }
+    }
+    bool changed = false;
+    if (r->time < c->first) {
+        c->first = r->time;
+        changed = true;
+    }
+    if (r->time > c->last) {
+        c->last = r->time;
+        changed = true;
+    }
+    if (changed && !c->touched && s->nctouched < s->ctouched_cap) {
+        c->touched = true;
+        s->ctouched[s->nctouched++] = c;
+    }
+    *out = c;
+    return 0;
+}
+
+/* ------------------------------------------------------------ flush */
+
+static const char *const evidence_names[] = {"explicit", "inferred"};
+
+static int store_rec(struct store *s, struct rec *r)
+{
+    struct dev_node *d;
+    struct cli_node *c;
+    int64_t cl, sl;
+    int rc = dev_get(s, rec_str(r, RS_DEVICE), r->len[RS_DEVICE], rec_str(r, RS_NAME), r->len[RS_NAME],
+                     rec_str(r, RS_VENDOR), r->len[RS_VENDOR], r->time, &d);
+    if (!rc)
+        rc = cli_get(s, r, &c);
+    if (!rc)
+        rc = list_id(s, r->list[CL_FAIL_CLIENT], &cl);
+    if (!rc)
+        rc = list_id(s, r->list[CL_FAIL_SERVER], &sl);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = s->st_neg_ins;
+    sqlite3_bind_int64(st, 1, r->time);
+    sqlite3_bind_int64(st, 2, d->id);
+    bind_id(st, 3, c ? c->id : 0);
+    bind_text(st, 4, rec_str(r, RS_PEER), r->len[RS_PEER]);
+    if (r->port)
+        sqlite3_bind_int(st, 5, (int)r->port);
+    sqlite3_bind_int(st, 6, r->failed);
+    if (r->category >= 0) {
+        const char *cat = algo_category_name((enum algo_category)r->category);
+        bind_text(st, 7, cat, strlen(cat));
+    }
+    if (r->slot >= 0) {
+        const char *dir = negotiate_slot_direction((enum negotiate_slot)r->slot);
+        bind_text(st, 8, dir, dir ? strlen(dir) : 0);
+    }
+    if (r->evidence >= 0 && r->evidence <= EVIDENCE_INFERRED)
+        bind_text(st, 9, evidence_names[r->evidence], strlen(evidence_names[r->evidence]));
+    /* 10: mismatch, not known to the store yet */
+    bind_id(st, 11, cl);
+    bind_id(st, 12, sl);
+    bind_text(st, 13, rec_str(r, RS_REASON), r->len[RS_REASON]);
+    return run(st);
+}
+
+static int store_prec(struct store *s, struct prec *p)
+{
+    struct dev_node *d;
+    int64_t lid;
+    int rc = dev_get(s, p->device, p->dlen, NULL, 0, NULL, 0, p->learned_at, &d);
+    if (!rc)
+        rc = list_id(s, p->list, &lid);
+    if (rc)
+        return rc;
+    const char *slot = negotiate_slot_name((enum negotiate_slot)p->slot);
+    sqlite3_stmt *st = s->st_prof_up;
+    sqlite3_bind_int64(st, 1, d->id);
+    bind_text(st, 2, slot, strlen(slot));
+    sqlite3_bind_int64(st, 3, lid);
+    sqlite3_bind_int64(st, 4, p->learned_at);
+    return run(st);
+}
+
+/* Writes the first/last seen (and names) of the rows the batch touched. */
+static int write_touched(struct store *s)
+{
+    int rc;
+    for (size_t i = 0; i < s->ndtouched; i++) {
+        struct dev_node *d = s->dtouched[i];
+        sqlite3_stmt *st = s->st_dev_upd;
+        sqlite3_bind_int64(st, 1, d->id);
+        bind_text(st, 2, d->name, d->name ? strlen(d->name) : 0);
+        bind_text(st, 3, d->vendor, d->vendor ? strlen(d->vendor) : 0);
+        sqlite3_bind_int64(st, 4, d->first);
+        sqlite3_bind_int64(st, 5, d->last);
+        if ((rc = run(st)))
+            return rc;
+        d->touched = false;
+    }
+    s->ndtouched = 0;
+    for (size_t i = 0; i < s->nctouched; i++) {
+        struct cli_node *c = s->ctouched[i];
+        sqlite3_stmt *st = s->st_cli_upd;
+        sqlite3_bind_int64(st, 1, c->id);
+        sqlite3_bind_int64(st, 2, c->first);
+        sqlite3_bind_int64(st, 3, c->last);
+        if ((rc = run(st)))
+            return rc;
+        c->touched = false;
+    }
+    s->nctouched = 0;
+    return 0;
+}
+
+/* Errors that retrying the same data cannot fix. */
+static bool permanent_error(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+    case SQLITE_TOOBIG:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* One transaction over the first nrec queued negotiations and every queued
+ * profile. On failure *bad is the index of the record being written (rec
+ * indexes first, then nrec + profile index), or -1 when none was. */
+static int write_batch(struct store *s, size_t nrec, long *bad)
+{
+    int rc;
+    *bad = -1;
+    if ((rc = run(s->st_begin)))
+        goto fail;
+    for (size_t i = 0; i < nrec; i++) {
+        if ((rc = store_rec(s, s->q[(s->qhead + i) % s->qcap]))) {
+            *bad = (long)i;
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < s->pqlen; i++) {
+        if ((rc = store_prec(s, s->pq[(s->pqhead + i) % STORE_PROFILES_MAX]))) {
+            *bad = (long)(nrec + i);
+            goto fail;
+        }
+    }
+    if ((rc = write_touched(s)) || (rc = run(s->st_commit)))
+        goto fail;
+    return 0;
+fail:
+    snprintf(s->lasterr, sizeof s->lasterr, "%s", sqlite3_errmsg(s->db));
+    /* an I/O error or a full disk may already have rolled it back */
+    if (!sqlite3_get_autocommit(s->db))
+        run(s->st_rollback);
+    caches_reset(s);
+    return rc;
+}
+
+static void drop_record(struct store *s, size_t nrec, long bad)
+{
+    if ((size_t)bad < nrec) {
+        size_t at = (s->qhead + (size_t)bad) % s->qcap;
+        rec_free(s->q[at]);
+        /* close the gap: later records move up one place, keeping order */
+        for (size_t i = (size_t)bad; i + 1 < s->qlen; i++)
+            s->q[(s->qhead + i) % s->qcap] = s->q[(s->qhead + i + 1) % s->qcap];
+        s->qlen--;
+    } else {
+        size_t pi = (size_t)bad - nrec;
+        prec_free(s->pq[(s->pqhead + pi) % STORE_PROFILES_MAX]);
+        for (size_t i = pi; i + 1 < s->pqlen; i++)
+            s->pq[(s->pqhead + i) % STORE_PROFILES_MAX] = s->pq[(s->pqhead + i + 1) % STORE_PROFILES_MAX];
+        s->pqlen--;
+    }
+    s->counts.dropped++;
+}
+
+int store_flush(struct store *s)
+{
+    if (!s || (s->flags & STORE_READONLY))
+        return -1;
+    if (!s->qlen && !s->pqlen)
+        return 0;
+    uint64_t t0 = mono_us();
+    size_t nrec = s->qlen < STORE_FLUSH_MAX ? s->qlen : STORE_FLUSH_MAX;
+    if (s->devices.count > STORE_CACHE_MAX || s->clients.count > STORE_CACHE_MAX)
+        caches_reset(s);
+    long bad;
+    bool dropped = false;
+    int rc = write_batch(s, nrec, &bad);
+    if (rc && permanent_error(rc)) {
+        /* a cached id may have gone under us (another writer's retention):
+         * once more with empty caches, then the record is given up */
+        rc = write_batch(s, nrec, &bad);
+        if (rc && permanent_error(rc) && bad >= 0) {
+            log_error("database %s: a record cannot be stored and is dropped: %s", s->path, s->lasterr);
+            drop_record(s, nrec, bad);
+            dropped = true;
+        }
+    }
+    if (rc) {
+        s->counts.errors++;
+        uint64_t held = 0;
+        if (!dropped && log_ratelimit_allow(&s->rl, (int64_t)time(NULL), &held))
+            log_warning("database %s: cannot commit %zu record(s), kept for retry: %s%s", s->path,
+                        s->qlen + s->pqlen, s->lasterr,
+                        (rc & 0xff) == SQLITE_FULL ? " (the disk is full)" : "");
+        return -1;
+    }
+    for (size_t i = 0; i < nrec; i++) {
+        rec_free(s->q[s->qhead]);
+        s->qhead = (s->qhead + 1) % s->qcap;
+    }
+    s->qlen -= nrec;
+    while (s->pqlen) {
+        prec_free(s->pq[s->pqhead]);
+        s->pqhead = (s->pqhead + 1) % STORE_PROFILES_MAX;
+        s->pqlen--;
+    }
+    if (s->lists.count > STORE_CACHE_MAX)
+        htab_filter(&s->lists, drop_unused_list);
+    s->counts.committed += nrec;
+    s->counts.batches++;
+    s->counts.last_batch_us = mono_us() - t0;
+    return (int)nrec;
+}
+
+/* ------------------------------------------------------------ retention */
+
+static int purge_orphans(struct store *s, int64_t before, unsigned max_rows, bool *changed)
+{
+    int rc;
+    int cli = 0, dev = 0, lists = 0;
+    sqlite3_stmt *st = s->st_purge_cli;
+    sqlite3_bind_int64(st, 1, before);
+    sqlite3_bind_int(st, 2, (int)max_rows);
+    if ((rc = run(st)))
+        return rc;
+    cli = sqlite3_changes(s->db);
+
+    st = s->st_purge_dev;
+    sqlite3_bind_int64(st, 1, before);
+    sqlite3_bind_int(st, 2, (int)max_rows);
+    if ((rc = run(st)))
+        return rc;
+    dev = sqlite3_changes(s->db);
+
+    /* lists have no time: a window of them per pass, round the table */
+    st = s->st_list_window;
+    sqlite3_bind_int64(st, 1, s->list_cursor);
+    sqlite3_bind_int(st, 2, STORE_LIST_WINDOW);
+    rc = sqlite3_step(st);
+    int64_t upto = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    int seen = rc == SQLITE_ROW ? sqlite3_column_int(st, 1) : 0;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW)
+        return rc;
+    if (seen > 0) {
+        st = s->st_purge_list;
+        sqlite3_bind_int64(st, 1, s->list_cursor);
+        sqlite3_bind_int64(st, 2, upto);
+        if ((rc = run(st)))
+            return rc;
+        lists = sqlite3_changes(s->db);
+    }
+    s->list_cursor = seen < STORE_LIST_WINDOW ? 0 : upto;
+    *changed = cli || dev || lists;
+    if (*changed)
+        log_debug("database %s: retention removed %d client type(s), %d device(s), %d list(s) no longer used",
+                  s->path, cli, dev, lists);
+    return 0;
+}
+
+int store_purge(struct store *s, int64_t before, unsigned max_rows)
+{
+    if (!s || (s->flags & STORE_READONLY))
+        return -1;
+    if (max_rows == 0)
+        return 0;
+    if (max_rows > 1000000)
+        max_rows = 1000000;
+    int rc;
+    bool changed = false;
+    if ((rc = run(s->st_begin)))
+        goto fail;
+    sqlite3_stmt *st = s->st_purge_neg;
+    sqlite3_bind_int64(st, 1, before);
+    sqlite3_bind_int(st, 2, (int)max_rows);
+    if ((rc = run(st)))
+        goto fail;
+    int deleted = sqlite3_changes(s->db);
+    if (deleted)
+        s->orphans_due = true;
+    /* orphans once the old negotiations are gone, not at every step */
+    if (s->orphans_due && (unsigned)deleted < max_rows) {
+        if ((rc = purge_orphans(s, before, max_rows, &changed)))
+            goto fail;
+    }
+    if ((rc = run(s->st_commit)))
+        goto fail;
+    if (s->orphans_due && (unsigned)deleted < max_rows && s->list_cursor == 0)
+        s->orphans_due = false;
+    if (changed)
+        caches_reset(s);
+    s->counts.purged += (uint64_t)deleted;
+    return deleted;
+fail:
+    snprintf(s->lasterr, sizeof s->lasterr, "%s", sqlite3_errmsg(s->db));
+    if (!sqlite3_get_autocommit(s->db))
+        run(s->st_rollback);
+    caches_reset(s);
+    s->counts.errors++;
+    uint64_t held = 0;
+    if (log_ratelimit_allow(&s->rl, (int64_t)time(NULL), &held))
+        log_warning("database %s: retention step failed, retried later: %s", s->path, s->lasterr);
+    return -1;
+}
+
+/* ------------------------------------------------------------ profiles */
+
+int store_load_profiles(struct store *s, store_profile_cb cb, void *arg)
+{
+    if (!s || !cb)
+        return -1;
+    sqlite3_stmt *st = s->st_prof_load;
+    int rc, count = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *device = (const char *)sqlite3_column_text(st, 0);
+        int slot = negotiate_slot_from_name((const char *)sqlite3_column_text(st, 1));
+        const char *list = (const char *)sqlite3_column_text(st, 2);
+        if (!device || !list || slot < 0)
+            continue;
+        cb(arg, device, slot, list, sqlite3_column_int64(st, 3));
+        count++;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        log_error("database %s: cannot read learned server lists: %s", s->path, sqlite3_errmsg(s->db));
+        return -1;
+    }
+    return count;
+}
+
+/* ------------------------------------------------------------ open / close */
+
+static int prepare(struct store *s, sqlite3_stmt **st, const char *sql)
+{
+    int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+    if (rc != SQLITE_OK)
+        log_error("database %s: cannot prepare a statement: %s", s->path, sqlite3_errmsg(s->db));
+    return rc;
+}
+
+static int prepare_all(struct store *s)
+{
+    struct {
+        sqlite3_stmt **st;
+        const char *sql;
+        bool write;
+    } const stmts[] = {
+        {&s->st_begin, "BEGIN IMMEDIATE", true},
+        {&s->st_commit, "COMMIT", true},
+        {&s->st_rollback, "ROLLBACK", true},
+        {&s->st_dev_sel, "SELECT id, name, vendor, first_seen, last_seen FROM devices WHERE key = ?1", true},
+        {&s->st_dev_ins,
+         "INSERT INTO devices (key, name, vendor, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)", true},
+        {&s->st_dev_upd,
+         "UPDATE devices SET name = coalesce(?2, name), vendor = coalesce(?3, vendor),"
+         " first_seen = min(first_seen, ?4), last_seen = max(last_seen, ?5) WHERE id = ?1",
+         true},
+        {&s->st_cli_sel,
+         "SELECT id, first_seen, last_seen, kex_list IS NULL, hostkey_list IS NULL, cipher_list IS NULL,"
+         " mac_list IS NULL, compression_list IS NULL FROM clients"
+         " WHERE ifnull(fingerprint, '') = ?1 AND ifnull(software, '') = ?2",
+         true},
+        {&s->st_cli_ins,
+         "INSERT INTO clients (fingerprint, software, first_seen, last_seen, kex_list, hostkey_list,"
+         " cipher_list, mac_list, compression_list) VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8)",
+         true},
+        {&s->st_cli_fill,
+         "UPDATE clients SET kex_list = coalesce(kex_list, ?2), hostkey_list = coalesce(hostkey_list, ?3),"
+         " cipher_list = coalesce(cipher_list, ?4), mac_list = coalesce(mac_list, ?5),"
+         " compression_list = coalesce(compression_list, ?6) WHERE id = ?1",
+         true},
+        {&s->st_cli_upd,
+         "UPDATE clients SET first_seen = min(first_seen, ?2), last_seen = max(last_seen, ?3) WHERE id = ?1",
+         true},
+        {&s->st_list_sel, "SELECT id FROM lists WHERE names = ?1 AND partial = ?2", true},
+        {&s->st_list_ins, "INSERT INTO lists (names, partial) VALUES (?1, ?2)", true},
+        {&s->st_item_ins, "INSERT INTO list_items (list_id, pos, name) VALUES (?1, ?2, ?3)", true},
+        {&s->st_neg_ins,
+         "INSERT INTO negotiations (time, device_id, client_id, address, port, failed, category, direction,"
+         " evidence, mismatch, client_list, server_list, reason)"
+         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+         true},
+        {&s->st_prof_up,
+         "INSERT INTO profiles (device_id, slot, source, list_id, learned_at) VALUES (?1, ?2, 'learned', ?3, ?4)"
+         " ON CONFLICT (device_id, slot, source) DO UPDATE SET list_id = excluded.list_id,"
+         " learned_at = excluded.learned_at WHERE excluded.learned_at >= profiles.learned_at",
+         true},
+        {&s->st_prof_load,
+         "SELECT d.key, p.slot, l.names, p.learned_at FROM profiles p JOIN devices d ON d.id = p.device_id"
+         " JOIN lists l ON l.id = p.list_id WHERE p.source = 'learned' ORDER BY d.key, p.slot",
+         false},
+        {&s->st_purge_neg,
+         "DELETE FROM negotiations WHERE id IN"
+         " (SELECT id FROM negotiations WHERE time < ?1 ORDER BY time LIMIT ?2)",
+         true},
+        {&s->st_purge_cli,
+         "DELETE FROM clients WHERE id IN (SELECT c.id FROM clients c WHERE c.last_seen < ?1"
+         " AND NOT EXISTS (SELECT 1 FROM negotiations n WHERE n.client_id = c.id) LIMIT ?2)",
+         true},
+        {&s->st_purge_dev,
+         "DELETE FROM devices WHERE id IN (SELECT d.id FROM devices d WHERE d.last_seen < ?1"
+         " AND NOT EXISTS (SELECT 1 FROM negotiations n WHERE n.device_id = d.id)"
+         " AND NOT EXISTS (SELECT 1 FROM profiles p WHERE p.device_id = d.id)"
+         " AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.device_id = d.id) LIMIT ?2)",
+         true},
+        {&s->st_list_window,
+         "SELECT max(id), count(*) FROM (SELECT id FROM lists WHERE id > ?1 ORDER BY id LIMIT ?2)", true},
+        {&s->st_purge_list,
+         "DELETE FROM lists WHERE id > ?1 AND id <= ?2"
+         " AND id NOT IN (SELECT kex_list FROM clients WHERE kex_list IS NOT NULL"
+         " UNION ALL SELECT hostkey_list FROM clients WHERE hostkey_list IS NOT NULL"
+         " UNION ALL SELECT cipher_list FROM clients WHERE cipher_list IS NOT NULL"
+         " UNION ALL SELECT mac_list FROM clients WHERE mac_list IS NOT NULL"
+         " UNION ALL SELECT compression_list FROM clients WHERE compression_list IS NOT NULL)"
+         " AND NOT EXISTS (SELECT 1 FROM negotiations n WHERE n.client_list = lists.id)"
+         " AND NOT EXISTS (SELECT 1 FROM negotiations n WHERE n.server_list = lists.id)"
+         " AND NOT EXISTS (SELECT 1 FROM profiles p WHERE p.list_id = lists.id)",
+         true},
+    };
+    bool ro = s->flags & STORE_READONLY;
+    for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++)
+        if ((!ro || !stmts[i].write) && prepare(s, stmts[i].st, stmts[i].sql) != SQLITE_OK)
+            return -1;
+    return 0;
+}
+
+/* Runs a statement of fixed text (no received data in it) to the end;
+ * *first (may be NULL) gets a copy of the first column of the first row. */
+static int exec_sql(sqlite3 *db, const char *sql, char *first, size_t firstsize)
+{
+    sqlite3_stmt *st;
+    const char *tail = sql;
+    if (first && firstsize)
+        first[0] = '\0';
+    while (tail && *tail) {
+        int rc = sqlite3_prepare_v2(db, tail, -1, &st, &tail);
+        if (rc != SQLITE_OK)
+            return rc;
+        if (!st) /* only whitespace or comments left */
+            break;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (first && firstsize && !first[0]) {
+                const unsigned char *t = sqlite3_column_text(st, 0);
+                snprintf(first, firstsize, "%s", t ? (const char *)t : "");
+            }
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
+static int pragma_int(sqlite3 *db, const char *sql, int *out)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int(st, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* The operator's message for an error met while reading the file. */
+static void explain_read_error(struct store *s, int rc, char *err, size_t errsize)
+{
+    switch (rc & 0xff) {
+    case SQLITE_NOTADB:
+        set_err(err, errsize,
+                "%s: not a SQLite database, or its header is corrupt (%s); move it aside and restart to start a "
+                "new one",
+                s->path, sqlite3_errmsg(s->db));
+        break;
+    case SQLITE_CORRUPT:
+        set_err(err, errsize, "%s: database is corrupt (%s); move it aside and restart to start a new one", s->path,
+                sqlite3_errmsg(s->db));
+        break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        set_err(err, errsize,
+                "%s: database stayed locked for %d s by another program (%s); stop it or wait, then retry",
+                s->path, STORE_BUSY_MS / 1000, sqlite3_errmsg(s->db));
+        break;
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+        set_err(err, errsize,
+                "%s: cannot open (%s); a database in WAL mode needs %s-wal and %s-shm beside it to be writable, "
+                "or its directory",
+                s->path, sqlite3_errmsg(s->db), s->path, s->path);
+        break;
+    default:
+        set_err(err, errsize, "%s: cannot read the database (%s)", s->path, sqlite3_errmsg(s->db));
+        break;
+    }
+}
+
+/* The directory part of path ("." when none), into buf. */
+static void dir_of(const char *path, char *buf, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(buf, size, ".");
+    else if (slash == path)
+        snprintf(buf, size, "/");
+    else
+        snprintf(buf, size, "%.*s", (int)(slash - path), path);
+}
+
+/* Checks, before SQLite does, what it would report less clearly: a missing
+ * or read-only directory, a read-only file. */
+static int check_access(struct store *s, char *err, size_t errsize)
+{
+    char dir[4096];
+    struct stat sb;
+    dir_of(s->path, dir, sizeof dir);
+    bool ro = s->flags & STORE_READONLY;
+    if (stat(s->path, &sb) < 0) {
+        if (errno != ENOENT) {
+            set_err(err, errsize, "%s: cannot access: %s", s->path, strerror(errno));
+            return -1;
+        }
+        if (ro) {
+            set_err(err, errsize,
+                    "%s: no database there (kexwatchd creates it when it starts; check [store] database or --db)",
+                    s->path);
+            return -1;
+        }
+        if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+            set_err(err, errsize, "%s: cannot create: directory %s does not exist; create it (owned by the user "
+                    "kexwatchd runs as)", s->path, dir);
+            return -1;
+        }
+        if (access(dir, W_OK | X_OK) < 0) {
+            set_err(err, errsize, "%s: cannot create: read-only directory %s (%s); make it writable for the user "
+                    "kexwatchd runs as", s->path, dir, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        set_err(err, errsize, "%s: is a directory; [store] database names the database file", s->path);
+        return -1;
+    }
+    if (access(s->path, ro ? R_OK : R_OK | W_OK) < 0) {
+        set_err(err, errsize, "%s: %s (%s); check the file's owner and mode", s->path,
+                ro ? "cannot read the database" : "the database file is read-only", strerror(errno));
+        return -1;
+    }
+    if (!ro && access(dir, W_OK | X_OK) < 0) {
+        set_err(err, errsize, "%s: read-only directory %s (%s); SQLite creates %s-wal and %s-shm beside the "
+                "database: make the directory writable for the user kexwatchd runs as",
+                s->path, dir, strerror(errno), s->path, s->path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs PRAGMA quick_check: O(database size), so only where the daemon
+ * starts, never for a query. */
+static int quick_check(struct store *s, char *err, size_t errsize)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        explain_read_error(s, rc, err, errsize);
+        return -1;
+    }
+    char first[256] = "";
+    int problems = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        if (t && strcmp(t, "ok") == 0)
+            continue;
+        if (!problems++)
+            snprintf(first, sizeof first, "%s", t ? t : "?");
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        explain_read_error(s, rc, err, errsize);
+        return -1;
+    }
+    if (problems) {
+        set_err(err, errsize,
+                "%s: database is corrupt (quick_check: %s%s); move it aside and restart to start a new one", s->path,
+                first, problems > 1 ? ", and more" : "");
+        return -1;
+    }
+    return 0;
+}
+
+/* Applies migrations from+1 .. latest, each in its own transaction with
+ * its user_version. Foreign keys are off meanwhile, as SQLite's procedure
+ * for rebuilding tables requires, and checked before each commit. */
+static int migrate(struct store *s, int from, char *err, size_t errsize)
+{
+    char buf[256];
+    int rc = exec_sql(s->db, "PRAGMA foreign_keys = OFF", NULL, 0);
+    for (int v = from + 1; rc == SQLITE_OK && v <= store_migration_count; v++) {
+        const char *name = store_migration_names[v - 1];
+        char setv[64];
+        snprintf(setv, sizeof setv, "PRAGMA user_version = %d", v);
+        if ((rc = exec_sql(s->db, "BEGIN IMMEDIATE", NULL, 0)) != SQLITE_OK)
+            break;
+        if ((rc = exec_sql(s->db, store_migrations[v - 1], NULL, 0)) == SQLITE_OK &&
+            (rc = exec_sql(s->db, "PRAGMA foreign_key_check", buf, sizeof buf)) == SQLITE_OK && buf[0]) {
+            set_err(err, errsize, "%s: migration %s leaves rows of table %s pointing nowhere; the database is "
+                    "unchanged at version %d", s->path, name, buf, v - 1);
+            exec_sql(s->db, "ROLLBACK", NULL, 0);
+            return -1;
+        }
+        if (rc == SQLITE_OK)
+            rc = exec_sql(s->db, setv, NULL, 0);
+        if (rc == SQLITE_OK)
+            rc = exec_sql(s->db, "COMMIT", NULL, 0);
+        if (rc != SQLITE_OK) {
+            set_err(err, errsize, "%s: migration %s failed (%s); the database is unchanged at version %d", s->path,
+                    name, sqlite3_errmsg(s->db), v - 1);
+            if (!sqlite3_get_autocommit(s->db))
+                exec_sql(s->db, "ROLLBACK", NULL, 0);
+            return -1;
+        }
+        s->version = v;
+    }
+    if (rc != SQLITE_OK) {
+        set_err(err, errsize, "%s: cannot upgrade the schema (%s)", s->path, sqlite3_errmsg(s->db));
+        return -1;
+    }
+    if (from < s->version) {
+        if (from == 0)
+            log_info("database %s: created (schema version %d)", s->path, s->version);
+        else
+            log_notice("database %s: schema upgraded from version %d to %d", s->path, from, s->version);
+    }
+    return 0;
+}
+
+static int open_db(struct store *s, char *err, size_t errsize)
+{
+    bool ro = s->flags & STORE_READONLY;
+    if (check_access(s, err, errsize) < 0)
+        return -1;
+    int oflags = ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int rc = sqlite3_open_v2(s->path, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        set_err(err, errsize, "%s: cannot open: %s", s->path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        return -1;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+    if (!ro && sqlite3_db_readonly(s->db, "main") == 1) {
+        set_err(err, errsize, "%s: the database file is read-only; check its owner and mode", s->path);
+        return -1;
+    }
+
+    int version = 0, app_id = 0, objects = 0;
+    if ((rc = pragma_int(s->db, "PRAGMA user_version", &version)) != SQLITE_OK ||
+        (rc = pragma_int(s->db, "PRAGMA application_id", &app_id)) != SQLITE_OK ||
+        (rc = pragma_int(s->db, "SELECT count(*) FROM sqlite_master", &objects)) != SQLITE_OK) {
+        explain_read_error(s, rc, err, errsize);
+        return -1;
+    }
+    if (app_id != 0 && app_id != STORE_APP_ID) {
+        set_err(err, errsize, "%s: not a kexwatch database (application_id 0x%08x); give kexwatch a path of its own",
+                s->path, (unsigned)app_id);
+        return -1;
+    }
+    if (version == 0 && objects > 0) {
+        set_err(err, errsize, "%s: not a kexwatch database (it has tables, but no kexwatch schema version); give "
+                "kexwatch a path of its own", s->path);
+        return -1;
+    }
+    if (version > store_migration_count) {
+        set_err(err, errsize, "%s: schema version %d is newer than this kexwatch (%d); upgrade kexwatch or use "
+                "another database", s->path, version, store_migration_count);
+        return -1;
+    }
+    s->version = version;
+
+    if (ro) {
+        if (version == 0) {
+            set_err(err, errsize, "%s: not a kexwatch database (empty); check --db or [store] database", s->path);
+            return -1;
+        }
+        if (version < store_migration_count) {
+            set_err(err, errsize, "%s: schema version %d is older than this kexwatch (%d); start kexwatchd of this "
+                    "version once to upgrade it", s->path, version, store_migration_count);
+            return -1;
+        }
+        if ((rc = exec_sql(s->db, "PRAGMA query_only = ON", NULL, 0)) != SQLITE_OK) {
+            explain_read_error(s, rc, err, errsize);
+            return -1;
+        }
+        return 0;
+    }
+
+    if (version > 0 && quick_check(s, err, errsize) < 0)
+        return -1;
+    char mode[32];
+    if ((rc = exec_sql(s->db, "PRAGMA journal_mode = WAL", mode, sizeof mode)) != SQLITE_OK) {
+        explain_read_error(s, rc, err, errsize);
+        return -1;
+    }
+    if (strcmp(mode, "wal") != 0) {
+        set_err(err, errsize, "%s: cannot use write-ahead logging (journal mode stays \"%s\"); the database must be "
+                "on a local file system", s->path, mode);
+        return -1;
+    }
+    /* NORMAL: a power cut may lose the last commits, never consistency;
+     * a bounded WAL file; 32 MiB of page cache for the indexes' hot pages */
+    if ((rc = exec_sql(s->db,
+                       "PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 67108864;"
+                       " PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY",
+                       NULL, 0)) != SQLITE_OK) {
+        explain_read_error(s, rc, err, errsize);
+        return -1;
+    }
+    if (migrate(s, version, err, errsize) < 0)
+        return -1;
+    int fk = 0;
+    if ((rc = exec_sql(s->db, "PRAGMA foreign_keys = ON", NULL, 0)) != SQLITE_OK ||
+        (rc = pragma_int(s->db, "PRAGMA foreign_keys", &fk)) != SQLITE_OK || fk != 1) {
+        set_err(err, errsize, "%s: cannot turn foreign keys on (this SQLite lacks them?)", s->path);
+        return -1;
+    }
+    return 0;
+}
+
+static void finalize_all(struct store *s)
+{
+    sqlite3_stmt **all[] = {
+        &s->st_begin,     &s->st_commit,    &s->st_rollback,  &s->st_dev_sel,    &s->st_dev_ins,
+        &s->st_dev_upd,   &s->st_cli_sel,   &s->st_cli_ins,   &s->st_cli_fill,   &s->st_cli_upd,
+        &s->st_list_sel,  &s->st_list_ins,  &s->st_item_ins,  &s->st_neg_ins,    &s->st_prof_up,
+        &s->st_prof_load, &s->st_purge_neg, &s->st_purge_cli, &s->st_purge_dev,  &s->st_list_window,
+        &s->st_purge_list,
+    };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        sqlite3_finalize(*all[i]);
+        *all[i] = NULL;
+    }
+}
+
+static void store_destroy(struct store *s)
+{
+    while (s->qlen) {
+        rec_free(s->q[s->qhead]);
+        s->qhead = (s->qhead + 1) % s->qcap;
+        s->qlen--;
+    }
+    while (s->pqlen) {
+        prec_free(s->pq[s->pqhead]);
+        s->pqhead = (s->pqhead + 1) % STORE_PROFILES_MAX;
+        s->pqlen--;
+    }
+    finalize_all(s);
+    if (s->db)
+        sqlite3_close(s->db);
+    htab_filter(&s->devices, drop_dev);
+    htab_filter(&s->clients, drop_cli);
+    htab_filter(&s->lists, drop_unused_list);
+    free(s->devices.slot);
+    free(s->clients.slot);
+    free(s->lists.slot);
+    free(s->dtouched);
+    free(s->ctouched);
+    free(s->scratch);
+    free(s->q);
+    free(s->pq);
+    free(s->path);
+    free(s);
+}
+
+int store_open(const char *path, unsigned flags, size_t queue_max, struct store **out, char *err, size_t errsize)
+{
+    if (err && errsize)
+        err[0] = '\0';
+    if (!out)
+        return -1;
+    *out = NULL;
+    if (!path || !*path) {
+        set_err(err, errsize, "no database path given ([store] database)");
+        return -1;
+    }
+    struct store *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        set_err(err, errsize, "%s: out of memory", path);
+        return -1;
+    }
+    s->flags = flags;
+    s->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 5);
+    s->list_gen = 1;
+    s->orphans_due = true; /* one orphan pass after each start */
+    if (!(flags & STORE_READONLY)) {
+        s->qcap = queue_max ? queue_max : STORE_QUEUE_DEFAULT;
+        /* every record of a batch touches at most one device and one client */
+        s->dtouched_cap = s->ctouched_cap = STORE_FLUSH_MAX + STORE_PROFILES_MAX;
+        s->q = calloc(s->qcap, sizeof *s->q);
+        s->pq = calloc(STORE_PROFILES_MAX, sizeof *s->pq);
+        s->dtouched = calloc(s->dtouched_cap, sizeof *s->dtouched);
+        s->ctouched = calloc(s->ctouched_cap, sizeof *s->ctouched);
+        if (!s->q || !s->pq || !s->dtouched || !s->ctouched) {
+            set_err(err, errsize, "%s: out of memory for a queue of %zu", path, s->qcap);
+            store_destroy(s);
+            return -1;
+        }
+    }
+    if (open_db(s, err, errsize) < 0 || prepare_all(s) < 0) {
+        if (err && errsize && !err[0])
+            set_err(err, errsize, "%s: cannot prepare the database's statements (%s)", path,
+                    s->db ? sqlite3_errmsg(s->db) : "no connection");
+        store_destroy(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+void store_close(struct store *s)
+{
+    if (!s)
+        return;
+    if (!(s->flags & STORE_READONLY)) {
+        /* a failed flush that still made progress (dropped a bad record)
+         * is worth another try; one that did not is given up */
+        size_t before;
+        while ((before = s->qlen + s->pqlen) > 0) {
+            if (store_flush(s) < 0 && s->qlen + s->pqlen == before)
+                break;
+        }
+        if (s->qlen || s->pqlen)
+            log_error("database %s: %zu record(s) could not be stored before closing and are lost", s->path,
+                      s->qlen + s->pqlen);
+        /* keeps the planner's statistics fresh for the query tool, cheaply */
+        exec_sql(s->db, "PRAGMA analysis_limit = 1000; PRAGMA optimize", NULL, 0);
+    }
+    store_destroy(s);
+}
+
+int store_schema_version(const struct store *s)
+{
+    return s ? s->version : -1;
+}
+
+int store_schema_latest(void)
+{
+    return store_migration_count;
+}
+
+const struct store_counts *store_get_counts(const struct store *s)
+{
+    return s ? &s->counts : NULL;
+}
