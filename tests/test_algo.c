@@ -23,25 +23,13 @@
 
 /* Path of a shipped file under conf/: $KW_SRCDIR/conf, else next to the
  * test data ($KW_TESTDATA/../../conf), else ./conf. */
-static const char *conf_path(const char *name, char *buf, size_t size)
-{
-    const char *src = getenv("KW_SRCDIR");
-    const char *data = getenv("KW_TESTDATA");
-    if (src)
-        snprintf(buf, size, "%s/conf/%s", src, name);
-    else if (data)
-        snprintf(buf, size, "%s/../../conf/%s", data, name);
-    else
-        snprintf(buf, size, "conf/%s", name);
-    return buf;
-}
 
 static struct algo_db *load_shipped(void)
 {
     char a[4096], k[4096], err[512];
     struct algo_db *db = NULL;
-    int rc = algo_db_load(conf_path("algorithms.tsv", a, sizeof a),
-                          conf_path("keywords.tsv", k, sizeof k), &db, err, sizeof err);
+    int rc = algo_db_load(tu_conf_path("algorithms.tsv", a, sizeof a),
+                          tu_conf_path("keywords.tsv", k, sizeof k), &db, err, sizeof err);
     if (rc != 0)
         fail_msg("loading the shipped tables: %s", err);
     assert_non_null(db);
@@ -210,7 +198,7 @@ static void test_every_shipped_row(void **state)
 {
     const struct algo_db *db = *state;
     char path[4096];
-    FILE *fp = fopen(conf_path("algorithms.tsv", path, sizeof path), "r");
+    FILE *fp = fopen(tu_conf_path("algorithms.tsv", path, sizeof path), "r");
     assert_non_null(fp);
     char line[4200];
     size_t rows = 0;
@@ -358,7 +346,7 @@ static void test_file_errors(void **state)
 
     /* Missing keyword file: the algorithm file is fine. */
     char a[4096];
-    assert_int_equal(algo_db_load(conf_path("algorithms.tsv", a, sizeof a), "/nonexistent/kw.tsv",
+    assert_int_equal(algo_db_load(tu_conf_path("algorithms.tsv", a, sizeof a), "/nonexistent/kw.tsv",
                                   &db, err, sizeof err),
                      -1);
     assert_string_equal(err, "/nonexistent/kw.tsv: cannot open: No such file or directory");

@@ -25,25 +25,13 @@
 
 #define NFIELDS (1 + NEG_NSLOTS + 1 + NEG_NSLOTS + 4)
 
-static const char *conf_path(const char *name, char *buf, size_t size)
-{
-    const char *src = getenv("KW_SRCDIR");
-    const char *data = getenv("KW_TESTDATA");
-    if (src)
-        snprintf(buf, size, "%s/conf/%s", src, name);
-    else if (data)
-        snprintf(buf, size, "%s/../../conf/%s", data, name);
-    else
-        snprintf(buf, size, "conf/%s", name);
-    return buf;
-}
 
 static int setup(void **state)
 {
     char a[4096], k[4096], err[512];
     struct algo_db *db = NULL;
-    if (algo_db_load(conf_path("algorithms.tsv", a, sizeof a),
-                     conf_path("keywords.tsv", k, sizeof k), &db, err, sizeof err) != 0) {
+    if (algo_db_load(tu_conf_path("algorithms.tsv", a, sizeof a),
+                     tu_conf_path("keywords.tsv", k, sizeof k), &db, err, sizeof err) != 0) {
         fprintf(stderr, "loading the shipped tables: %s\n", err);
         return -1;
     }

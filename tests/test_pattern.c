@@ -54,24 +54,6 @@ static const char *side_name(enum pat_side side)
 }
 
 /* Prints bytes with C escapes, for failure messages. */
-static void fput_escaped(FILE *f, const char *p, size_t len)
-{
-    if (!p) {
-        fputs("(absent)", f);
-        return;
-    }
-    fputc('"', f);
-    for (size_t i = 0; i < len && i < 160; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '\\' || c == '"')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20 || c >= 0x7f)
-            fprintf(f, "\\x%02x", c);
-        else
-            fputc(c, f);
-    }
-    fputs(len > 160 ? "\"..." : "\"", f);
-}
 
 /* Where the shipped patterns are: $KW_SRCDIR/conf/patterns.d, else beside
  * the test data, else relative to the working directory. */
@@ -179,9 +161,9 @@ static bool span_is(const char *what, unsigned row, const struct pat_span *sp, c
     }
     if (!ok) {
         fprintf(stderr, "lines.tsv:%u: %s: want ", row, what);
-        fput_escaped(stderr, want, want_len);
+        tu_fput_escaped(stderr, want, want_len, 160);
         fputs(", got ", stderr);
-        fput_escaped(stderr, sp->p, sp->len);
+        tu_fput_escaped(stderr, sp->p, sp->len, 160);
         fputc('\n', stderr);
     }
     return ok;
@@ -230,7 +212,7 @@ static void test_lines(void **state)
             }
         } else if (rc != 1) {
             fprintf(stderr, "lines.tsv:%u: want %s by %s, got %d: ", row, f[2], f[3], rc);
-            fput_escaped(stderr, copy, len);
+            tu_fput_escaped(stderr, copy, len, 160);
             fputc('\n', stderr);
             ok = false;
         } else {
@@ -286,7 +268,7 @@ static void test_slot_words(void **state)
         int slot = pattern_slot_from_text(copy, len, &cat);
         if (strcmp(slot_name(slot), f[1]) != 0 || strcmp(category_name(cat), f[2]) != 0) {
             fprintf(stderr, "slots.tsv:%zu: ", i + 1);
-            fput_escaped(stderr, copy, len);
+            tu_fput_escaped(stderr, copy, len, 160);
             fprintf(stderr, ": want %s/%s, got %s/%s\n", f[1], f[2], slot_name(slot), category_name(cat));
             failures++;
         }

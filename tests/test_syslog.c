@@ -49,24 +49,6 @@ static void parse_copy(const char *msg, size_t len, int64_t now, struct parsed *
 }
 
 /* Prints bytes with C escapes, for failure messages. */
-static void fput_escaped(FILE *f, const char *p, size_t len)
-{
-    if (!p) {
-        fputs("(absent)", f);
-        return;
-    }
-    fputc('"', f);
-    for (size_t i = 0; i < len && i < 200; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '\\' || c == '"')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20 || c >= 0x7f)
-            fprintf(f, "\\x%02x", c);
-        else
-            fputc(c, f);
-    }
-    fputs(len > 200 ? "\"..." : "\"", f);
-}
 
 /* Checks what must hold for any input: slices inside the input (or absent),
  * numbers in range, NONE meaning "whole input as text and nothing else". */
@@ -181,7 +163,7 @@ static void mismatch(struct sample_ctx *c, const char *field, const char *want, 
                      size_t got_len)
 {
     fprintf(stderr, "# %s:%zu: %s: want %s, got ", c->file, c->line, field, want);
-    fput_escaped(stderr, got_p, got_len);
+    tu_fput_escaped(stderr, got_p, got_len, 200);
     fputc('\n', stderr);
     c->failures++;
 }

@@ -139,3 +139,35 @@ char *tu_temp_file(const char *text)
     close(fd);
     return path;
 }
+
+const char *tu_conf_path(const char *name, char *buf, size_t size)
+{
+    const char *src = getenv("KW_SRCDIR");
+    const char *data = getenv("KW_TESTDATA");
+    if (src)
+        snprintf(buf, size, "%s/conf/%s", src, name);
+    else if (data)
+        snprintf(buf, size, "%s/../../conf/%s", data, name);
+    else
+        snprintf(buf, size, "conf/%s", name);
+    return buf;
+}
+
+void tu_fput_escaped(FILE *f, const char *p, size_t len, size_t max)
+{
+    if (!p) {
+        fputs("(absent)", f);
+        return;
+    }
+    fputc('"', f);
+    for (size_t i = 0; i < len && i < max; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '\\' || c == '"')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20 || c >= 0x7f)
+            fprintf(f, "\\x%02x", c);
+        else
+            fputc(c, f);
+    }
+    fputs(len > max ? "\"..." : "\"", f);
+}

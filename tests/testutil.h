@@ -22,6 +22,15 @@ size_t tu_fields(char *line, char **fields, size_t max);
 /* Decodes C-style escapes (\n \r \t \0 \\ \xHH) in place; returns the new length. */
 size_t tu_unescape(char *s);
 
+/* Path of a shipped knowledge file under conf/ (KW_SRCDIR/conf, else
+ * relative to KW_TESTDATA, else ./conf) in buf; returns buf. */
+const char *tu_conf_path(const char *name, char *buf, size_t size);
+
+/* Writes p[0..len) to f in quotes with \\, \" and \xHH escapes, at most max
+ * bytes (then "..."), or (absent) for NULL: readable failure messages. */
+#include <stdio.h>
+void tu_fput_escaped(FILE *f, const char *p, size_t len, size_t max);
+
 /* Writes text to a new temporary file and returns its malloc'd path. */
 char *tu_temp_file(const char *text);
 
