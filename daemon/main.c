@@ -25,7 +25,7 @@
 #include "store.h"
 
 #define STATUS_INTERVAL_S 10
-#define STORE_BATCH 2000          /* commit at once when this many are queued */
+#define STORE_BATCH 10000         /* commit at once when this many are queued */
 #define STORE_QUEUE_MAX 200000    /* queued negotiations before refusing */
 #define STORE_PAUSE_AT 150000     /* stop reading input above this many queued */
 #define STORE_RESUME_AT 20000     /* and start again below this many */

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "algo.h"
+#include "catalogue.h"
 #include "inventory.h"
 #include "log.h"
 #include "pattern.h"
@@ -20,6 +21,7 @@ struct pipeline {
     struct algo_db *db;
     struct pattern_set *patterns;
     struct inventory *inv;
+    struct catalogue *catalogue;
     struct session_table *sessions;
     session_outcome_cb cb;
     void *cb_arg;
@@ -40,23 +42,35 @@ static void add_err(struct cfg_errors *errs, const char *msg)
         errs->n++;
 }
 
+/* Failures get their catalogue id and computed remedy before they leave
+ * the pipeline. */
 static void on_outcome(void *arg, const struct negotiation *n)
 {
     struct pipeline *p = arg;
+    struct negotiation full = *n;
+    struct catalogue_match match;
+    struct catalogue_remedy remedy;
+    if (n->failed && catalogue_classify(p->catalogue, p->db, n, &match) == 1) {
+        full.match = &match;
+        if (catalogue_remedy(p->catalogue, p->db, n, &remedy) == 1)
+            full.remedy = &remedy;
+    }
     if (p->cb)
-        p->cb(p->cb_arg, n);
+        p->cb(p->cb_arg, &full);
     else
-        pipeline_log_outcome(p, n);
+        pipeline_log_outcome(p, &full);
 }
 
 struct knowledge {
     struct algo_db *db;
     struct pattern_set *patterns;
     struct inventory *inv;
+    struct catalogue *catalogue;
 };
 
 static void knowledge_free(struct knowledge *k)
 {
+    catalogue_free(k->catalogue);
     inventory_free(k->inv);
     pattern_set_free(k->patterns);
     algo_db_free(k->db);
@@ -82,6 +96,11 @@ static int knowledge_load(const struct cfg *cfg, struct knowledge *k, struct cfg
             add_err(errs, err);
         }
         pattern_errors_free(&perr);
+        knowledge_free(k);
+        return -1;
+    }
+    if (catalogue_load(cfg->catalogue, &k->catalogue, err, sizeof err) < 0) {
+        add_err(errs, err);
         knowledge_free(k);
         return -1;
     }
@@ -133,6 +152,7 @@ int pipeline_new(const struct cfg *cfg, struct pipeline **out, struct cfg_errors
     p->db = k.db;
     p->patterns = k.patterns;
     p->inv = k.inv;
+    p->catalogue = k.catalogue;
     struct session_limits lim = {0};
     p->sessions = session_table_new(p->db, p->inv, &lim, on_outcome, p);
     if (!p->sessions) {
@@ -156,10 +176,11 @@ int pipeline_reload(struct pipeline *p, const struct cfg *cfg, struct cfg_errors
         knowledge_free(&k);
         return -1;
     }
-    struct knowledge old = {p->db, p->patterns, p->inv};
+    struct knowledge old = {p->db, p->patterns, p->inv, p->catalogue};
     p->db = k.db;
     p->patterns = k.patterns;
     p->inv = k.inv;
+    p->catalogue = k.catalogue;
     p->cfg = cfg;
     session_table_set_knowledge(p->sessions, p->db, p->inv);
     knowledge_free(&old);
@@ -377,6 +398,16 @@ char *pipeline_outcome_json(const struct pipeline *p, const struct negotiation *
         json_object_set_new(o, "client_offer", n->slot >= 0 ? offer_json(p, n->client[n->slot], n->slot) : json_null());
         json_object_set_new(o, "server_offer", n->slot >= 0 ? offer_json(p, n->server[n->slot], n->slot) : json_null());
         json_object_set_new(o, "reason", opt_str(p, n->reason));
+        json_t *mm = json_object();
+        json_object_set_new(mm, "id", n->match ? json_string(n->match->id) : json_string("unclassified"));
+        json_object_set_new(mm, "severity", n->match ? json_string(n->match->severity) : json_null());
+        json_object_set_new(mm, "summary", n->match ? opt_str(p, n->match->summary) : json_null());
+        json_object_set_new(o, "mismatch", mm);
+        json_t *rem = json_object();
+        json_object_set_new(rem, "server", n->remedy ? opt_str(p, n->remedy->server) : json_null());
+        json_object_set_new(rem, "client", n->remedy ? opt_str(p, n->remedy->client) : json_null());
+        json_object_set_new(rem, "risk", n->remedy ? opt_str(p, n->remedy->risk) : json_null());
+        json_object_set_new(o, "remediation", rem);
     }
     json_t *agreed = json_object();
     for (int s = 0; s < NEG_NSLOTS; s++) {
@@ -416,10 +447,13 @@ void pipeline_log_outcome(struct pipeline *p, const struct negotiation *n)
     log_escape(dev, sizeof dev, n->device, strlen(n->device));
     log_escape(peer, sizeof peer, n->peer ? n->peer : "unknown", strlen(n->peer ? n->peer : "unknown"));
     log_escape(sw, sizeof sw, n->software ? n->software : "unknown", strlen(n->software ? n->software : "unknown"));
-    log_warning("device %s: SSH client %s (%s) shares no %s algorithm with the device (%s evidence)%s", dev, peer,
-                sw, n->category >= 0 ? algo_category_name((enum algo_category)n->category) : "(unknown category)",
-                n->evidence == EVIDENCE_EXPLICIT ? "explicit" : "inferred",
-                held ? "; more failures were not logged" : "");
+    char fix[600] = "";
+    if (n->remedy && n->remedy->server[0])
+        log_escape(fix, sizeof fix, n->remedy->server, strlen(n->remedy->server));
+    log_warning("device %s: SSH client %s (%s) shares no %s algorithm with the device (%s, %s evidence)%s%s%s", dev,
+                peer, sw, n->category >= 0 ? algo_category_name((enum algo_category)n->category) : "(unknown category)",
+                n->match ? n->match->id : "unclassified", n->evidence == EVIDENCE_EXPLICIT ? "explicit" : "inferred",
+                fix[0] ? "; fix on the device: " : "", fix, held ? "; more failures were not logged" : "");
 }
 
 void pipeline_free(struct pipeline *p)
@@ -428,6 +462,7 @@ void pipeline_free(struct pipeline *p)
         return;
     pipeline_flush(p);
     session_table_free(p->sessions);
+    catalogue_free(p->catalogue);
     inventory_free(p->inv);
     pattern_set_free(p->patterns);
     algo_db_free(p->db);

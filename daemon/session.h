@@ -30,6 +30,9 @@
 
 enum evidence { EVIDENCE_EXPLICIT = 0, EVIDENCE_INFERRED };
 
+struct catalogue_match;
+struct catalogue_remedy;
+
 /* One negotiation outcome, handed to the outcome callback. Everything is
  * borrowed and lives only during the callback. */
 struct negotiation {
@@ -49,6 +52,10 @@ struct negotiation {
     const struct negotiate_list *client[NEG_NSLOTS]; /* NULL = unknown */
     const struct negotiate_list *server[NEG_NSLOTS]; /* the lists used; NULL = unknown */
     const struct negotiate_result *result;           /* the engine's verdict on those lists */
+    /* Filled by the pipeline from the mismatch catalogue for failures (NULL
+     * from the session stage and for successes). */
+    const struct catalogue_match *match;
+    const struct catalogue_remedy *remedy;
 };
 
 typedef void (*session_outcome_cb)(void *arg, const struct negotiation *n);

@@ -28,11 +28,13 @@ CREATE TABLE devices (
 -- lists millions of times. names is the list comma-joined in offer order
 -- (markers such as ext-info-c included, as the client sent them); partial is
 -- 1 when more names may have followed (a cut log line), so a cut list never
--- passes for the whole one.
+-- passes for the whole one. last_used is the newest negotiation that names it
+-- (kept by the store, for retention).
 CREATE TABLE lists (
     id INTEGER PRIMARY KEY,
     names TEXT NOT NULL,
     partial INTEGER NOT NULL DEFAULT 0 CHECK (partial IN (0, 1)),
+    last_used INTEGER NOT NULL,
     UNIQUE (names, partial)
 );
 
@@ -70,11 +72,21 @@ CREATE UNIQUE INDEX clients_identity ON clients (ifnull(fingerprint, ''), ifnull
 -- One negotiation outcome. Failures carry the failing category (and
 -- direction for cipher, mac and compression), the evidence, and the client's
 -- and the server's list of the failing slot; successes leave them NULL.
+--
+-- device_id, client_id, client_list and server_list name rows of devices,
+-- clients and lists but are not declared as foreign keys: SQLite checks the
+-- delete of a parent row by looking for children, which needs an index on
+-- each of these columns over every negotiation, and indexes whose keys do not
+-- grow with time are what makes inserting slow (each batch rewrites pages all
+-- over them). The store keeps them right instead: devices.last_seen,
+-- clients.last_seen and lists.last_used are never older than a negotiation
+-- naming the row, and retention deletes such a row only when it is older than
+-- the cut-off and no negotiation older than the cut-off is left.
 CREATE TABLE negotiations (
     id INTEGER PRIMARY KEY,
     time INTEGER NOT NULL,
-    device_id INTEGER NOT NULL REFERENCES devices(id),
-    client_id INTEGER REFERENCES clients(id),  -- NULL: client not known at all
+    device_id INTEGER NOT NULL,                 -- devices.id
+    client_id INTEGER,                          -- clients.id; NULL: client not known at all
     address TEXT,                               -- client address
     port INTEGER,                               -- client port, NULL when unknown
     failed INTEGER NOT NULL CHECK (failed IN (0, 1)),
@@ -82,27 +94,28 @@ CREATE TABLE negotiations (
     direction TEXT CHECK (direction IN ('c2s', 's2c')),
     evidence TEXT CHECK (evidence IN ('explicit', 'inferred')),
     mismatch TEXT,                              -- catalogue id; NULL until classified
-    client_list INTEGER REFERENCES lists(id),
-    server_list INTEGER REFERENCES lists(id),
+    client_list INTEGER,                        -- lists.id
+    server_list INTEGER,                        -- lists.id
     reason TEXT                                 -- the device's own words, if any
 );
 
--- Retention deletes by time; also any "all negotiations in a window" query.
-CREATE INDEX negotiations_time ON negotiations (time);
--- A device's history and recent failures (kexwatch device KEY, failures
--- --device KEY); also what finds devices nothing refers to any more.
-CREATE INDEX negotiations_device ON negotiations (device_id, time);
--- A client type's history; also what finds client types nothing refers to.
-CREATE INDEX negotiations_client ON negotiations (client_id, time);
+-- Retention deletes successes by time (failures by failures_window). Kept
+-- to successes so that a query about failures in a window has one index to
+-- choose, the covering one below.
+CREATE INDEX successes_time ON negotiations (time, failed) WHERE failed = 0;
 -- Every "failures [--by client|device|category|algorithm|mismatch] in a time
 -- window" query: a range scan of this index alone, without touching the
--- table, and only over failures (successes, the bulk, are not in it).
-CREATE INDEX failures_window ON negotiations (time, device_id, client_id, category, mismatch, client_list)
+-- table, and only over failures (successes, the bulk, are not in it). failed
+-- is a column too, though always 1 here (it costs no byte), so that SQLite
+-- sees the index covers queries saying "failed = 1".
+CREATE INDEX failures_window ON negotiations (time, device_id, client_id, category, mismatch, client_list, failed)
     WHERE failed = 1;
--- Only so that a list nothing refers to can be found (and its delete
--- checked) without scanning every failure.
-CREATE INDEX failures_client_list ON negotiations (client_list) WHERE client_list IS NOT NULL;
-CREATE INDEX failures_server_list ON negotiations (server_list) WHERE server_list IS NOT NULL;
+-- A device's recent failures (kexwatch device KEY), failures --device KEY,
+-- and failures --by device (SQLite skips from device to device once ANALYZE
+-- has run; the store runs it). A device has a few thousand failures a year
+-- at most, read in time order. Failures only: this is the one index whose
+-- inserts land all over it.
+CREATE INDEX failures_device ON negotiations (device_id, time, failed) WHERE failed = 1;
 
 -- What a device (as server) offers, per KEXINIT slot, and where that came
 -- from: learned from its own proposal in the logs, configured in the

@@ -67,6 +67,11 @@ for dev in sorted({d for d, _ in want} | {d for d, _ in fails}):
           f"want {sorted(w.items())}\ngot  {sorted(g.items())}")
 ev = {o["evidence"] for o in got if o["outcome"] == "failure"}
 check(ev == {"explicit"}, "openssh-lab failures carry explicit evidence", f"got {ev}")
+mm = collections.Counter((o["device"]["key"], o["category"], o["mismatch"]["id"]) for o in got if o["outcome"] == "failure")
+wmm = collections.Counter((r["device"], r["outcome"][5:], r["mismatch"])
+                          for r in tsv(f"{corpus}/openssh-lab/expected.tsv") if r["outcome"].startswith("fail:"))
+check(mm == wmm, "openssh-lab: every failure carries the expected catalogue id",
+      f"missing {sorted((wmm - mm).items())}\nextra   {sorted((mm - wmm).items())}")
 for o in got:
     if o["outcome"] == "failure" and o["category"] in ("kex", "cipher", "mac", "hostkey"):
         if not o["client_offer"]:
@@ -86,6 +91,14 @@ check(fails == want, f"huawei: failures by device, client software and category 
       f"missing {sorted((want - fails).items())}\nextra   {sorted((fails - want).items())}")
 ev = {o["evidence"] for o in got if o["outcome"] == "failure"}
 check(ev == {"inferred"}, "huawei failures are inferred", f"got {ev}")
+mm = collections.Counter((o["device"]["key"], strip_ver(o["client"]["software"]), o["mismatch"]["id"])
+                         for o in got if o["outcome"] == "failure")
+wmm = collections.Counter((r["device"], strip_ver(r["client_software"]), r["mismatch"])
+                          for r in tsv(f"{corpus}/huawei-assumed/huawei.expected.tsv") if r["category"] != "-")
+check(mm == wmm, "huawei: every failure carries the expected catalogue id",
+      f"missing {sorted((wmm - mm).items())}\nextra   {sorted((mm - wmm).items())}")
+rem = [o for o in got if o["outcome"] == "failure" and not (o["remediation"]["server"] or "").strip()]
+check(not rem, "huawei: every failure carries a device-side remediation", json.dumps(rem[:1]))
 succ = collections.Counter((o["device"]["key"], strip_ver(o["client"]["software"])) for o in got if o["outcome"] == "success")
 wsucc = collections.Counter((r["device"], strip_ver(r["client_software"]))
                             for r in tsv(f"{corpus}/huawei-assumed/huawei.expected.tsv") if r["category"] == "-")
@@ -101,6 +114,11 @@ want = collections.Counter((r["device"], r["category"], r["evidence"])
                            for r in tsv(f"{corpus}/published/published.expected.tsv") if r["category"] != "-")
 check(fails == want, f"published: failures by device, category and evidence as expected ({sum(want.values())})",
       f"missing {sorted((want - fails).items())}\nextra   {sorted((fails - want).items())}")
+mm = collections.Counter((o["device"]["key"], o["mismatch"]["id"]) for o in got if o["outcome"] == "failure")
+wmm = collections.Counter((r["device"], r["mismatch"])
+                          for r in tsv(f"{corpus}/published/published.expected.tsv") if r["category"] != "-")
+check(mm == wmm, "published: every failure carries the expected catalogue id",
+      f"missing {sorted((wmm - mm).items())}\nextra   {sorted((mm - wmm).items())}")
 print(f"1..{n}")
 sys.exit(1 if failed else 0)
 PY

@@ -46,6 +46,7 @@ database = $WORK/kexwatch.db
 patterns = $KEXWATCH_CONFDIR/patterns.d
 algorithms = $KEXWATCH_CONFDIR/algorithms.tsv
 keywords = $KEXWATCH_CONFDIR/keywords.tsv
+catalogue = $KEXWATCH_CONFDIR/catalogue.conf
 CONF
 
 # TCP: the activator holds the listening socket and starts the daemon on

@@ -1,0 +1,1869 @@
+/* catalogue: loading the mismatch catalogue, classifying failures and
+ * computing remedies (see catalogue.h; the file format is documented in
+ * conf/catalogue.conf).
+ *
+ * Rules are compiled at load time into one pool of expression nodes and
+ * evaluated in three-valued logic (false, unknown, true) against the
+ * failing slot's lists, so a list nobody logged makes a rule "unknown"
+ * rather than wrongly true or false. Rendering writes through a bounded
+ * appender into the caller's buffers; nothing is allocated after loading.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "algo.h"
+#include "catalogue.h"
+#include "negotiate.h"
+#include "session.h"
+
+#define MAX_FILE        (1024u * 1024)
+#define MAX_LINE        4096
+#define MAX_VALUE       8192 /* a value with its continuation lines */
+#define MAX_SECTIONS    256
+#define MAX_NODES       8192
+#define MAX_DEPTH       48 /* nesting of ( and ! in one rule */
+#define MAX_ID          63
+#define MAX_PRIORITY    1000
+#define MAX_NAMES_SHOWN 10 /* client names quoted in one sentence */
+
+/* ------------------------------------------------------------ structures */
+
+enum tri { TRI_FALSE = 0, TRI_UNKNOWN = 1, TRI_TRUE = 2 };
+
+enum node_kind {
+    /* rule level: over lists */
+    R_TRUE,
+    R_NOT,
+    R_AND,
+    R_OR,
+    R_QUANT,
+    R_ALIASED,
+    /* predicate level: over one name */
+    P_NOT,
+    P_AND,
+    P_OR,
+    P_TAG,
+    P_RATING,
+    P_AEAD,
+    P_NAME,
+    P_KNOWN,
+    P_KEYWORD,
+};
+
+enum side { SIDE_CLIENT, SIDE_SERVER, SIDE_CIPHER };
+enum quant { Q_ALL, Q_ANY, Q_NONE };
+
+struct node {
+    uint8_t kind;
+    uint8_t side;
+    uint8_t quant;
+    bool optional;    /* "side?": unknown counts as true */
+    int rating;       /* P_RATING */
+    int a, b;         /* children; R_QUANT and R_ALIASED keep their predicate in a */
+    const char *text; /* P_TAG tag, P_NAME glob */
+    size_t line;      /* for errors found after parsing (unlisted tags) */
+};
+
+struct entry {
+    const char *id;
+    const char *severity;
+    const char *summary;
+    unsigned cats; /* bit per enum algo_category */
+    int priority;
+    int match; /* root node; -1 for the fallback */
+    size_t line;
+    bool has_cats, has_priority;
+};
+
+enum vendor_key { VK_SHOW, VK_UNKNOWN_LIST, VK_OFFER_UNKNOWN, VK_WEAK_NOTE, VK_COUNT };
+
+struct vendor {
+    const char *name; /* "*" for the generic section */
+    const char *cmd[ALGO_NCATEGORIES];
+    const char *key[VK_COUNT];
+    int supports, weak; /* predicate roots, or -1 */
+    bool keyword_names;
+    char join;
+    size_t line;
+};
+
+struct alias {
+    const char *name;
+    size_t cls;
+};
+
+struct reason {
+    const char *tag;
+    const char *phrase; /* "" for '-' */
+};
+
+enum text_key {
+    T_BROKEN_ONLY,
+    T_CANNOT_ENABLE,
+    T_CLIENT_UPGRADE,
+    T_CLIENT_WEAKEN,
+    T_CLIENT_SERVER_UNKNOWN,
+    T_CLIENT_NOTHING,
+    T_RISK,
+    T_RISK_CLEAN,
+    T_RISK_BROKEN,
+    T_RISK_NONE,
+    T_COUNT
+};
+
+struct catalogue {
+    struct entry *entries; /* mismatches, highest priority first */
+    size_t nentries;
+    struct entry fallback;
+    bool has_fallback;
+    size_t order_n; /* file order, for catalogue_id() */
+    const struct entry **order;
+    struct node *nodes;
+    size_t nnodes;
+    struct vendor *vendors;
+    size_t nvendors;
+    struct alias *aliases;
+    size_t naliases;
+    size_t nclasses;
+    struct reason *reasons;
+    size_t nreasons;
+    const char **upgrade[ALGO_NCATEGORIES];
+    size_t nupgrade[ALGO_NCATEGORIES];
+    const char *text[T_COUNT];
+    char **strings; /* every string above, owned */
+    size_t nstrings;
+};
+
+/* ------------------------------------------------------------ placeholders */
+
+enum placeholder {
+    PH_CLIENT,
+    PH_CLIENT_SOFTWARE,
+    PH_PEER,
+    PH_DEVICE,
+    PH_VENDOR,
+    PH_CATEGORY,
+    PH_DIRECTION,
+    PH_NAME,
+    PH_WIRE,
+    PH_KEYWORD,
+    PH_LIST,
+    PH_COMMAND,
+    PH_SHOW,
+    PH_NAMES,
+    PH_RATING,
+    PH_REASONS,
+    PH_COUNT
+};
+
+/* The template language's own words, not knowledge about algorithms. */
+static const char *const ph_names[PH_COUNT] = {
+    "client", "client_software", "peer", "device",  "vendor", "category", "direction", "name",
+    "wire",   "keyword",         "list", "command", "show",   "names",    "rating",    "reasons",
+};
+
+#define PH(x) (1u << (x))
+#define PH_SUMMARY                                                                                                     \
+    (PH(PH_CLIENT) | PH(PH_CLIENT_SOFTWARE) | PH(PH_PEER) | PH(PH_DEVICE) | PH(PH_VENDOR) | PH(PH_CATEGORY) |          \
+     PH(PH_DIRECTION))
+#define PH_COMMAND_VARS (PH(PH_NAME) | PH(PH_WIRE) | PH(PH_LIST) | PH(PH_CATEGORY) | PH(PH_DEVICE) | PH(PH_VENDOR))
+
+static const char *const text_keys[T_COUNT] = {
+    "broken-only",    "cannot-enable", "client-upgrade", "client-weaken", "client-server-unknown",
+    "client-nothing", "risk",          "risk-clean",     "risk-broken",   "risk-none",
+};
+
+static const unsigned text_masks[T_COUNT] = {
+    [T_BROKEN_ONLY] = PH(PH_CATEGORY) | PH(PH_NAMES) | PH(PH_DEVICE) | PH(PH_VENDOR),
+    [T_CANNOT_ENABLE] = PH(PH_CATEGORY) | PH(PH_NAMES) | PH(PH_DEVICE) | PH(PH_VENDOR),
+    [T_CLIENT_UPGRADE] = PH(PH_NAME) | PH(PH_CATEGORY) | PH(PH_DEVICE),
+    [T_CLIENT_WEAKEN] = PH(PH_NAME) | PH(PH_CATEGORY) | PH(PH_RATING) | PH(PH_REASONS) | PH(PH_DEVICE),
+    [T_CLIENT_SERVER_UNKNOWN] = PH(PH_CATEGORY) | PH(PH_SHOW) | PH(PH_DEVICE),
+    [T_CLIENT_NOTHING] = PH(PH_CATEGORY) | PH(PH_SHOW) | PH(PH_DEVICE),
+    [T_RISK] = PH(PH_NAME) | PH(PH_WIRE) | PH(PH_KEYWORD) | PH(PH_REASONS) | PH(PH_RATING) | PH(PH_DEVICE),
+    [T_RISK_CLEAN] = PH(PH_NAME) | PH(PH_WIRE) | PH(PH_KEYWORD) | PH(PH_RATING) | PH(PH_DEVICE),
+    [T_RISK_BROKEN] = PH(PH_NAME) | PH(PH_WIRE) | PH(PH_KEYWORD) | PH(PH_REASONS) | PH(PH_RATING) | PH(PH_DEVICE),
+    [T_RISK_NONE] = PH(PH_CATEGORY) | PH(PH_DEVICE),
+};
+
+static const char *const vendor_keys[VK_COUNT] = {"show", "unknown-list", "offer-unknown", "weak-note"};
+
+static const unsigned vendor_masks[VK_COUNT] = {
+    [VK_SHOW] = 0,
+    [VK_UNKNOWN_LIST] =
+        PH(PH_COMMAND) | PH(PH_SHOW) | PH(PH_NAME) | PH(PH_WIRE) | PH(PH_CATEGORY) | PH(PH_DEVICE) | PH(PH_VENDOR),
+    [VK_OFFER_UNKNOWN] = PH(PH_CATEGORY) | PH(PH_SHOW) | PH(PH_DEVICE) | PH(PH_VENDOR),
+    [VK_WEAK_NOTE] = PH(PH_KEYWORD) | PH(PH_NAME) | PH(PH_WIRE) | PH(PH_VENDOR),
+};
+
+/* ------------------------------------------------------------ loading */
+
+struct reader {
+    const char *path;
+    size_t line;
+    char *err;
+    size_t errsize;
+};
+
+__attribute__((format(printf, 2, 3))) static int fail(struct reader *r, const char *fmt, ...)
+{
+    if (!r->err || r->errsize == 0)
+        return -1;
+    int n;
+    if (r->line)
+        n = snprintf(r->err, r->errsize, "%s:%zu: ", r->path, r->line);
+    else
+        n = snprintf(r->err, r->errsize, "%s: ", r->path);
+    if (n < 0 || (size_t)n >= r->errsize)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err + n, r->errsize - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 16;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+/* Capacities of the catalogue's growing arrays: only loading needs them. */
+struct caps {
+    size_t entries, nodes, vendors, aliases, reasons, strings, upgrade[ALGO_NCATEGORIES];
+};
+
+struct loader {
+    struct catalogue *c;
+    struct caps cap;
+    struct reader r;
+    size_t sections;
+    /* the section being filled */
+    enum { SEC_NONE, SEC_MISMATCH, SEC_FALLBACK, SEC_ALIAS, SEC_REASON, SEC_UPGRADE, SEC_TEXT, SEC_VENDOR } sec;
+    struct entry *entry; /* SEC_MISMATCH, SEC_FALLBACK */
+    size_t vendor;       /* SEC_VENDOR: index */
+    /* duplicate-key detection within one section */
+    char keys[64][32];
+    size_t nkeys;
+    bool seen_text, seen_upgrade, seen_reason, seen_alias;
+};
+
+static char *keep(struct loader *L, const char *s, size_t len)
+{
+    struct catalogue *c = L->c;
+    if (grow((void **)&c->strings, &L->cap.strings, c->nstrings + 1, sizeof *c->strings) < 0)
+        return NULL;
+    char *p = malloc(len + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    c->strings[c->nstrings++] = p;
+    return p;
+}
+
+static char *keep_str(struct loader *L, const char *s)
+{
+    char *p = keep(L, s, strlen(s));
+    if (!p)
+        fail(&L->r, "out of memory");
+    return p;
+}
+
+/* Checks that every {placeholder} of a template is one of mask. */
+static int check_template(struct loader *L, const char *key, const char *tpl, unsigned mask)
+{
+    for (const char *p = tpl; *p; p++) {
+        if (*p == '}')
+            return fail(&L->r, "%s: '}' without '{'", key);
+        if (*p != '{')
+            continue;
+        const char *end = strchr(p, '}');
+        if (!end)
+            return fail(&L->r, "%s: '{' without '}'", key);
+        size_t len = (size_t)(end - p - 1);
+        int found = -1;
+        for (int i = 0; i < PH_COUNT; i++)
+            if (strlen(ph_names[i]) == len && memcmp(ph_names[i], p + 1, len) == 0)
+                found = i;
+        if (found < 0)
+            return fail(&L->r, "%s: unknown placeholder {%.*s}", key, (int)(len > 40 ? 40 : len), p + 1);
+        if (!(mask & PH(found)))
+            return fail(&L->r, "%s: placeholder {%s} means nothing here", key, ph_names[found]);
+        p = end;
+    }
+    return 0;
+}
+
+/* --- rule parser: recursive descent over one value */
+
+struct parser {
+    struct loader *L;
+    const char *key;
+    const char *s;
+    size_t pos;
+    int depth;
+    char tok[128];
+    size_t toklen;
+    bool is_word;
+};
+
+static bool is_punct(char ch)
+{
+    return ch == '(' || ch == ')' || ch == '|' || ch == '&' || ch == '!';
+}
+
+/* Reads the next token into p->tok; "" at the end. */
+static void next(struct parser *p)
+{
+    while (p->s[p->pos] == ' ' || p->s[p->pos] == '\t')
+        p->pos++;
+    p->toklen = 0;
+    p->is_word = false;
+    char ch = p->s[p->pos];
+    if (!ch) {
+        p->tok[0] = '\0';
+        return;
+    }
+    if (is_punct(ch)) {
+        p->tok[0] = ch;
+        p->tok[1] = '\0';
+        p->toklen = 1;
+        p->pos++;
+        return;
+    }
+    p->is_word = true;
+    while (p->s[p->pos] && p->s[p->pos] != ' ' && p->s[p->pos] != '\t' && !is_punct(p->s[p->pos])) {
+        if (p->toklen + 1 < sizeof p->tok)
+            p->tok[p->toklen++] = p->s[p->pos];
+        p->pos++;
+    }
+    p->tok[p->toklen] = '\0';
+}
+
+static int perr(struct parser *p, const char *what)
+{
+    if (p->tok[0])
+        return fail(&p->L->r, "%s: %s at '%s'", p->key, what, p->tok);
+    return fail(&p->L->r, "%s: %s at the end", p->key, what);
+}
+
+static int new_node(struct parser *p, enum node_kind kind, int a, int b)
+{
+    struct catalogue *c = p->L->c;
+    if (c->nnodes >= MAX_NODES)
+        return fail(&p->L->r, "%s: more than %u rule parts in the file", p->key, MAX_NODES);
+    if (grow((void **)&c->nodes, &p->L->cap.nodes, c->nnodes + 1, sizeof *c->nodes) < 0)
+        return fail(&p->L->r, "out of memory");
+    struct node *nd = &c->nodes[c->nnodes];
+    memset(nd, 0, sizeof *nd);
+    nd->kind = (uint8_t)kind;
+    nd->a = a;
+    nd->b = b;
+    nd->line = p->L->r.line;
+    return (int)c->nnodes++;
+}
+
+static bool word_is(const struct parser *p, const char *w)
+{
+    return p->is_word && strcmp(p->tok, w) == 0;
+}
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static int parse_pred_or(struct parser *p);
+
+static int parse_pred_atom(struct parser *p)
+{
+    if (++p->depth > MAX_DEPTH)
+        return perr(p, "nested too deeply");
+    int id;
+    if (p->tok[0] == '!') {
+        next(p);
+        int a = parse_pred_atom(p);
+        if (a < 0)
+            return -1;
+        id = new_node(p, P_NOT, a, -1);
+    } else if (p->tok[0] == '(') {
+        next(p);
+        id = parse_pred_or(p);
+        if (id < 0)
+            return -1;
+        if (p->tok[0] != ')')
+            return perr(p, "expected ')'");
+        next(p);
+    } else if (!p->is_word) {
+        return perr(p, "expected tag:, rating:, name:, aead, known or keyword");
+    } else if (has_prefix(p->tok, "tag:") && p->tok[4]) {
+        id = new_node(p, P_TAG, -1, -1);
+        if (id >= 0 && !(p->L->c->nodes[id].text = keep_str(p->L, p->tok + 4)))
+            return -1;
+        next(p);
+    } else if (has_prefix(p->tok, "name:") && p->tok[5]) {
+        if (p->toklen >= sizeof p->tok - 1)
+            return perr(p, "name pattern too long");
+        id = new_node(p, P_NAME, -1, -1);
+        if (id >= 0 && !(p->L->c->nodes[id].text = keep_str(p->L, p->tok + 5)))
+            return -1;
+        next(p);
+    } else if (has_prefix(p->tok, "rating:")) {
+        int r = -1;
+        /* "unknown" is what a name missing from the table gets; markers
+         * are skipped before any rule looks at a list. */
+        for (int i = ALGO_RATING_UNKNOWN; i < ALGO_RATING_MARKER; i++)
+            if (strcmp(p->tok + 7, algo_rating_name((enum algo_rating)i)) == 0)
+                r = i;
+        if (r < 0)
+            return perr(p, "rating must be broken, weak, ok or unknown");
+        id = new_node(p, P_RATING, -1, -1);
+        if (id >= 0)
+            p->L->c->nodes[id].rating = r;
+        next(p);
+    } else if (word_is(p, "aead") || word_is(p, "known") || word_is(p, "keyword")) {
+        id = new_node(p, word_is(p, "aead") ? P_AEAD : word_is(p, "known") ? P_KNOWN : P_KEYWORD, -1, -1);
+        next(p);
+    } else {
+        return perr(p, "expected tag:, rating:, name:, aead, known or keyword");
+    }
+    p->depth--;
+    return id;
+}
+
+static int parse_pred_and(struct parser *p)
+{
+    int a = parse_pred_atom(p);
+    while (a >= 0 && p->tok[0] == '&') {
+        next(p);
+        int b = parse_pred_atom(p);
+        if (b < 0)
+            return -1;
+        a = new_node(p, P_AND, a, b);
+    }
+    return a;
+}
+
+static int parse_pred_or(struct parser *p)
+{
+    int a = parse_pred_and(p);
+    while (a >= 0 && p->tok[0] == '|') {
+        next(p);
+        int b = parse_pred_and(p);
+        if (b < 0)
+            return -1;
+        a = new_node(p, P_OR, a, b);
+    }
+    return a;
+}
+
+/* "(" pred ")" after a quantifier or aliased. */
+static int parse_paren_pred(struct parser *p)
+{
+    if (p->tok[0] != '(')
+        return perr(p, "expected '('");
+    next(p);
+    int a = parse_pred_or(p);
+    if (a < 0)
+        return -1;
+    if (p->tok[0] != ')')
+        return perr(p, "expected ')'");
+    next(p);
+    return a;
+}
+
+static int parse_rule_or(struct parser *p);
+
+static int parse_rule_atom(struct parser *p)
+{
+    if (++p->depth > MAX_DEPTH)
+        return perr(p, "nested too deeply");
+    int id;
+    if (p->tok[0] == '!') {
+        next(p);
+        int a = parse_rule_atom(p);
+        if (a < 0)
+            return -1;
+        id = new_node(p, R_NOT, a, -1);
+    } else if (p->tok[0] == '(') {
+        next(p);
+        id = parse_rule_or(p);
+        if (id < 0)
+            return -1;
+        if (p->tok[0] != ')')
+            return perr(p, "expected ')'");
+        next(p);
+    } else if (word_is(p, "true")) {
+        id = new_node(p, R_TRUE, -1, -1);
+        next(p);
+    } else if (p->is_word) {
+        char word[sizeof p->tok];
+        memcpy(word, p->tok, sizeof word);
+        size_t wl = strlen(word);
+        bool optional = wl > 0 && word[wl - 1] == '?';
+        if (optional)
+            word[--wl] = '\0';
+        if (strcmp(word, "aliased") == 0) {
+            next(p);
+            int pred = parse_paren_pred(p);
+            if (pred < 0)
+                return -1;
+            id = new_node(p, R_ALIASED, pred, -1);
+        } else {
+            int side = strcmp(word, "client") == 0   ? SIDE_CLIENT
+                       : strcmp(word, "server") == 0 ? SIDE_SERVER
+                       : strcmp(word, "cipher") == 0 ? SIDE_CIPHER
+                                                     : -1;
+            if (side < 0)
+                return perr(p, "expected client, server, cipher, aliased or true");
+            next(p);
+            int q = word_is(p, "all") ? Q_ALL : word_is(p, "any") ? Q_ANY : word_is(p, "none") ? Q_NONE : -1;
+            if (q < 0)
+                return perr(p, "expected all, any or none");
+            next(p);
+            int pred = parse_paren_pred(p);
+            if (pred < 0)
+                return -1;
+            id = new_node(p, R_QUANT, pred, -1);
+            if (id >= 0) {
+                p->L->c->nodes[id].side = (uint8_t)side;
+                p->L->c->nodes[id].quant = (uint8_t)q;
+            }
+        }
+        if (id >= 0)
+            p->L->c->nodes[id].optional = optional;
+    } else {
+        return perr(p, "expected a rule");
+    }
+    p->depth--;
+    return id;
+}
+
+static int parse_rule_and(struct parser *p)
+{
+    int a = parse_rule_atom(p);
+    while (a >= 0 && p->tok[0] == '&') {
+        next(p);
+        int b = parse_rule_atom(p);
+        if (b < 0)
+            return -1;
+        a = new_node(p, R_AND, a, b);
+    }
+    return a;
+}
+
+static int parse_rule_or(struct parser *p)
+{
+    int a = parse_rule_and(p);
+    while (a >= 0 && p->tok[0] == '|') {
+        next(p);
+        int b = parse_rule_and(p);
+        if (b < 0)
+            return -1;
+        a = new_node(p, R_OR, a, b);
+    }
+    return a;
+}
+
+/* Compiles a whole value as a rule (pred false) or a predicate (true). */
+static int compile(struct loader *L, const char *key, const char *value, bool pred)
+{
+    struct parser p = {.L = L, .key = key, .s = value};
+    next(&p);
+    int root = pred ? parse_pred_or(&p) : parse_rule_or(&p);
+    if (root < 0)
+        return -1;
+    if (p.tok[0])
+        return perr(&p, "unexpected text");
+    return root;
+}
+
+/* --- sections and keys */
+
+static bool valid_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > MAX_ID)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return false;
+    return true;
+}
+
+static const struct entry *find_entry(const struct catalogue *c, const char *id)
+{
+    for (size_t i = 0; i < c->nentries; i++)
+        if (strcmp(c->entries[i].id, id) == 0)
+            return &c->entries[i];
+    if (c->has_fallback && strcmp(c->fallback.id, id) == 0)
+        return &c->fallback;
+    return NULL;
+}
+
+static struct vendor *find_vendor(const struct catalogue *c, const char *name)
+{
+    for (size_t i = 0; name && i < c->nvendors; i++)
+        if (strcasecmp(c->vendors[i].name, name) == 0)
+            return &c->vendors[i];
+    return NULL;
+}
+
+static int open_section(struct loader *L, char *name)
+{
+    struct catalogue *c = L->c;
+    if (++L->sections > MAX_SECTIONS)
+        return fail(&L->r, "more than %u sections", MAX_SECTIONS);
+    L->nkeys = 0;
+    L->entry = NULL;
+    char *arg = strchr(name, ' ');
+    if (arg) {
+        *arg++ = '\0';
+        while (*arg == ' ' || *arg == '\t')
+            arg++;
+    }
+    bool single = !arg || !*arg;
+    if (strcmp(name, "mismatch") == 0 || strcmp(name, "fallback") == 0) {
+        if (single || !valid_id(arg))
+            return fail(&L->r, "[%s ID]: the id must be 1..%d of a-z, 0-9 and '-'", name, MAX_ID);
+        if (find_entry(c, arg))
+            return fail(&L->r, "mismatch '%s' defined twice", arg);
+        struct entry *e;
+        if (name[0] == 'f') {
+            if (c->has_fallback)
+                return fail(&L->r, "a second [fallback] (there is one, '%s')", c->fallback.id);
+            c->has_fallback = true;
+            e = &c->fallback;
+            L->sec = SEC_FALLBACK;
+        } else {
+            if (grow((void **)&c->entries, &L->cap.entries, c->nentries + 1, sizeof *c->entries) < 0)
+                return fail(&L->r, "out of memory");
+            e = &c->entries[c->nentries++];
+            L->sec = SEC_MISMATCH;
+        }
+        memset(e, 0, sizeof *e);
+        e->match = -1;
+        e->line = L->r.line;
+        if (!(e->id = keep_str(L, arg)))
+            return -1;
+        L->entry = e;
+        return 0;
+    }
+    if (strcmp(name, "vendor") == 0) {
+        if (single)
+            return fail(&L->r, "[vendor NAME]: a name or * is needed");
+        if (find_vendor(c, arg))
+            return fail(&L->r, "[vendor %s] twice", arg);
+        if (grow((void **)&c->vendors, &L->cap.vendors, c->nvendors + 1, sizeof *c->vendors) < 0)
+            return fail(&L->r, "out of memory");
+        struct vendor *v = &c->vendors[c->nvendors];
+        memset(v, 0, sizeof *v);
+        v->supports = v->weak = -1;
+        v->join = ' ';
+        v->line = L->r.line;
+        if (!(v->name = keep_str(L, arg)))
+            return -1;
+        L->vendor = c->nvendors++;
+        L->sec = SEC_VENDOR;
+        return 0;
+    }
+    struct {
+        const char *name;
+        int sec;
+        bool *seen;
+    } plain[] = {
+        {"alias", SEC_ALIAS, &L->seen_alias},
+        {"reason", SEC_REASON, &L->seen_reason},
+        {"upgrade", SEC_UPGRADE, &L->seen_upgrade},
+        {"text", SEC_TEXT, &L->seen_text},
+    };
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        if (strcmp(name, plain[i].name) != 0)
+            continue;
+        if (!single)
+            return fail(&L->r, "[%s] takes no name", name);
+        if (*plain[i].seen)
+            return fail(&L->r, "[%s] twice", name);
+        *plain[i].seen = true;
+        L->sec = plain[i].sec;
+        return 0;
+    }
+    return fail(&L->r, "unknown section [%s]", name);
+}
+
+static int parse_categories(struct loader *L, struct entry *e, char *value)
+{
+    e->cats = 0;
+    for (char *save = NULL, *w = strtok_r(value, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
+        if (strcmp(w, "*") == 0) {
+            e->cats |= (1u << ALGO_NCATEGORIES) - 1;
+            continue;
+        }
+        int cat = algo_category_from_name(w);
+        if (cat < 0)
+            return fail(&L->r, "category: unknown category '%s'", w);
+        e->cats |= 1u << cat;
+    }
+    if (!e->cats)
+        return fail(&L->r, "category: empty");
+    e->has_cats = true;
+    return 0;
+}
+
+static int entry_key(struct loader *L, const char *key, char *value)
+{
+    struct entry *e = L->entry;
+    bool fallback = L->sec == SEC_FALLBACK;
+    if (strcmp(key, "severity") == 0) {
+        if (strcmp(value, "critical") != 0 && strcmp(value, "warning") != 0 && strcmp(value, "info") != 0)
+            return fail(&L->r, "severity: '%s' is not critical, warning or info", value);
+        return (e->severity = keep_str(L, value)) ? 0 : -1;
+    }
+    if (strcmp(key, "summary") == 0) {
+        if (check_template(L, key, value, PH_SUMMARY) < 0)
+            return -1;
+        return (e->summary = keep_str(L, value)) ? 0 : -1;
+    }
+    if (fallback)
+        return fail(&L->r, "unknown key '%s' in [fallback] (severity, summary)", key);
+    if (strcmp(key, "category") == 0)
+        return parse_categories(L, e, value);
+    if (strcmp(key, "priority") == 0) {
+        char *end;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (errno || end == value || *end || v < 0 || v > MAX_PRIORITY)
+            return fail(&L->r, "priority: '%s' is not a number in 0..%d", value, MAX_PRIORITY);
+        e->priority = (int)v;
+        e->has_priority = true;
+        return 0;
+    }
+    if (strcmp(key, "match") == 0) {
+        e->match = compile(L, key, value, false);
+        return e->match < 0 ? -1 : 0;
+    }
+    return fail(&L->r, "unknown key '%s' in [mismatch] (category, severity, priority, match, summary)", key);
+}
+
+static int vendor_key(struct loader *L, const char *key, const char *value)
+{
+    struct vendor *v = &L->c->vendors[L->vendor];
+    if (strcmp(key, "names") == 0) {
+        if (strcmp(value, "keyword") != 0 && strcmp(value, "wire") != 0)
+            return fail(&L->r, "names: '%s' is not keyword or wire", value);
+        v->keyword_names = value[0] == 'k';
+        if (v->keyword_names && strcmp(v->name, "*") == 0)
+            return fail(&L->r, "names: [vendor *] has no keywords");
+        return 0;
+    }
+    if (strcmp(key, "join") == 0) {
+        if (strcmp(value, "space") != 0 && strcmp(value, "comma") != 0)
+            return fail(&L->r, "join: '%s' is not space or comma", value);
+        v->join = value[0] == 's' ? ' ' : ',';
+        return 0;
+    }
+    if (strcmp(key, "supports") == 0 || strcmp(key, "weak") == 0) {
+        int root = compile(L, key, value, true);
+        if (root < 0)
+            return -1;
+        *(key[0] == 's' ? &v->supports : &v->weak) = root;
+        return 0;
+    }
+    int cat = algo_category_from_name(key);
+    if (cat >= 0) {
+        if (strcmp(value, "-") != 0 && check_template(L, key, value, PH_COMMAND_VARS) < 0)
+            return -1;
+        return (v->cmd[cat] = keep_str(L, value)) ? 0 : -1;
+    }
+    for (int k = 0; k < VK_COUNT; k++) {
+        if (strcmp(key, vendor_keys[k]) != 0)
+            continue;
+        if (check_template(L, key, value, vendor_masks[k]) < 0)
+            return -1;
+        return (v->key[k] = keep_str(L, value)) ? 0 : -1;
+    }
+    return fail(&L->r, "unknown key '%s' in [vendor]", key);
+}
+
+static int add_alias(struct loader *L, const char *name, size_t cls, size_t first)
+{
+    struct catalogue *c = L->c;
+    for (size_t i = 0; i < c->naliases; i++)
+        if (strcmp(c->aliases[i].name, name) == 0)
+            return fail(&L->r, "alias: '%s' is already an alias%s", name, i >= first ? " on this line" : "");
+    if (grow((void **)&c->aliases, &L->cap.aliases, c->naliases + 1, sizeof *c->aliases) < 0)
+        return fail(&L->r, "out of memory");
+    if (!(c->aliases[c->naliases].name = keep_str(L, name)))
+        return -1;
+    c->aliases[c->naliases++].cls = cls;
+    return 0;
+}
+
+static int alias_key(struct loader *L, const char *key, char *value)
+{
+    struct catalogue *c = L->c;
+    size_t cls = c->nclasses++;
+    size_t first = c->naliases;
+    if (add_alias(L, key, cls, first) < 0)
+        return -1;
+    for (char *save = NULL, *w = strtok_r(value, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save))
+        if (add_alias(L, w, cls, first) < 0)
+            return -1;
+    if (c->naliases - first < 2)
+        return fail(&L->r, "alias: '%s' needs at least one other spelling", key);
+    return 0;
+}
+
+static int reason_key(struct loader *L, const char *key, const char *value)
+{
+    struct catalogue *c = L->c;
+    if (grow((void **)&c->reasons, &L->cap.reasons, c->nreasons + 1, sizeof *c->reasons) < 0)
+        return fail(&L->r, "out of memory");
+    struct reason *rs = &c->reasons[c->nreasons];
+    if (!(rs->tag = keep_str(L, key)) || !(rs->phrase = keep_str(L, strcmp(value, "-") == 0 ? "" : value)))
+        return -1;
+    c->nreasons++;
+    return 0;
+}
+
+static int upgrade_key(struct loader *L, const char *key, char *value)
+{
+    struct catalogue *c = L->c;
+    int cat = algo_category_from_name(key);
+    if (cat < 0)
+        return fail(&L->r, "unknown category '%s' in [upgrade]", key);
+    for (char *save = NULL, *w = strtok_r(value, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
+        if (grow((void **)&c->upgrade[cat], &L->cap.upgrade[cat], c->nupgrade[cat] + 1, sizeof(char *)) < 0)
+            return fail(&L->r, "out of memory");
+        if (!(c->upgrade[cat][c->nupgrade[cat]] = keep_str(L, w)))
+            return -1;
+        c->nupgrade[cat]++;
+    }
+    return 0;
+}
+
+static int text_key(struct loader *L, const char *key, const char *value)
+{
+    for (int t = 0; t < T_COUNT; t++) {
+        if (strcmp(key, text_keys[t]) != 0)
+            continue;
+        if (check_template(L, key, value, text_masks[t]) < 0)
+            return -1;
+        return (L->c->text[t] = keep_str(L, value)) ? 0 : -1;
+    }
+    return fail(&L->r, "unknown key '%s' in [text]", key);
+}
+
+static int handle_key(struct loader *L, char *key, char *value)
+{
+    if (L->sec == SEC_NONE)
+        return fail(&L->r, "'%s' outside a section", key);
+    if (!*key)
+        return fail(&L->r, "empty key");
+    if (!*value)
+        return fail(&L->r, "%s: empty value", key);
+    if (L->sec != SEC_ALIAS && L->sec != SEC_REASON) {
+        /* The other sections have few, fixed keys. */
+        for (size_t i = 0; i < L->nkeys; i++)
+            if (strcmp(L->keys[i], key) == 0)
+                return fail(&L->r, "%s twice in this section", key);
+        if (L->nkeys < sizeof L->keys / sizeof L->keys[0])
+            snprintf(L->keys[L->nkeys++], sizeof L->keys[0], "%s", key);
+    } else if (L->sec == SEC_REASON && catalogue_reason(L->c, key)) {
+        return fail(&L->r, "reason '%s' twice", key);
+    }
+    switch (L->sec) {
+    case SEC_MISMATCH:
+    case SEC_FALLBACK: return entry_key(L, key, value);
+    case SEC_VENDOR: return vendor_key(L, key, value);
+    case SEC_ALIAS: return alias_key(L, key, value);
+    case SEC_REASON: return reason_key(L, key, value);
+    case SEC_UPGRADE: return upgrade_key(L, key, value);
+    case SEC_TEXT: return text_key(L, key, value);
+    case SEC_NONE: break;
+    }
+    return -1;
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+    return s;
+}
+
+/* One logical "key = value" line, continuations joined, is handed over
+ * with the line number of its first physical line. */
+static int flush(struct loader *L, char *pending, size_t *plen, size_t pline)
+{
+    if (!*plen)
+        return 0;
+    size_t save = L->r.line;
+    L->r.line = pline;
+    char *eq = strchr(pending, '=');
+    int rc;
+    if (!eq) {
+        rc = fail(&L->r, "expected 'key = value'");
+    } else {
+        *eq = '\0';
+        rc = handle_key(L, trim(pending), trim(eq + 1));
+    }
+    *plen = 0;
+    L->r.line = save;
+    return rc;
+}
+
+static int parse_lines(struct loader *L, char *text, char *pending)
+{
+    size_t plen = 0, pline = 0;
+    char *p = text;
+    L->r.line = 0;
+    while (*p) {
+        char *nl = strchr(p, '\n');
+        char *line = p;
+        if (nl) {
+            *nl = '\0';
+            p = nl + 1;
+        } else {
+            p += strlen(p);
+        }
+        L->r.line++;
+        size_t len = strlen(line);
+        if (len > MAX_LINE)
+            return fail(&L->r, "line longer than %u bytes", MAX_LINE);
+        if (len && line[len - 1] == '\r')
+            line[--len] = '\0';
+        char *t = trim(line);
+        if (!*t) {
+            if (flush(L, pending, &plen, pline) < 0)
+                return -1;
+            continue;
+        }
+        if (*t == '#' || *t == ';')
+            continue;
+        if (line[0] == ' ' || line[0] == '\t') {
+            if (!plen)
+                return fail(&L->r, "continuation line without a key above");
+            size_t tl = strlen(t);
+            if (plen + 1 + tl > MAX_VALUE)
+                return fail(&L->r, "value longer than %u bytes", MAX_VALUE);
+            pending[plen++] = ' ';
+            memcpy(pending + plen, t, tl + 1);
+            plen += tl;
+            continue;
+        }
+        if (flush(L, pending, &plen, pline) < 0)
+            return -1;
+        if (*t == '[') {
+            size_t tl = strlen(t);
+            if (t[tl - 1] != ']')
+                return fail(&L->r, "section line without ']'");
+            t[tl - 1] = '\0';
+            if (open_section(L, trim(t + 1)) < 0)
+                return -1;
+            continue;
+        }
+        memcpy(pending, t, strlen(t) + 1);
+        plen = strlen(t);
+        pline = L->r.line;
+    }
+    return flush(L, pending, &plen, pline);
+}
+
+static int parse_text(struct loader *L, char *text)
+{
+    char *pending = malloc(MAX_VALUE + 1);
+    if (!pending)
+        return fail(&L->r, "out of memory");
+    int rc = parse_lines(L, text, pending);
+    free(pending);
+    return rc;
+}
+
+/* Reads a whole file into a NUL-terminated malloc'd buffer. */
+static char *read_file(struct reader *r)
+{
+    FILE *f = fopen(r->path, "rb");
+    if (!f) {
+        fail(r, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(MAX_FILE + 2);
+    if (!buf) {
+        fclose(f);
+        fail(r, "out of memory");
+        return NULL;
+    }
+    size_t n = fread(buf, 1, MAX_FILE + 1, f);
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad || n > MAX_FILE) {
+        fail(r, bad ? "read error" : "larger than %u bytes", MAX_FILE);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    if (memchr(buf, '\0', n)) {
+        fail(r, "contains a NUL byte");
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static bool template_has_list(const char *tpl)
+{
+    return tpl && strstr(tpl, "{list}") != NULL;
+}
+
+/* Cross-checks that need the whole file. */
+static int validate(struct loader *L)
+{
+    struct catalogue *c = L->c;
+    struct reader *r = &L->r;
+    for (size_t i = 0; i < c->nentries; i++) {
+        const struct entry *e = &c->entries[i];
+        r->line = e->line;
+        const char *missing = !e->has_cats       ? "category"
+                              : !e->severity     ? "severity"
+                              : !e->has_priority ? "priority"
+                              : e->match < 0     ? "match"
+                              : !e->summary      ? "summary"
+                                                 : NULL;
+        if (missing)
+            return fail(r, "[mismatch %s] has no %s", e->id, missing);
+        for (size_t j = 0; j < i; j++) {
+            const struct entry *o = &c->entries[j];
+            if (o->priority == e->priority && (o->cats & e->cats))
+                return fail(r,
+                            "[mismatch %s] has the priority of [mismatch %s] (line %zu), which shares a category: "
+                            "precedence must be explicit",
+                            e->id, o->id, o->line);
+        }
+    }
+    r->line = 0;
+    if (!c->has_fallback)
+        return fail(r, "no [fallback] section");
+    if (!c->fallback.severity || !c->fallback.summary) {
+        r->line = c->fallback.line;
+        return fail(r, "[fallback %s] has no %s", c->fallback.id, !c->fallback.severity ? "severity" : "summary");
+    }
+    for (size_t i = 0; i < c->nnodes; i++) {
+        if (c->nodes[i].kind == P_TAG && !catalogue_reason(c, c->nodes[i].text)) {
+            r->line = c->nodes[i].line;
+            return fail(r, "tag '%s' is not listed in [reason]", c->nodes[i].text);
+        }
+    }
+    r->line = 0;
+    for (int t = 0; t < T_COUNT; t++)
+        if (!c->text[t])
+            return fail(r, "[text] has no %s", text_keys[t]);
+    const struct vendor *gen = find_vendor(c, "*");
+    if (!gen)
+        return fail(r, "no [vendor *] section");
+    r->line = gen->line;
+    for (int cat = 0; cat < ALGO_NCATEGORIES; cat++)
+        if (!gen->cmd[cat])
+            return fail(r, "[vendor *] has no %s", algo_category_name((enum algo_category)cat));
+    if (!gen->key[VK_SHOW] || !gen->key[VK_OFFER_UNKNOWN])
+        return fail(r, "[vendor *] has no %s", gen->key[VK_SHOW] ? "offer-unknown" : "show");
+    for (size_t i = 0; i < c->nvendors; i++) {
+        const struct vendor *v = &c->vendors[i];
+        r->line = v->line;
+        for (int cat = 0; cat < ALGO_NCATEGORIES; cat++) {
+            const char *cmd = v->cmd[cat] ? v->cmd[cat] : gen->cmd[cat];
+            if (template_has_list(cmd) && !v->key[VK_UNKNOWN_LIST] && !gen->key[VK_UNKNOWN_LIST])
+                return fail(r, "[vendor %s] %s uses {list} but no unknown-list says what to do without it", v->name,
+                            algo_category_name((enum algo_category)cat));
+        }
+    }
+    return 0;
+}
+
+static int by_priority(const void *a, const void *b)
+{
+    const struct entry *x = a, *y = b;
+    if (x->priority != y->priority)
+        return x->priority > y->priority ? -1 : 1;
+    return x->line < y->line ? -1 : x->line > y->line;
+}
+
+void catalogue_free(struct catalogue *cat)
+{
+    if (!cat)
+        return;
+    for (size_t i = 0; i < cat->nstrings; i++)
+        free(cat->strings[i]);
+    free(cat->strings);
+    free(cat->entries);
+    free(cat->order);
+    free(cat->nodes);
+    free(cat->vendors);
+    free(cat->aliases);
+    free(cat->reasons);
+    for (int i = 0; i < ALGO_NCATEGORIES; i++)
+        free(cat->upgrade[i]);
+    free(cat);
+}
+
+int catalogue_load(const char *path, struct catalogue **out, char *err, size_t errsize)
+{
+    if (err && errsize)
+        err[0] = '\0';
+    if (out)
+        *out = NULL;
+    struct loader L = {.r = {.path = path ? path : "(null)", .err = err, .errsize = errsize}};
+    if (!path || !out)
+        return fail(&L.r, "no file");
+    char *text = read_file(&L.r);
+    if (!text)
+        return -1;
+    L.c = calloc(1, sizeof *L.c);
+    if (!L.c) {
+        free(text);
+        return fail(&L.r, "out of memory");
+    }
+    int rc = parse_text(&L, text);
+    free(text);
+    if (rc == 0)
+        rc = validate(&L);
+    struct catalogue *c = L.c;
+    if (rc == 0) {
+        /* Ids in file order for catalogue_id(), then rules by precedence;
+         * the order array points at the entries after sorting. */
+        c->order_n = c->nentries + 1;
+        c->order = malloc(c->order_n * sizeof *c->order);
+        if (!c->order) {
+            L.r.line = 0;
+            rc = fail(&L.r, "out of memory");
+        }
+    }
+    if (rc < 0) {
+        catalogue_free(c);
+        return -1;
+    }
+    if (c->nentries)
+        qsort(c->entries, c->nentries, sizeof *c->entries, by_priority);
+    for (size_t i = 0; i < c->order_n; i++)
+        c->order[i] = NULL;
+    /* Insertion by line keeps the file order. */
+    for (size_t i = 0; i < c->order_n; i++) {
+        const struct entry *e = i < c->nentries ? &c->entries[i] : &c->fallback;
+        size_t k = i;
+        while (k > 0 && c->order[k - 1]->line > e->line) {
+            c->order[k] = c->order[k - 1];
+            k--;
+        }
+        c->order[k] = e;
+    }
+    *out = c;
+    return 0;
+}
+
+size_t catalogue_count(const struct catalogue *cat)
+{
+    return cat ? cat->order_n : 0;
+}
+
+const char *catalogue_id(const struct catalogue *cat, size_t i)
+{
+    return cat && i < cat->order_n ? cat->order[i]->id : NULL;
+}
+
+const char *catalogue_severity(const struct catalogue *cat, size_t i)
+{
+    return cat && i < cat->order_n ? cat->order[i]->severity : NULL;
+}
+
+const char *catalogue_reason(const struct catalogue *cat, const char *tag)
+{
+    for (size_t i = 0; cat && tag && i < cat->nreasons; i++)
+        if (strcmp(cat->reasons[i].tag, tag) == 0)
+            return cat->reasons[i].phrase;
+    return NULL;
+}
+
+/* ------------------------------------------------------------ evaluation */
+
+static enum tri tri_and(enum tri a, enum tri b)
+{
+    return a < b ? a : b;
+}
+
+static enum tri tri_or(enum tri a, enum tri b)
+{
+    return a > b ? a : b;
+}
+
+static enum tri tri_not(enum tri a)
+{
+    return (enum tri)(TRI_TRUE - a);
+}
+
+/* '*' matches any run of bytes; everything else itself. */
+static bool glob_match(const char *pat, const char *s)
+{
+    const char *star = NULL, *resume = NULL;
+    while (*s) {
+        if (*pat == '*') {
+            star = pat++;
+            resume = s;
+        } else if (*pat == *s) {
+            pat++;
+            s++;
+        } else if (star) {
+            pat = star + 1;
+            s = ++resume;
+        } else {
+            return false;
+        }
+    }
+    while (*pat == '*')
+        pat++;
+    return *pat == '\0';
+}
+
+/* What a rule is evaluated against. */
+struct ctx {
+    const struct catalogue *c;
+    const struct algo_db *db;
+    const char *vendor; /* for the keyword predicate; may be NULL */
+    enum algo_category cat;
+    const struct negotiate_list *list[2]; /* client, server of the failing slot */
+    const char *cipher;                   /* the agreed cipher, or NULL */
+};
+
+static bool pred_eval(const struct ctx *x, int id, const struct algo_entry *e, const char *name)
+{
+    const struct node *nd = &x->c->nodes[id];
+    switch ((enum node_kind)nd->kind) {
+    case P_NOT: return !pred_eval(x, nd->a, e, name);
+    case P_AND: return pred_eval(x, nd->a, e, name) && pred_eval(x, nd->b, e, name);
+    case P_OR: return pred_eval(x, nd->a, e, name) || pred_eval(x, nd->b, e, name);
+    case P_TAG: return algo_entry_has_reason(e, nd->text);
+    case P_RATING: return (int)algo_entry_rating(e) == nd->rating;
+    case P_AEAD: return algo_entry_aead(e) != ALGO_AEAD_NONE;
+    case P_NAME: return glob_match(nd->text, name);
+    case P_KNOWN: return e != NULL;
+    case P_KEYWORD: return x->vendor && algo_entry_keyword(e, x->vendor) != NULL;
+    default: return false;
+    }
+}
+
+static bool skip_name(const struct algo_db *db, const char *name)
+{
+    return algo_db_is_marker(db, name, strlen(name));
+}
+
+/* all/any/none over one list, three-valued: a "maybe" name is only
+ * possibly on the list, and a partial list may hold more names. */
+static enum tri quant_list(const struct ctx *x, enum algo_category cat, const struct negotiate_list *l,
+                           const char *single, int quant, int pred)
+{
+    if (!l && !single)
+        return TRI_UNKNOWN;
+    enum tri any = TRI_FALSE, all = TRI_TRUE, nonempty = TRI_FALSE;
+    size_t n = single ? 1 : negotiate_list_count(l);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = single ? single : negotiate_list_name(l, i);
+        if (skip_name(x->db, name))
+            continue;
+        enum tri member = !single && negotiate_list_maybe(l, i) ? TRI_UNKNOWN : TRI_TRUE;
+        bool p = pred_eval(x, pred, algo_db_find_str(x->db, cat, name), name);
+        nonempty = tri_or(nonempty, member);
+        if (p)
+            any = tri_or(any, member);
+        else
+            all = tri_and(all, tri_not(member));
+    }
+    if (!single && negotiate_list_partial(l)) {
+        any = tri_or(any, TRI_UNKNOWN);
+        all = tri_and(all, TRI_UNKNOWN);
+        nonempty = tri_or(nonempty, TRI_UNKNOWN);
+    }
+    switch (quant) {
+    case Q_ALL: return tri_and(nonempty, all);
+    case Q_ANY: return any;
+    default: return tri_not(any);
+    }
+}
+
+/* The alias class of a name, or -1. */
+static long alias_class(const struct catalogue *c, const char *name)
+{
+    for (size_t i = 0; i < c->naliases; i++)
+        if (strcmp(c->aliases[i].name, name) == 0)
+            return (long)c->aliases[i].cls;
+    return -1;
+}
+
+static enum tri aliased(const struct ctx *x, int pred)
+{
+    const struct negotiate_list *cl = x->list[0], *sl = x->list[1];
+    if (!cl || !sl)
+        return TRI_UNKNOWN;
+    enum tri res = TRI_FALSE;
+    for (size_t i = 0; i < negotiate_list_count(cl); i++) {
+        const char *cn = negotiate_list_name(cl, i);
+        long cls = alias_class(x->c, cn);
+        if (cls < 0 || skip_name(x->db, cn) || !pred_eval(x, pred, algo_db_find_str(x->db, x->cat, cn), cn))
+            continue;
+        for (size_t j = 0; j < negotiate_list_count(sl); j++) {
+            const char *sn = negotiate_list_name(sl, j);
+            if (strcmp(cn, sn) == 0 || alias_class(x->c, sn) != cls ||
+                !pred_eval(x, pred, algo_db_find_str(x->db, x->cat, sn), sn))
+                continue;
+            enum tri m = tri_and(negotiate_list_maybe(cl, i) ? TRI_UNKNOWN : TRI_TRUE,
+                                 negotiate_list_maybe(sl, j) ? TRI_UNKNOWN : TRI_TRUE);
+            res = tri_or(res, m);
+        }
+    }
+    if (negotiate_list_partial(cl) || negotiate_list_partial(sl))
+        res = tri_or(res, TRI_UNKNOWN);
+    return res;
+}
+
+static enum tri rule_eval(const struct ctx *x, int id)
+{
+    const struct node *nd = &x->c->nodes[id];
+    enum tri v;
+    switch ((enum node_kind)nd->kind) {
+    case R_TRUE: return TRI_TRUE;
+    case R_NOT: return tri_not(rule_eval(x, nd->a));
+    case R_AND: return tri_and(rule_eval(x, nd->a), rule_eval(x, nd->b));
+    case R_OR: return tri_or(rule_eval(x, nd->a), rule_eval(x, nd->b));
+    case R_QUANT:
+        if (nd->side == SIDE_CIPHER)
+            v = x->cipher ? quant_list(x, ALGO_CIPHER, NULL, x->cipher, nd->quant, nd->a) : TRI_UNKNOWN;
+        else
+            v = quant_list(x, x->cat, x->list[nd->side], NULL, nd->quant, nd->a);
+        break;
+    case R_ALIASED: v = aliased(x, nd->a); break;
+    default: return TRI_UNKNOWN;
+    }
+    return nd->optional && v == TRI_UNKNOWN ? TRI_TRUE : v;
+}
+
+/* Fills a ctx for a failed negotiation; false when the slot is unknown. */
+static bool make_ctx(struct ctx *x, const struct catalogue *c, const struct algo_db *db, const struct negotiation *n)
+{
+    memset(x, 0, sizeof *x);
+    x->c = c;
+    x->db = db;
+    x->vendor = n->vendor;
+    if (n->slot < 0)
+        return false;
+    enum negotiate_slot slot = (enum negotiate_slot)n->slot;
+    x->cat = negotiate_slot_category(slot);
+    x->list[0] = n->client[slot];
+    x->list[1] = n->server[slot];
+    /* The cipher of the failing direction; kex and hostkey come before
+     * any cipher, c2s is the one sshd looks at first. */
+    const char *dir = negotiate_slot_direction(slot);
+    enum negotiate_slot cs = dir && strcmp(dir, "s2c") == 0 ? NEG_CIPHER_S2C : NEG_CIPHER_C2S;
+    if (n->result && n->result->slot[cs].status == NEG_AGREED)
+        x->cipher = n->result->slot[cs].agreed;
+    return true;
+}
+
+static bool args_ok(const struct catalogue *c, const struct algo_db *db, const struct negotiation *n)
+{
+    return c && db && n && (!n->failed || (n->slot >= -1 && n->slot < NEG_NSLOTS));
+}
+
+/* ------------------------------------------------------------ rendering */
+
+/* A bounded appender that never splits a UTF-8 character. */
+struct buf {
+    char *p;
+    size_t size, len;
+};
+
+static void buf_init(struct buf *b, char *p, size_t size)
+{
+    b->p = p;
+    b->size = size;
+    b->len = 0;
+    if (size)
+        p[0] = '\0';
+}
+
+static void buf_add(struct buf *b, const char *s, size_t n)
+{
+    if (!b->size || !s)
+        return;
+    size_t room = b->size - 1 - b->len;
+    if (n > room) {
+        n = room;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void buf_str(struct buf *b, const char *s)
+{
+    if (s)
+        buf_add(b, s, strlen(s));
+}
+
+struct vars {
+    const char *v[PH_COUNT];
+};
+
+/* Renders a template checked at load time; unset placeholders render as "". */
+static void render(struct buf *b, const char *tpl, const struct vars *vars)
+{
+    for (const char *p = tpl; p && *p;) {
+        const char *open = strchr(p, '{');
+        if (!open) {
+            buf_str(b, p);
+            return;
+        }
+        buf_add(b, p, (size_t)(open - p));
+        const char *close = strchr(open, '}');
+        if (!close)
+            return;
+        size_t len = (size_t)(close - open - 1);
+        for (int i = 0; i < PH_COUNT; i++)
+            if (strlen(ph_names[i]) == len && memcmp(ph_names[i], open + 1, len) == 0)
+                buf_str(b, vars->v[i]);
+        p = close + 1;
+    }
+}
+
+static void render_to(char *dst, size_t size, const char *tpl, const struct vars *vars)
+{
+    struct buf b;
+    buf_init(&b, dst, size);
+    render(&b, tpl, vars);
+}
+
+/* Received text (the client's software) reduced to printable ASCII, without
+ * the protocol prefix sshd also drops. */
+static void clean_software(char *dst, size_t size, const char *sw)
+{
+    static const char *const prefixes[] = {"SSH-2.0-", "SSH-1.99-"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (strncmp(sw, prefixes[i], strlen(prefixes[i])) == 0)
+            sw += strlen(prefixes[i]);
+    size_t k = 0;
+    for (; *sw && k + 1 < size; sw++)
+        dst[k++] = (unsigned char)*sw >= 0x20 && (unsigned char)*sw < 0x7f ? *sw : '?';
+    dst[k] = '\0';
+}
+
+/* Placeholders every sentence may use; buffers belong to the caller. */
+struct common {
+    char software[96];
+    char client[128];
+    char device[128];
+    char names[512];
+};
+
+static void set_common(struct vars *vars, struct common *cm, const struct ctx *x, const struct negotiation *n)
+{
+    memset(vars, 0, sizeof *vars);
+    cm->software[0] = '\0';
+    if (n->software)
+        clean_software(cm->software, sizeof cm->software, n->software);
+    if (cm->software[0])
+        snprintf(cm->client, sizeof cm->client, "%s", cm->software);
+    else if (n->peer)
+        snprintf(cm->client, sizeof cm->client, "at %.100s", n->peer);
+    else
+        snprintf(cm->client, sizeof cm->client, "(unidentified)");
+    clean_software(cm->device, sizeof cm->device,
+                   n->device_name ? n->device_name
+                   : n->device    ? n->device
+                                  : "the device");
+    vars->v[PH_CLIENT] = cm->client;
+    vars->v[PH_CLIENT_SOFTWARE] = cm->software[0] ? cm->software : "unknown software";
+    vars->v[PH_PEER] = n->peer ? n->peer : "unknown address";
+    vars->v[PH_DEVICE] = cm->device;
+    vars->v[PH_VENDOR] = n->vendor ? n->vendor : "unknown vendor";
+    vars->v[PH_CATEGORY] = n->slot >= 0 ? algo_category_name(x->cat) : "SSH";
+    const char *dir = n->slot >= 0 ? negotiate_slot_direction((enum negotiate_slot)n->slot) : NULL;
+    vars->v[PH_DIRECTION] = dir ? dir : "";
+
+    /* The client's offer as quoted in sentences. */
+    struct buf b;
+    buf_init(&b, cm->names, sizeof cm->names);
+    const struct negotiate_list *cl = x->list[0];
+    size_t shown = 0;
+    for (size_t i = 0; cl && i < negotiate_list_count(cl); i++) {
+        const char *name = negotiate_list_name(cl, i);
+        if (skip_name(x->db, name))
+            continue;
+        if (shown == MAX_NAMES_SHOWN) {
+            buf_str(&b, ", ...");
+            break;
+        }
+        buf_str(&b, shown++ ? ", " : "");
+        buf_str(&b, name);
+    }
+    vars->v[PH_NAMES] = cm->names;
+}
+
+int catalogue_matches(const struct catalogue *cat, const struct algo_db *db, const struct negotiation *n,
+                      const char **ids, size_t max)
+{
+    if (!args_ok(cat, db, n))
+        return -1;
+    struct ctx x;
+    if (!n->failed || !make_ctx(&x, cat, db, n))
+        return 0;
+    int count = 0;
+    for (size_t i = 0; i < cat->nentries; i++) {
+        const struct entry *e = &cat->entries[i];
+        if (!(e->cats & (1u << x.cat)) || rule_eval(&x, e->match) != TRI_TRUE)
+            continue;
+        if (ids && (size_t)count < max)
+            ids[count] = e->id;
+        count++;
+    }
+    return count;
+}
+
+int catalogue_classify(const struct catalogue *cat, const struct algo_db *db, const struct negotiation *n,
+                       struct catalogue_match *out)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!out || !args_ok(cat, db, n))
+        return -1;
+    if (!n->failed)
+        return 0;
+    struct ctx x;
+    const struct entry *hit = &cat->fallback;
+    if (make_ctx(&x, cat, db, n)) {
+        for (size_t i = 0; i < cat->nentries; i++) {
+            const struct entry *e = &cat->entries[i];
+            if ((e->cats & (1u << x.cat)) && rule_eval(&x, e->match) == TRI_TRUE) {
+                hit = e;
+                break;
+            }
+        }
+    }
+    struct vars vars;
+    struct common cm;
+    set_common(&vars, &cm, &x, n);
+    snprintf(out->id, sizeof out->id, "%s", hit->id);
+    snprintf(out->severity, sizeof out->severity, "%s", hit->severity);
+    render_to(out->summary, sizeof out->summary, hit->summary, &vars);
+    return 1;
+}
+
+/* ------------------------------------------------------------ remedy */
+
+/* The next reason phrase of an algorithm's tags from *why on, or NULL;
+ * tags the catalogue does not list are named as they are. */
+static const char *next_phrase(const struct catalogue *c, const char **why, char *tag, size_t size)
+{
+    while (*why && **why) {
+        size_t len = strcspn(*why, ",");
+        snprintf(tag, size, "%.*s", (int)(len < size ? len : size - 1), *why);
+        *why += len + ((*why)[len] == ',');
+        const char *phrase = catalogue_reason(c, tag);
+        if (!phrase)
+            return tag;
+        if (*phrase)
+            return phrase;
+    }
+    return NULL;
+}
+
+/* The reason phrases of an algorithm as a sentence: "a, b and c". */
+static void render_reasons(const struct catalogue *c, const struct algo_entry *e, char *dst, size_t size)
+{
+    struct buf b;
+    buf_init(&b, dst, size);
+    const char *why = algo_entry_why(e);
+    char tag[2][64];
+    size_t k = 0;
+    const char *cur = next_phrase(c, &why, tag[k], sizeof tag[k]);
+    bool first = true;
+    while (cur) {
+        k ^= 1;
+        const char *after = next_phrase(c, &why, tag[k], sizeof tag[k]);
+        buf_str(&b, first ? "" : after ? ", " : " and ");
+        buf_str(&b, cur);
+        first = false;
+        cur = after;
+    }
+}
+
+static int rating_rank(const struct algo_entry *e)
+{
+    switch (algo_entry_rating(e)) {
+    case ALGO_RATING_OK: return 3;
+    case ALGO_RATING_WEAK: return 2;
+    case ALGO_RATING_BROKEN: return 1;
+    default: return 0; /* unknown and markers are never recommended */
+    }
+}
+
+static bool list_has(const struct negotiate_list *l, const char *name, bool certain_only)
+{
+    for (size_t i = 0; l && i < negotiate_list_count(l); i++)
+        if (strcmp(negotiate_list_name(l, i), name) == 0 && !(certain_only && negotiate_list_maybe(l, i)))
+            return true;
+    return false;
+}
+
+/* True when word is one of the items of the list rendered so far. */
+static bool rendered_has(const char *list, char join, const char *word)
+{
+    size_t wl = strlen(word);
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, join == ' ' ? " " : ",");
+        if (len == wl && memcmp(p, word, wl) == 0)
+            return true;
+        p += len + (p[len] != '\0');
+    }
+    return false;
+}
+
+/* The device's current list in the vendor's spelling: keyword vendors
+ * collapse every wire name of a keyword (Huawei "ecc") into that keyword
+ * and drop names no keyword enables; wire vendors keep the names the device
+ * certainly offers. */
+static void render_current(const struct ctx *x, const struct vendor *v, const struct negotiate_list *sl, struct buf *b)
+{
+    size_t start = b->len;
+    for (size_t i = 0; i < negotiate_list_count(sl); i++) {
+        const char *name = negotiate_list_name(sl, i);
+        if (skip_name(x->db, name))
+            continue;
+        const char *word = name;
+        if (v->keyword_names)
+            word = algo_entry_keyword(algo_db_find_str(x->db, x->cat, name), v->name);
+        else if (negotiate_list_maybe(sl, i))
+            word = NULL;
+        if (!word || rendered_has(b->p + start, v->join, word))
+            continue;
+        if (b->len > start) {
+            char sep[2] = {v->join, '\0'};
+            buf_str(b, sep);
+        }
+        buf_str(b, word);
+    }
+}
+
+/* The best candidate of the client's offer the vendor can enable: best
+ * rating, then the client's order. */
+static const char *pick_fix(const struct ctx *x, const struct vendor *v, const struct vendor *gen, const char *current,
+                            const struct algo_entry **entry, const char **word)
+{
+    int supports = v->supports >= 0 ? v->supports : gen->supports;
+    const struct negotiate_list *cl = x->list[0];
+    const char *best = NULL;
+    int best_rank = 0;
+    for (size_t i = 0; i < negotiate_list_count(cl); i++) {
+        const char *name = negotiate_list_name(cl, i);
+        if (skip_name(x->db, name) || negotiate_list_maybe(cl, i))
+            continue;
+        const struct algo_entry *e = algo_db_find_str(x->db, x->cat, name);
+        int rank = rating_rank(e);
+        if (rank <= best_rank)
+            continue;
+        const char *w = name;
+        if (v->keyword_names) {
+            w = algo_entry_keyword(e, v->name);
+            /* Re-entering a keyword the device already has changes nothing. */
+            if (!w || (current && rendered_has(current, v->join, w)))
+                continue;
+        } else if (list_has(x->list[1], name, true)) {
+            continue;
+        }
+        if (supports >= 0 && !pred_eval(x, supports, e, name))
+            continue;
+        best = name;
+        best_rank = rank;
+        *entry = e;
+        *word = w;
+    }
+    return best;
+}
+
+/* The best algorithm the device offers and the client lacks: rating, then
+ * the catalogue's [upgrade] order, then the device's order. */
+static const char *pick_upgrade(const struct ctx *x, const struct algo_entry **entry)
+{
+    const struct negotiate_list *sl = x->list[1];
+    const char *best = NULL;
+    int best_rank = 0;
+    size_t best_pref = 0;
+    for (size_t i = 0; i < negotiate_list_count(sl); i++) {
+        const char *name = negotiate_list_name(sl, i);
+        if (skip_name(x->db, name) || negotiate_list_maybe(sl, i) || list_has(x->list[0], name, false))
+            continue;
+        const struct algo_entry *e = algo_db_find_str(x->db, x->cat, name);
+        int rank = rating_rank(e);
+        size_t pref = x->c->nupgrade[x->cat];
+        for (size_t k = 0; k < x->c->nupgrade[x->cat]; k++) {
+            if (glob_match(x->c->upgrade[x->cat][k], name)) {
+                pref = k;
+                break;
+            }
+        }
+        if (rank == 0 || rank < best_rank || (rank == best_rank && pref >= best_pref))
+            continue;
+        best = name;
+        best_rank = rank;
+        best_pref = pref;
+        *entry = e;
+    }
+    return best;
+}
+
+static const char *vendor_text(const struct vendor *v, const struct vendor *gen, enum vendor_key k)
+{
+    return v->key[k] ? v->key[k] : gen->key[k];
+}
+
+static void remedy_server(const struct ctx *x, const struct vendor *v, const struct vendor *gen, struct vars *vars,
+                          struct catalogue_remedy *out)
+{
+    const struct catalogue *c = x->c;
+    if (!x->list[0]) {
+        render_to(out->server, sizeof out->server, vendor_text(v, gen, VK_OFFER_UNKNOWN), vars);
+        render_to(out->risk, sizeof out->risk, c->text[T_RISK_NONE], vars);
+        return;
+    }
+    const char *cmd = v->cmd[x->cat] ? v->cmd[x->cat] : gen->cmd[x->cat];
+    const struct negotiate_list *sl = x->list[1];
+    bool list_known = sl && !negotiate_list_partial(sl);
+    char current[CATALOGUE_COMMAND_SIZE];
+    struct buf cur;
+    buf_init(&cur, current, sizeof current);
+    if (list_known)
+        render_current(x, v, sl, &cur);
+
+    const struct algo_entry *e = NULL;
+    const char *word = NULL;
+    const char *name = strcmp(cmd, "-") == 0 ? NULL : pick_fix(x, v, gen, list_known ? current : NULL, &e, &word);
+    if (!name) {
+        render_to(out->server, sizeof out->server, c->text[T_CANNOT_ENABLE], vars);
+        render_to(out->risk, sizeof out->risk, c->text[T_RISK_NONE], vars);
+        return;
+    }
+    char reasons[CATALOGUE_TEXT_SIZE];
+    render_reasons(c, e, reasons, sizeof reasons);
+    vars->v[PH_NAME] = word;
+    vars->v[PH_WIRE] = name;
+    vars->v[PH_KEYWORD] = v->keyword_names ? word : NULL;
+    vars->v[PH_RATING] = algo_rating_name(algo_entry_rating(e));
+    vars->v[PH_REASONS] = reasons;
+    if (algo_entry_rating(e) == ALGO_RATING_BROKEN) {
+        /* Only broken algorithms would do: refuse, and say why. */
+        render_to(out->server, sizeof out->server, c->text[T_BROKEN_ONLY], vars);
+        render_to(out->risk, sizeof out->risk, c->text[T_RISK_BROKEN], vars);
+        return;
+    }
+
+    char list[CATALOGUE_COMMAND_SIZE];
+    struct buf lb;
+    buf_init(&lb, list, sizeof list);
+    char sep[2] = {v->join, '\0'};
+    if (list_known) {
+        buf_str(&lb, current);
+        buf_str(&lb, current[0] ? sep : "");
+    } else {
+        buf_str(&lb, "<current list>");
+        buf_str(&lb, sep);
+    }
+    buf_str(&lb, word);
+    vars->v[PH_LIST] = list;
+    if (template_has_list(cmd) && !list_known) {
+        char command[CATALOGUE_COMMAND_SIZE];
+        render_to(command, sizeof command, cmd, vars);
+        vars->v[PH_COMMAND] = command;
+        render_to(out->server, sizeof out->server, vendor_text(v, gen, VK_UNKNOWN_LIST), vars);
+        vars->v[PH_COMMAND] = NULL;
+    } else {
+        render_to(out->server, sizeof out->server, cmd, vars);
+    }
+
+    struct buf rb;
+    buf_init(&rb, out->risk, sizeof out->risk);
+    render(&rb, reasons[0] ? c->text[T_RISK] : c->text[T_RISK_CLEAN], vars);
+    if (v->weak >= 0 && v->key[VK_WEAK_NOTE] && pred_eval(x, v->weak, e, name)) {
+        buf_str(&rb, "; ");
+        render(&rb, v->key[VK_WEAK_NOTE], vars);
+    }
+}
+
+static void remedy_client(const struct ctx *x, struct vars *vars, struct catalogue_remedy *out)
+{
+    const struct catalogue *c = x->c;
+    if (!x->list[1]) {
+        render_to(out->client, sizeof out->client, c->text[T_CLIENT_SERVER_UNKNOWN], vars);
+        return;
+    }
+    const struct algo_entry *e = NULL;
+    const char *name = pick_upgrade(x, &e);
+    if (!name) {
+        render_to(out->client, sizeof out->client, c->text[T_CLIENT_NOTHING], vars);
+        return;
+    }
+    char reasons[CATALOGUE_TEXT_SIZE];
+    render_reasons(c, e, reasons, sizeof reasons);
+    vars->v[PH_NAME] = name;
+    vars->v[PH_RATING] = algo_rating_name(algo_entry_rating(e));
+    vars->v[PH_REASONS] = reasons;
+    bool ok = algo_entry_rating(e) == ALGO_RATING_OK;
+    render_to(out->client, sizeof out->client, c->text[ok ? T_CLIENT_UPGRADE : T_CLIENT_WEAKEN], vars);
+}
+
+int catalogue_remedy(const struct catalogue *cat, const struct algo_db *db, const struct negotiation *n,
+                     struct catalogue_remedy *out)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!out || !args_ok(cat, db, n))
+        return -1;
+    if (!n->failed)
+        return 0;
+    struct ctx x;
+    if (!make_ctx(&x, cat, db, n))
+        return 1; /* no failing category known: nothing to compute */
+    const struct vendor *gen = find_vendor(cat, "*");
+    const struct vendor *v = find_vendor(cat, n->vendor);
+    if (!v || !n->vendor || strcmp(n->vendor, "*") == 0)
+        v = gen;
+    struct vars vars;
+    struct common cm;
+    set_common(&vars, &cm, &x, n);
+    vars.v[PH_SHOW] = vendor_text(v, gen, VK_SHOW);
+    remedy_server(&x, v, gen, &vars, out);
+    struct vars cvars;
+    set_common(&cvars, &cm, &x, n);
+    cvars.v[PH_SHOW] = vars.v[PH_SHOW];
+    remedy_client(&x, &cvars, out);
+    return 1;
+}
