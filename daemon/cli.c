@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "algo.h"
+#include "catalogue.h"
 #include "cfg.h"
 #include "negotiate.h"
 #include "pattern.h"
@@ -456,7 +457,7 @@ static int cmd_explain(const char *cfg_path, int argc, char **argv)
         print_list("client", cl[s]);
         print_list("server", sl[s]);
     }
-    char fp[33];
+    char fp[33] = "";
     if (negotiate_fingerprint(&co, fp) == 0)
         printf("client fingerprint: %s\n", fp);
     if (res.outcome == NEG_OUTCOME_FAIL) {
@@ -465,6 +466,30 @@ static int cmd_explain(const char *cfg_path, int argc, char **argv)
         printf("verdict: FAILS on %s%s%s: no algorithm in common%s\n",
                algo_category_name(negotiate_slot_category(s)), dir ? " " : "", dir ? dir : "",
                res.decided ? "" : " (an earlier category is unknown and might fail first)");
+        /* the same classification and remedy an alert carries */
+        struct catalogue *cat = NULL;
+        if (catalogue_load(cfg->catalogue, &cat, err, sizeof err) < 0) {
+            fprintf(stderr, "%s\n", err);
+        } else {
+            struct negotiation n = {.device = "the server", .vendor = vendor, .failed = true, .slot = (int)s,
+                                    .category = (int)negotiate_slot_category(s), .evidence = EVIDENCE_INFERRED,
+                                    .result = &res, .fingerprint = fp[0] ? fp : NULL};
+            for (int i = 0; i < NEG_NSLOTS; i++) {
+                n.client[i] = cl[i];
+                n.server[i] = sl[i];
+            }
+            struct catalogue_match m;
+            struct catalogue_remedy r;
+            if (catalogue_classify(cat, db, &n, &m) == 1)
+                printf("mismatch: %s (%s): %s\n", m.id, m.severity, m.summary);
+            if (catalogue_remedy(cat, db, &n, &r) == 1) {
+                printf("fix on the server: %s\n", r.server);
+                printf("fix on the client: %s\n", r.client);
+                if (r.risk[0])
+                    printf("risk: %s\n", r.risk);
+            }
+            catalogue_free(cat);
+        }
     } else if (res.outcome == NEG_OUTCOME_OK) {
         printf("verdict: succeeds\n");
         rc = 0;

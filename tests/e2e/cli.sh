@@ -3,7 +3,7 @@
 # codes, and replay of stored lines through the daemon's pipeline.
 . "$(dirname "$0")/lib.sh"
 
-plan 12
+plan 15
 check "kexwatchd --version" sh -c "'$KEXWATCHD' --version | grep -q '^kexwatchd [0-9]'"
 check "kexwatchd --help names -c and -t" sh -c "'$KEXWATCHD' --help | grep -q -- '-t, --test'"
 check "kexwatch --version" sh -c "'$KEXWATCH' --version | grep -q '^kexwatch [0-9]'"
@@ -42,4 +42,12 @@ is "replay --records yields one record per stored line" "$(wc -l < "$WORK/replay
     "$(grep -c . "$KW_TESTDATA/corpus/openssh-lab/edge-modern-1.log")"
 is "replayed records are keyed by host name" "$(grep -c '"device":"edge-modern-1"' "$WORK/replay.jsonl")" \
     "$(grep -c . "$KW_TESTDATA/corpus/openssh-lab/edge-modern-1.log")"
+# explain: the RFC 4253 negotiation of given lists, with the catalogue id and fix
+"$KEXWATCH" explain --client 'kex=diffie-hellman-group14-sha1' \
+    --server 'kex=dh_group_exchange_sha256 dh_group16_sha512 curve25519_sha256' --vendor huawei > "$WORK/explain.out"
+is "explain exits 1 when the negotiation fails" "$?" 1
+check "explain names the catalogue id" grep -q '^mismatch: kex-sha1-only' "$WORK/explain.out"
+check "explain renders the full Huawei list as the fix" grep -q \
+    '^fix on the server: ssh server key-exchange dh_group_exchange_sha256 dh_group16_sha512 curve25519_sha256 dh_group14_sha1$' \
+    "$WORK/explain.out"
 finish
