@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "algo.h"
+#include "datafile.h"
 
 #define MAX_FILE (4u * 1024 * 1024)
 #define MAX_LINE 4096
@@ -77,30 +78,7 @@ static const char *const rating_names[] = {
 };
 
 /* State of one file being read, for error messages. */
-struct reader {
-    const char *path;
-    size_t line;
-    char *err;
-    size_t errsize;
-};
 
-__attribute__((format(printf, 2, 3))) static int fail(struct reader *r, const char *fmt, ...)
-{
-    if (!r->err || r->errsize == 0)
-        return -1;
-    int n;
-    if (r->line)
-        n = snprintf(r->err, r->errsize, "%s:%zu: ", r->path, r->line);
-    else
-        n = snprintf(r->err, r->errsize, "%s: ", r->path);
-    if (n < 0 || (size_t)n >= r->errsize)
-        return -1;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->err + n, r->errsize - (size_t)n, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 const char *algo_category_name(enum algo_category cat)
 {
@@ -144,66 +122,11 @@ static uint32_t hash_keyword(const char *vendor, enum algo_category cat, const c
     return hash_bytes(hash_bytes(h, &c, 1), kw, len);
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 64;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = n;
-    return 0;
-}
 
-/* Reads a whole file into a NUL-terminated malloc'd buffer. */
-static char *read_file(struct reader *r)
-{
-    FILE *f = fopen(r->path, "rb");
-    if (!f) {
-        fail(r, "cannot open: %s", strerror(errno));
-        return NULL;
-    }
-    size_t cap = 0, n = 0;
-    char *buf = NULL;
-    for (;;) {
-        if (grow((void **)&buf, &cap, n + 4096 + 1, 1) < 0) {
-            fail(r, "out of memory");
-            goto bad;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (n > MAX_FILE) {
-            fail(r, "larger than %u bytes", MAX_FILE);
-            goto bad;
-        }
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
-        fail(r, "read error");
-        goto bad;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    if (memchr(buf, '\0', n)) {
-        fail(r, "contains a NUL byte");
-        free(buf);
-        return NULL;
-    }
-    return buf;
-bad:
-    fclose(f);
-    free(buf);
-    return NULL;
-}
 
 /* Hands out the next line of *pos (in place, CR LF or LF ended) or NULL at
  * the end; counts lines in r->line. */
-static char *next_line(struct reader *r, char **pos)
+static char *next_line(struct datafile *r, char **pos)
 {
     char *p = *pos;
     if (!*p)
@@ -305,14 +228,14 @@ static int wild_cmp(const void *a, const void *b)
 }
 
 /* Builds the hash table and the wildcard lists once all rows are in. */
-static int index_entries(struct algo_db *db, struct reader *r)
+static int index_entries(struct algo_db *db, struct datafile *r)
 {
     size_t size = 16;
     while (size < db->nentries * 2)
         size *= 2;
     db->slots = calloc(size, sizeof *db->slots);
     if (!db->slots)
-        return fail(r, "out of memory");
+        return datafile_fail(r, "out of memory");
     db->mask = size - 1;
     for (size_t k = 0; k < db->nentries; k++) {
         struct algo_entry *e = &db->entries[k];
@@ -320,7 +243,7 @@ static int index_entries(struct algo_db *db, struct reader *r)
         const struct algo_entry *dup = find_exact(db, e->category, e->name, e->len);
         if (dup) {
             r->line = e->line;
-            return fail(r, "duplicate of line %u: %s %s", (unsigned)dup->line,
+            return datafile_fail(r, "duplicate of line %u: %s %s", (unsigned)dup->line,
                         category_names[e->category], e->name);
         }
         size_t i = hash_name(e->category, e->name, e->len) & db->mask;
@@ -335,7 +258,7 @@ static int index_entries(struct algo_db *db, struct reader *r)
             continue;
         db->wild[c] = malloc(db->nwild[c] * sizeof *db->wild[c]);
         if (!db->wild[c])
-            return fail(r, "out of memory");
+            return datafile_fail(r, "out of memory");
         size_t n = 0;
         for (size_t k = 0; k < db->nentries; k++)
             if (db->entries[k].wildcard && db->entries[k].category == c)
@@ -351,18 +274,18 @@ static const char *cell(const char *s)
     return strcmp(s, "-") == 0 ? "" : s;
 }
 
-static int parse_algo_row(struct algo_db *db, struct reader *r, char **f, const int *col,
+static int parse_algo_row(struct algo_db *db, struct datafile *r, char **f, const int *col,
                           const int *vcol, struct algo_entry *e)
 {
     memset(e, 0, sizeof *e);
     e->line = (uint32_t)r->line;
     int cat = algo_category_from_name(f[col[0]]);
     if (cat < 0)
-        return fail(r, "unknown category '%s'", f[col[0]]);
+        return datafile_fail(r, "unknown category '%s'", f[col[0]]);
     e->category = (uint8_t)cat;
     const char *name = f[col[1]];
     if (!valid_name(name, true))
-        return fail(r, "bad algorithm name '%s'", name);
+        return datafile_fail(r, "bad algorithm name '%s'", name);
     e->name = name;
     e->len = (uint8_t)strlen(name);
     e->wildcard = name[e->len - 1] == '*';
@@ -373,15 +296,15 @@ static int parse_algo_row(struct algo_db *db, struct reader *r, char **f, const 
         if (strcmp(rating, rating_names[i]) == 0)
             rt = i;
     if (rt < 0)
-        return fail(r, "unknown rating '%s' (broken, weak, ok or marker)", rating);
+        return datafile_fail(r, "unknown rating '%s' (broken, weak, ok or marker)", rating);
     if (rt == ALGO_RATING_MARKER && (cat != ALGO_KEX || e->wildcard))
-        return fail(r, "only exact kex names can be markers");
+        return datafile_fail(r, "only exact kex names can be markers");
     e->rating = (uint8_t)rt;
 
     e->why = col[3] >= 0 ? cell(f[col[3]]) : "";
     for (const char *p = e->why; *p; p++)
         if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
-            return fail(r, "bad reason tags '%s'", e->why);
+            return datafile_fail(r, "bad reason tags '%s'", e->why);
 
     const char *aead = col[4] >= 0 ? f[col[4]] : "-";
     if (strcmp(aead, "-") == 0)
@@ -391,9 +314,9 @@ static int parse_algo_row(struct algo_db *db, struct reader *r, char **f, const 
     else if (strcmp(aead, "rfc5647") == 0)
         e->aead = ALGO_AEAD_RFC5647;
     else
-        return fail(r, "bad aead value '%s' (-, yes or rfc5647)", aead);
+        return datafile_fail(r, "bad aead value '%s' (-, yes or rfc5647)", aead);
     if (e->aead != ALGO_AEAD_NONE && cat != ALGO_CIPHER && cat != ALGO_MAC)
-        return fail(r, "aead is only for ciphers and MACs");
+        return datafile_fail(r, "aead is only for ciphers and MACs");
 
     const char *use = col[5] >= 0 ? f[col[5]] : "-";
     if (strcmp(use, "-") == 0 || strcmp(use, "sign") == 0)
@@ -403,22 +326,22 @@ static int parse_algo_row(struct algo_db *db, struct reader *r, char **f, const 
     else if (strcmp(use, "none") == 0 && cat == ALGO_HOSTKEY)
         e->hk_use = ALGO_HK_NONE;
     else
-        return fail(r, "bad hostkey_use '%s' for %s", use, category_names[cat]);
+        return datafile_fail(r, "bad hostkey_use '%s' for %s", use, category_names[cat]);
     if (strcmp(use, "-") != 0 && cat != ALGO_KEX && cat != ALGO_HOSTKEY)
-        return fail(r, "hostkey_use is only for kex and hostkey");
+        return datafile_fail(r, "hostkey_use is only for kex and hostkey");
 
     for (size_t v = 0; v < db->nvendors; v++) {
         const char *kw = cell(f[vcol[v]]);
         if (!*kw)
             continue;
         if (strlen(kw) > MAX_NAME || strchr(kw, ',') || strchr(kw, ' '))
-            return fail(r, "bad %s keyword '%s'", db->vendor[v], kw);
+            return datafile_fail(r, "bad %s keyword '%s'", db->vendor[v], kw);
         e->kw[v] = kw;
     }
     return 0;
 }
 
-static int load_algorithms(struct algo_db *db, struct reader *r)
+static int load_algorithms(struct algo_db *db, struct datafile *r)
 {
     char *pos = db->text[0], *line;
     char *hdr[MAX_FIELDS], *f[MAX_FIELDS];
@@ -428,30 +351,30 @@ static int load_algorithms(struct algo_db *db, struct reader *r)
 
     while ((line = next_line(r, &pos))) {
         if (strlen(line) > MAX_LINE)
-            return fail(r, "line longer than %d bytes", MAX_LINE);
+            return datafile_fail(r, "line longer than %d bytes", MAX_LINE);
         if (skip_line(line))
             continue;
         if (!nhdr) {
             nhdr = split_fields(line, hdr, MAX_FIELDS);
             if (nhdr < 0)
-                return fail(r, "more than %d columns", MAX_FIELDS);
+                return datafile_fail(r, "more than %d columns", MAX_FIELDS);
             static const char *const fixed[6] = {
                 "category", "name", "rating", "why", "aead", "hostkey_use",
             };
             for (int i = 0; i < 6; i++)
                 col[i] = column((const char *const *)hdr, nhdr, fixed[i]);
             if (col[0] < 0 || col[1] < 0 || col[2] < 0)
-                return fail(r, "header needs the columns category, name and rating");
+                return datafile_fail(r, "header needs the columns category, name and rating");
             for (int i = 0; i < nhdr; i++) {
                 if (column((const char *const *)hdr, i, hdr[i]) >= 0)
-                    return fail(r, "column '%s' twice", hdr[i]);
+                    return datafile_fail(r, "column '%s' twice", hdr[i]);
                 if (column(fixed, 6, hdr[i]) >= 0)
                     continue;
                 /* Any other column is a vendor's CLI keyword column. */
                 if (!valid_ident(hdr[i]))
-                    return fail(r, "bad column name '%s'", hdr[i]);
+                    return datafile_fail(r, "bad column name '%s'", hdr[i]);
                 if (db->nvendors == MAX_VENDORS)
-                    return fail(r, "more than %d vendor columns", MAX_VENDORS);
+                    return datafile_fail(r, "more than %d vendor columns", MAX_VENDORS);
                 vcol[db->nvendors] = i;
                 db->vendor[db->nvendors++] = hdr[i];
             }
@@ -459,20 +382,20 @@ static int load_algorithms(struct algo_db *db, struct reader *r)
         }
         int n = split_fields(line, f, MAX_FIELDS);
         if (n < 0)
-            return fail(r, "more than %d fields, the header has %d", MAX_FIELDS, nhdr);
+            return datafile_fail(r, "more than %d fields, the header has %d", MAX_FIELDS, nhdr);
         if (n != nhdr)
-            return fail(r, "%d fields, the header has %d", n, nhdr);
+            return datafile_fail(r, "%d fields, the header has %d", n, nhdr);
         if (db->nentries == MAX_ROWS)
-            return fail(r, "more than %d rows", MAX_ROWS);
-        if (grow((void **)&db->entries, &cap, db->nentries + 1, sizeof *db->entries) < 0)
-            return fail(r, "out of memory");
+            return datafile_fail(r, "more than %d rows", MAX_ROWS);
+        if (datafile_grow((void **)&db->entries, &cap, db->nentries + 1, sizeof *db->entries) < 0)
+            return datafile_fail(r, "out of memory");
         if (parse_algo_row(db, r, f, col, vcol, &db->entries[db->nentries]) < 0)
             return -1;
         db->nentries++;
     }
     if (!nhdr) {
         r->line = 0;
-        return fail(r, "no header line");
+        return datafile_fail(r, "no header line");
     }
     return index_entries(db, r);
 }
@@ -496,7 +419,7 @@ static const struct algo_keyword *find_keyword(const struct algo_db *db, const c
 }
 
 /* Splits the wire column of one keyword row into db->wires. */
-static int parse_wires(struct algo_db *db, struct reader *r, struct algo_keyword *k, char *wire,
+static int parse_wires(struct algo_db *db, struct datafile *r, struct algo_keyword *k, char *wire,
                        size_t *cap, size_t *mcap)
 {
     k->first = db->nwires;
@@ -513,16 +436,16 @@ static int parse_wires(struct algo_db *db, struct reader *r, struct algo_keyword
         if (maybe)
             p[--n] = '\0';
         if (!valid_name(p, false))
-            return fail(r, "bad wire name '%s'", p);
+            return datafile_fail(r, "bad wire name '%s'", p);
         if (!find_exact(db, (enum algo_category)k->category, p, n))
-            return fail(r, "wire name '%s' is not in the algorithm table as %s", p,
+            return datafile_fail(r, "wire name '%s' is not in the algorithm table as %s", p,
                         category_names[k->category]);
         for (size_t i = k->first; i < db->nwires; i++)
             if (strcmp(db->wires[i], p) == 0)
-                return fail(r, "wire name '%s' twice", p);
-        if (grow((void **)&db->wires, cap, db->nwires + 1, sizeof *db->wires) < 0 ||
-            grow((void **)&db->wire_maybe, mcap, db->nwires + 1, 1) < 0)
-            return fail(r, "out of memory");
+                return datafile_fail(r, "wire name '%s' twice", p);
+        if (datafile_grow((void **)&db->wires, cap, db->nwires + 1, sizeof *db->wires) < 0 ||
+            datafile_grow((void **)&db->wire_maybe, mcap, db->nwires + 1, 1) < 0)
+            return datafile_fail(r, "out of memory");
         db->wires[db->nwires] = p;
         db->wire_maybe[db->nwires] = maybe;
         db->nwires++;
@@ -534,14 +457,14 @@ static int parse_wires(struct algo_db *db, struct reader *r, struct algo_keyword
     return 0;
 }
 
-static int index_keywords(struct algo_db *db, struct reader *r)
+static int index_keywords(struct algo_db *db, struct datafile *r)
 {
     size_t size = 16;
     while (size < db->nkeywords * 2)
         size *= 2;
     db->kwslots = calloc(size, sizeof *db->kwslots);
     if (!db->kwslots)
-        return fail(r, "out of memory");
+        return datafile_fail(r, "out of memory");
     db->kwmask = size - 1;
     for (size_t k = 0; k < db->nkeywords; k++) {
         struct algo_keyword *kw = &db->keywords[k];
@@ -550,7 +473,7 @@ static int index_keywords(struct algo_db *db, struct reader *r)
         const struct algo_keyword *dup = find_keyword(db, kw->vendor, cat, kw->name, kw->len);
         if (dup) {
             r->line = kw->line;
-            return fail(r, "duplicate of line %u: %s %s %s", (unsigned)dup->line, kw->vendor,
+            return datafile_fail(r, "duplicate of line %u: %s %s %s", (unsigned)dup->line, kw->vendor,
                         category_names[cat], kw->name);
         }
         size_t i = hash_keyword(kw->vendor, cat, kw->name, kw->len) & db->kwmask;
@@ -561,7 +484,7 @@ static int index_keywords(struct algo_db *db, struct reader *r)
     return 0;
 }
 
-static int load_keywords(struct algo_db *db, struct reader *r)
+static int load_keywords(struct algo_db *db, struct datafile *r)
 {
     char *pos = db->text[1], *line;
     char *hdr[MAX_FIELDS], *f[MAX_FIELDS];
@@ -570,46 +493,46 @@ static int load_keywords(struct algo_db *db, struct reader *r)
 
     while ((line = next_line(r, &pos))) {
         if (strlen(line) > MAX_LINE)
-            return fail(r, "line longer than %d bytes", MAX_LINE);
+            return datafile_fail(r, "line longer than %d bytes", MAX_LINE);
         if (skip_line(line))
             continue;
         if (!nhdr) {
             nhdr = split_fields(line, hdr, MAX_FIELDS);
             if (nhdr < 0)
-                return fail(r, "more than %d columns", MAX_FIELDS);
+                return datafile_fail(r, "more than %d columns", MAX_FIELDS);
             static const char *const names[5] = { "vendor", "category", "keyword", "wire", "note" };
             for (int i = 0; i < 5; i++)
                 col[i] = column((const char *const *)hdr, nhdr, names[i]);
             if (col[0] < 0 || col[1] < 0 || col[2] < 0 || col[3] < 0)
-                return fail(r, "header needs the columns vendor, category, keyword and wire");
+                return datafile_fail(r, "header needs the columns vendor, category, keyword and wire");
             for (int i = 0; i < nhdr; i++)
                 if (column(names, 5, hdr[i]) < 0)
-                    return fail(r, "unknown column '%s'", hdr[i]);
+                    return datafile_fail(r, "unknown column '%s'", hdr[i]);
                 else if (column((const char *const *)hdr, i, hdr[i]) >= 0)
-                    return fail(r, "column '%s' twice", hdr[i]);
+                    return datafile_fail(r, "column '%s' twice", hdr[i]);
             continue;
         }
         int n = split_fields(line, f, MAX_FIELDS);
         if (n < 0)
-            return fail(r, "more than %d fields, the header has %d", MAX_FIELDS, nhdr);
+            return datafile_fail(r, "more than %d fields, the header has %d", MAX_FIELDS, nhdr);
         if (n != nhdr)
-            return fail(r, "%d fields, the header has %d", n, nhdr);
+            return datafile_fail(r, "%d fields, the header has %d", n, nhdr);
         if (db->nkeywords == MAX_ROWS)
-            return fail(r, "more than %d rows", MAX_ROWS);
-        if (grow((void **)&db->keywords, &cap, db->nkeywords + 1, sizeof *db->keywords) < 0)
-            return fail(r, "out of memory");
+            return datafile_fail(r, "more than %d rows", MAX_ROWS);
+        if (datafile_grow((void **)&db->keywords, &cap, db->nkeywords + 1, sizeof *db->keywords) < 0)
+            return datafile_fail(r, "out of memory");
         struct algo_keyword *k = &db->keywords[db->nkeywords];
         memset(k, 0, sizeof *k);
         k->line = (uint32_t)r->line;
         if (!valid_ident(f[col[0]]))
-            return fail(r, "bad vendor '%s'", f[col[0]]);
+            return datafile_fail(r, "bad vendor '%s'", f[col[0]]);
         k->vendor = f[col[0]];
         int cat = algo_category_from_name(f[col[1]]);
         if (cat < 0)
-            return fail(r, "unknown category '%s'", f[col[1]]);
+            return datafile_fail(r, "unknown category '%s'", f[col[1]]);
         k->category = (uint8_t)cat;
         if (!valid_name(f[col[2]], false))
-            return fail(r, "bad keyword '%s'", f[col[2]]);
+            return datafile_fail(r, "bad keyword '%s'", f[col[2]]);
         k->name = f[col[2]];
         k->len = (uint16_t)strlen(k->name);
         if (parse_wires(db, r, k, f[col[3]], &wcap, &mcap) < 0)
@@ -618,14 +541,14 @@ static int load_keywords(struct algo_db *db, struct reader *r)
     }
     if (!nhdr) {
         r->line = 0;
-        return fail(r, "no header line");
+        return datafile_fail(r, "no header line");
     }
     return index_keywords(db, r);
 }
 
 /* The vendor columns of algorithms.tsv and keywords.tsv describe the same
  * mapping from two sides; a disagreement is a typo in one of them. */
-static int cross_check(const struct algo_db *db, struct reader *r)
+static int cross_check(const struct algo_db *db, struct datafile *r)
 {
     for (size_t k = 0; k < db->nentries; k++) {
         const struct algo_entry *e = &db->entries[k];
@@ -636,14 +559,14 @@ static int cross_check(const struct algo_db *db, struct reader *r)
             const struct algo_keyword *kw = find_keyword(
                 db, db->vendor[v], (enum algo_category)e->category, e->kw[v], strlen(e->kw[v]));
             if (!kw)
-                return fail(r, "%s keyword '%s' is not defined in the keyword file",
+                return datafile_fail(r, "%s keyword '%s' is not defined in the keyword file",
                             db->vendor[v], e->kw[v]);
             bool found = false;
             for (size_t i = 0; i < kw->nwire; i++)
                 if (strcmp(db->wires[kw->first + i], e->name) == 0)
                     found = true;
             if (!found)
-                return fail(r, "%s keyword '%s' does not expand to %s in the keyword file",
+                return datafile_fail(r, "%s keyword '%s' does not expand to %s in the keyword file",
                             db->vendor[v], e->kw[v], e->name);
         }
     }
@@ -653,24 +576,24 @@ static int cross_check(const struct algo_db *db, struct reader *r)
 int algo_db_load(const char *path_algorithms, const char *path_keywords, struct algo_db **out,
                  char *err, size_t errsize)
 {
-    struct reader r = { .path = path_algorithms, .err = err, .errsize = errsize };
+    struct datafile r = { .path = path_algorithms, .err = err, .errsize = errsize };
     if (err && errsize)
         err[0] = '\0';
     if (!out)
         return -1;
     *out = NULL;
     if (!path_algorithms)
-        return fail(&(struct reader){ .path = "(null)", .err = err, .errsize = errsize },
+        return datafile_fail(&(struct datafile){ .path = "(null)", .err = err, .errsize = errsize },
                     "no algorithm file given");
     struct algo_db *db = calloc(1, sizeof *db);
     if (!db)
-        return fail(&r, "out of memory");
-    db->text[0] = read_file(&r);
+        return datafile_fail(&r, "out of memory");
+    db->text[0] = datafile_read(&r, MAX_FILE);
     if (!db->text[0] || load_algorithms(db, &r) < 0)
         goto bad;
     if (path_keywords) {
-        struct reader rk = { .path = path_keywords, .err = err, .errsize = errsize };
-        db->text[1] = read_file(&rk);
+        struct datafile rk = { .path = path_keywords, .err = err, .errsize = errsize };
+        db->text[1] = datafile_read(&rk, MAX_FILE);
         if (!db->text[1] || load_keywords(db, &rk) < 0)
             goto bad;
         r.line = 0;

@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "algo.h"
+#include "datafile.h"
 #include "catalogue.h"
 #include "negotiate.h"
 #include "session.h"
@@ -206,45 +207,8 @@ static const unsigned vendor_masks[VK_COUNT] = {
 
 /* ------------------------------------------------------------ loading */
 
-struct reader {
-    const char *path;
-    size_t line;
-    char *err;
-    size_t errsize;
-};
 
-__attribute__((format(printf, 2, 3))) static int fail(struct reader *r, const char *fmt, ...)
-{
-    if (!r->err || r->errsize == 0)
-        return -1;
-    int n;
-    if (r->line)
-        n = snprintf(r->err, r->errsize, "%s:%zu: ", r->path, r->line);
-    else
-        n = snprintf(r->err, r->errsize, "%s: ", r->path);
-    if (n < 0 || (size_t)n >= r->errsize)
-        return -1;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->err + n, r->errsize - (size_t)n, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 16;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = n;
-    return 0;
-}
 
 /* Capacities of the catalogue's growing arrays: only loading needs them. */
 struct caps {
@@ -254,7 +218,7 @@ struct caps {
 struct loader {
     struct catalogue *c;
     struct caps cap;
-    struct reader r;
+    struct datafile r;
     size_t sections;
     /* the section being filled */
     enum { SEC_NONE, SEC_MISMATCH, SEC_FALLBACK, SEC_ALIAS, SEC_REASON, SEC_UPGRADE, SEC_TEXT, SEC_VENDOR } sec;
@@ -269,7 +233,7 @@ struct loader {
 static char *keep(struct loader *L, const char *s, size_t len)
 {
     struct catalogue *c = L->c;
-    if (grow((void **)&c->strings, &L->cap.strings, c->nstrings + 1, sizeof *c->strings) < 0)
+    if (datafile_grow((void **)&c->strings, &L->cap.strings, c->nstrings + 1, sizeof *c->strings) < 0)
         return NULL;
     char *p = malloc(len + 1);
     if (!p)
@@ -284,7 +248,7 @@ static char *keep_str(struct loader *L, const char *s)
 {
     char *p = keep(L, s, strlen(s));
     if (!p)
-        fail(&L->r, "out of memory");
+        datafile_fail(&L->r, "out of memory");
     return p;
 }
 
@@ -293,21 +257,21 @@ static int check_template(struct loader *L, const char *key, const char *tpl, un
 {
     for (const char *p = tpl; *p; p++) {
         if (*p == '}')
-            return fail(&L->r, "%s: '}' without '{'", key);
+            return datafile_fail(&L->r, "%s: '}' without '{'", key);
         if (*p != '{')
             continue;
         const char *end = strchr(p, '}');
         if (!end)
-            return fail(&L->r, "%s: '{' without '}'", key);
+            return datafile_fail(&L->r, "%s: '{' without '}'", key);
         size_t len = (size_t)(end - p - 1);
         int found = -1;
         for (int i = 0; i < PH_COUNT; i++)
             if (strlen(ph_names[i]) == len && memcmp(ph_names[i], p + 1, len) == 0)
                 found = i;
         if (found < 0)
-            return fail(&L->r, "%s: unknown placeholder {%.*s}", key, (int)(len > 40 ? 40 : len), p + 1);
+            return datafile_fail(&L->r, "%s: unknown placeholder {%.*s}", key, (int)(len > 40 ? 40 : len), p + 1);
         if (!(mask & PH(found)))
-            return fail(&L->r, "%s: placeholder {%s} means nothing here", key, ph_names[found]);
+            return datafile_fail(&L->r, "%s: placeholder {%s} means nothing here", key, ph_names[found]);
         p = end;
     }
     return 0;
@@ -362,17 +326,17 @@ static void next(struct parser *p)
 static int perr(struct parser *p, const char *what)
 {
     if (p->tok[0])
-        return fail(&p->L->r, "%s: %s at '%s'", p->key, what, p->tok);
-    return fail(&p->L->r, "%s: %s at the end", p->key, what);
+        return datafile_fail(&p->L->r, "%s: %s at '%s'", p->key, what, p->tok);
+    return datafile_fail(&p->L->r, "%s: %s at the end", p->key, what);
 }
 
 static int new_node(struct parser *p, enum node_kind kind, int a, int b)
 {
     struct catalogue *c = p->L->c;
     if (c->nnodes >= MAX_NODES)
-        return fail(&p->L->r, "%s: more than %u rule parts in the file", p->key, MAX_NODES);
-    if (grow((void **)&c->nodes, &p->L->cap.nodes, c->nnodes + 1, sizeof *c->nodes) < 0)
-        return fail(&p->L->r, "out of memory");
+        return datafile_fail(&p->L->r, "%s: more than %u rule parts in the file", p->key, MAX_NODES);
+    if (datafile_grow((void **)&c->nodes, &p->L->cap.nodes, c->nnodes + 1, sizeof *c->nodes) < 0)
+        return datafile_fail(&p->L->r, "out of memory");
     struct node *nd = &c->nodes[c->nnodes];
     memset(nd, 0, sizeof *nd);
     nd->kind = (uint8_t)kind;
@@ -632,7 +596,7 @@ static int open_section(struct loader *L, char *name)
 {
     struct catalogue *c = L->c;
     if (++L->sections > MAX_SECTIONS)
-        return fail(&L->r, "more than %u sections", MAX_SECTIONS);
+        return datafile_fail(&L->r, "more than %u sections", MAX_SECTIONS);
     L->nkeys = 0;
     L->entry = NULL;
     char *arg = strchr(name, ' ');
@@ -644,19 +608,19 @@ static int open_section(struct loader *L, char *name)
     bool single = !arg || !*arg;
     if (strcmp(name, "mismatch") == 0 || strcmp(name, "fallback") == 0) {
         if (single || !valid_id(arg))
-            return fail(&L->r, "[%s ID]: the id must be 1..%d of a-z, 0-9 and '-'", name, MAX_ID);
+            return datafile_fail(&L->r, "[%s ID]: the id must be 1..%d of a-z, 0-9 and '-'", name, MAX_ID);
         if (find_entry(c, arg))
-            return fail(&L->r, "mismatch '%s' defined twice", arg);
+            return datafile_fail(&L->r, "mismatch '%s' defined twice", arg);
         struct entry *e;
         if (name[0] == 'f') {
             if (c->has_fallback)
-                return fail(&L->r, "a second [fallback] (there is one, '%s')", c->fallback.id);
+                return datafile_fail(&L->r, "a second [fallback] (there is one, '%s')", c->fallback.id);
             c->has_fallback = true;
             e = &c->fallback;
             L->sec = SEC_FALLBACK;
         } else {
-            if (grow((void **)&c->entries, &L->cap.entries, c->nentries + 1, sizeof *c->entries) < 0)
-                return fail(&L->r, "out of memory");
+            if (datafile_grow((void **)&c->entries, &L->cap.entries, c->nentries + 1, sizeof *c->entries) < 0)
+                return datafile_fail(&L->r, "out of memory");
             e = &c->entries[c->nentries++];
             L->sec = SEC_MISMATCH;
         }
@@ -670,11 +634,11 @@ static int open_section(struct loader *L, char *name)
     }
     if (strcmp(name, "vendor") == 0) {
         if (single)
-            return fail(&L->r, "[vendor NAME]: a name or * is needed");
+            return datafile_fail(&L->r, "[vendor NAME]: a name or * is needed");
         if (find_vendor(c, arg))
-            return fail(&L->r, "[vendor %s] twice", arg);
-        if (grow((void **)&c->vendors, &L->cap.vendors, c->nvendors + 1, sizeof *c->vendors) < 0)
-            return fail(&L->r, "out of memory");
+            return datafile_fail(&L->r, "[vendor %s] twice", arg);
+        if (datafile_grow((void **)&c->vendors, &L->cap.vendors, c->nvendors + 1, sizeof *c->vendors) < 0)
+            return datafile_fail(&L->r, "out of memory");
         struct vendor *v = &c->vendors[c->nvendors];
         memset(v, 0, sizeof *v);
         v->supports = v->weak = -1;
@@ -700,14 +664,14 @@ static int open_section(struct loader *L, char *name)
         if (strcmp(name, plain[i].name) != 0)
             continue;
         if (!single)
-            return fail(&L->r, "[%s] takes no name", name);
+            return datafile_fail(&L->r, "[%s] takes no name", name);
         if (*plain[i].seen)
-            return fail(&L->r, "[%s] twice", name);
+            return datafile_fail(&L->r, "[%s] twice", name);
         *plain[i].seen = true;
         L->sec = plain[i].sec;
         return 0;
     }
-    return fail(&L->r, "unknown section [%s]", name);
+    return datafile_fail(&L->r, "unknown section [%s]", name);
 }
 
 static int parse_categories(struct loader *L, struct entry *e, char *value)
@@ -720,11 +684,11 @@ static int parse_categories(struct loader *L, struct entry *e, char *value)
         }
         int cat = algo_category_from_name(w);
         if (cat < 0)
-            return fail(&L->r, "category: unknown category '%s'", w);
+            return datafile_fail(&L->r, "category: unknown category '%s'", w);
         e->cats |= 1u << cat;
     }
     if (!e->cats)
-        return fail(&L->r, "category: empty");
+        return datafile_fail(&L->r, "category: empty");
     e->has_cats = true;
     return 0;
 }
@@ -735,7 +699,7 @@ static int entry_key(struct loader *L, const char *key, char *value)
     bool fallback = L->sec == SEC_FALLBACK;
     if (strcmp(key, "severity") == 0) {
         if (strcmp(value, "critical") != 0 && strcmp(value, "warning") != 0 && strcmp(value, "info") != 0)
-            return fail(&L->r, "severity: '%s' is not critical, warning or info", value);
+            return datafile_fail(&L->r, "severity: '%s' is not critical, warning or info", value);
         return (e->severity = keep_str(L, value)) ? 0 : -1;
     }
     if (strcmp(key, "summary") == 0) {
@@ -744,7 +708,7 @@ static int entry_key(struct loader *L, const char *key, char *value)
         return (e->summary = keep_str(L, value)) ? 0 : -1;
     }
     if (fallback)
-        return fail(&L->r, "unknown key '%s' in [fallback] (severity, summary)", key);
+        return datafile_fail(&L->r, "unknown key '%s' in [fallback] (severity, summary)", key);
     if (strcmp(key, "category") == 0)
         return parse_categories(L, e, value);
     if (strcmp(key, "priority") == 0) {
@@ -752,7 +716,7 @@ static int entry_key(struct loader *L, const char *key, char *value)
         errno = 0;
         long v = strtol(value, &end, 10);
         if (errno || end == value || *end || v < 0 || v > MAX_PRIORITY)
-            return fail(&L->r, "priority: '%s' is not a number in 0..%d", value, MAX_PRIORITY);
+            return datafile_fail(&L->r, "priority: '%s' is not a number in 0..%d", value, MAX_PRIORITY);
         e->priority = (int)v;
         e->has_priority = true;
         return 0;
@@ -761,7 +725,7 @@ static int entry_key(struct loader *L, const char *key, char *value)
         e->match = compile(L, key, value, false);
         return e->match < 0 ? -1 : 0;
     }
-    return fail(&L->r, "unknown key '%s' in [mismatch] (category, severity, priority, match, summary)", key);
+    return datafile_fail(&L->r, "unknown key '%s' in [mismatch] (category, severity, priority, match, summary)", key);
 }
 
 static int vendor_key(struct loader *L, const char *key, const char *value)
@@ -769,15 +733,15 @@ static int vendor_key(struct loader *L, const char *key, const char *value)
     struct vendor *v = &L->c->vendors[L->vendor];
     if (strcmp(key, "names") == 0) {
         if (strcmp(value, "keyword") != 0 && strcmp(value, "wire") != 0)
-            return fail(&L->r, "names: '%s' is not keyword or wire", value);
+            return datafile_fail(&L->r, "names: '%s' is not keyword or wire", value);
         v->keyword_names = value[0] == 'k';
         if (v->keyword_names && strcmp(v->name, "*") == 0)
-            return fail(&L->r, "names: [vendor *] has no keywords");
+            return datafile_fail(&L->r, "names: [vendor *] has no keywords");
         return 0;
     }
     if (strcmp(key, "join") == 0) {
         if (strcmp(value, "space") != 0 && strcmp(value, "comma") != 0)
-            return fail(&L->r, "join: '%s' is not space or comma", value);
+            return datafile_fail(&L->r, "join: '%s' is not space or comma", value);
         v->join = value[0] == 's' ? ' ' : ',';
         return 0;
     }
@@ -801,7 +765,7 @@ static int vendor_key(struct loader *L, const char *key, const char *value)
             return -1;
         return (v->key[k] = keep_str(L, value)) ? 0 : -1;
     }
-    return fail(&L->r, "unknown key '%s' in [vendor]", key);
+    return datafile_fail(&L->r, "unknown key '%s' in [vendor]", key);
 }
 
 static int add_alias(struct loader *L, const char *name, size_t cls, size_t first)
@@ -809,9 +773,9 @@ static int add_alias(struct loader *L, const char *name, size_t cls, size_t firs
     struct catalogue *c = L->c;
     for (size_t i = 0; i < c->naliases; i++)
         if (strcmp(c->aliases[i].name, name) == 0)
-            return fail(&L->r, "alias: '%s' is already an alias%s", name, i >= first ? " on this line" : "");
-    if (grow((void **)&c->aliases, &L->cap.aliases, c->naliases + 1, sizeof *c->aliases) < 0)
-        return fail(&L->r, "out of memory");
+            return datafile_fail(&L->r, "alias: '%s' is already an alias%s", name, i >= first ? " on this line" : "");
+    if (datafile_grow((void **)&c->aliases, &L->cap.aliases, c->naliases + 1, sizeof *c->aliases) < 0)
+        return datafile_fail(&L->r, "out of memory");
     if (!(c->aliases[c->naliases].name = keep_str(L, name)))
         return -1;
     c->aliases[c->naliases++].cls = cls;
@@ -829,15 +793,15 @@ static int alias_key(struct loader *L, const char *key, char *value)
         if (add_alias(L, w, cls, first) < 0)
             return -1;
     if (c->naliases - first < 2)
-        return fail(&L->r, "alias: '%s' needs at least one other spelling", key);
+        return datafile_fail(&L->r, "alias: '%s' needs at least one other spelling", key);
     return 0;
 }
 
 static int reason_key(struct loader *L, const char *key, const char *value)
 {
     struct catalogue *c = L->c;
-    if (grow((void **)&c->reasons, &L->cap.reasons, c->nreasons + 1, sizeof *c->reasons) < 0)
-        return fail(&L->r, "out of memory");
+    if (datafile_grow((void **)&c->reasons, &L->cap.reasons, c->nreasons + 1, sizeof *c->reasons) < 0)
+        return datafile_fail(&L->r, "out of memory");
     struct reason *rs = &c->reasons[c->nreasons];
     if (!(rs->tag = keep_str(L, key)) || !(rs->phrase = keep_str(L, strcmp(value, "-") == 0 ? "" : value)))
         return -1;
@@ -850,10 +814,10 @@ static int upgrade_key(struct loader *L, const char *key, char *value)
     struct catalogue *c = L->c;
     int cat = algo_category_from_name(key);
     if (cat < 0)
-        return fail(&L->r, "unknown category '%s' in [upgrade]", key);
+        return datafile_fail(&L->r, "unknown category '%s' in [upgrade]", key);
     for (char *save = NULL, *w = strtok_r(value, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
-        if (grow((void **)&c->upgrade[cat], &L->cap.upgrade[cat], c->nupgrade[cat] + 1, sizeof(char *)) < 0)
-            return fail(&L->r, "out of memory");
+        if (datafile_grow((void **)&c->upgrade[cat], &L->cap.upgrade[cat], c->nupgrade[cat] + 1, sizeof(char *)) < 0)
+            return datafile_fail(&L->r, "out of memory");
         if (!(c->upgrade[cat][c->nupgrade[cat]] = keep_str(L, w)))
             return -1;
         c->nupgrade[cat]++;
@@ -870,26 +834,26 @@ static int text_key(struct loader *L, const char *key, const char *value)
             return -1;
         return (L->c->text[t] = keep_str(L, value)) ? 0 : -1;
     }
-    return fail(&L->r, "unknown key '%s' in [text]", key);
+    return datafile_fail(&L->r, "unknown key '%s' in [text]", key);
 }
 
 static int handle_key(struct loader *L, char *key, char *value)
 {
     if (L->sec == SEC_NONE)
-        return fail(&L->r, "'%s' outside a section", key);
+        return datafile_fail(&L->r, "'%s' outside a section", key);
     if (!*key)
-        return fail(&L->r, "empty key");
+        return datafile_fail(&L->r, "empty key");
     if (!*value)
-        return fail(&L->r, "%s: empty value", key);
+        return datafile_fail(&L->r, "%s: empty value", key);
     if (L->sec != SEC_ALIAS && L->sec != SEC_REASON) {
         /* The other sections have few, fixed keys. */
         for (size_t i = 0; i < L->nkeys; i++)
             if (strcmp(L->keys[i], key) == 0)
-                return fail(&L->r, "%s twice in this section", key);
+                return datafile_fail(&L->r, "%s twice in this section", key);
         if (L->nkeys < sizeof L->keys / sizeof L->keys[0])
             snprintf(L->keys[L->nkeys++], sizeof L->keys[0], "%s", key);
     } else if (L->sec == SEC_REASON && catalogue_reason(L->c, key)) {
-        return fail(&L->r, "reason '%s' twice", key);
+        return datafile_fail(&L->r, "reason '%s' twice", key);
     }
     switch (L->sec) {
     case SEC_MISMATCH:
@@ -925,7 +889,7 @@ static int flush(struct loader *L, char *pending, size_t *plen, size_t pline)
     char *eq = strchr(pending, '=');
     int rc;
     if (!eq) {
-        rc = fail(&L->r, "expected 'key = value'");
+        rc = datafile_fail(&L->r, "expected 'key = value'");
     } else {
         *eq = '\0';
         rc = handle_key(L, trim(pending), trim(eq + 1));
@@ -952,7 +916,7 @@ static int parse_lines(struct loader *L, char *text, char *pending)
         L->r.line++;
         size_t len = strlen(line);
         if (len > MAX_LINE)
-            return fail(&L->r, "line longer than %u bytes", MAX_LINE);
+            return datafile_fail(&L->r, "line longer than %u bytes", MAX_LINE);
         if (len && line[len - 1] == '\r')
             line[--len] = '\0';
         char *t = trim(line);
@@ -965,10 +929,10 @@ static int parse_lines(struct loader *L, char *text, char *pending)
             continue;
         if (line[0] == ' ' || line[0] == '\t') {
             if (!plen)
-                return fail(&L->r, "continuation line without a key above");
+                return datafile_fail(&L->r, "continuation line without a key above");
             size_t tl = strlen(t);
             if (plen + 1 + tl > MAX_VALUE)
-                return fail(&L->r, "value longer than %u bytes", MAX_VALUE);
+                return datafile_fail(&L->r, "value longer than %u bytes", MAX_VALUE);
             pending[plen++] = ' ';
             memcpy(pending + plen, t, tl + 1);
             plen += tl;
@@ -979,7 +943,7 @@ static int parse_lines(struct loader *L, char *text, char *pending)
         if (*t == '[') {
             size_t tl = strlen(t);
             if (t[tl - 1] != ']')
-                return fail(&L->r, "section line without ']'");
+                return datafile_fail(&L->r, "section line without ']'");
             t[tl - 1] = '\0';
             if (open_section(L, trim(t + 1)) < 0)
                 return -1;
@@ -996,42 +960,12 @@ static int parse_text(struct loader *L, char *text)
 {
     char *pending = malloc(MAX_VALUE + 1);
     if (!pending)
-        return fail(&L->r, "out of memory");
+        return datafile_fail(&L->r, "out of memory");
     int rc = parse_lines(L, text, pending);
     free(pending);
     return rc;
 }
 
-/* Reads a whole file into a NUL-terminated malloc'd buffer. */
-static char *read_file(struct reader *r)
-{
-    FILE *f = fopen(r->path, "rb");
-    if (!f) {
-        fail(r, "cannot open: %s", strerror(errno));
-        return NULL;
-    }
-    char *buf = malloc(MAX_FILE + 2);
-    if (!buf) {
-        fclose(f);
-        fail(r, "out of memory");
-        return NULL;
-    }
-    size_t n = fread(buf, 1, MAX_FILE + 1, f);
-    bool bad = ferror(f);
-    fclose(f);
-    if (bad || n > MAX_FILE) {
-        fail(r, bad ? "read error" : "larger than %u bytes", MAX_FILE);
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    if (memchr(buf, '\0', n)) {
-        fail(r, "contains a NUL byte");
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
 
 static bool template_has_list(const char *tpl)
 {
@@ -1042,7 +976,7 @@ static bool template_has_list(const char *tpl)
 static int validate(struct loader *L)
 {
     struct catalogue *c = L->c;
-    struct reader *r = &L->r;
+    struct datafile *r = &L->r;
     for (size_t i = 0; i < c->nentries; i++) {
         const struct entry *e = &c->entries[i];
         r->line = e->line;
@@ -1053,11 +987,11 @@ static int validate(struct loader *L)
                               : !e->summary      ? "summary"
                                                  : NULL;
         if (missing)
-            return fail(r, "[mismatch %s] has no %s", e->id, missing);
+            return datafile_fail(r, "[mismatch %s] has no %s", e->id, missing);
         for (size_t j = 0; j < i; j++) {
             const struct entry *o = &c->entries[j];
             if (o->priority == e->priority && (o->cats & e->cats))
-                return fail(r,
+                return datafile_fail(r,
                             "[mismatch %s] has the priority of [mismatch %s] (line %zu), which shares a category: "
                             "precedence must be explicit",
                             e->id, o->id, o->line);
@@ -1065,37 +999,37 @@ static int validate(struct loader *L)
     }
     r->line = 0;
     if (!c->has_fallback)
-        return fail(r, "no [fallback] section");
+        return datafile_fail(r, "no [fallback] section");
     if (!c->fallback.severity || !c->fallback.summary) {
         r->line = c->fallback.line;
-        return fail(r, "[fallback %s] has no %s", c->fallback.id, !c->fallback.severity ? "severity" : "summary");
+        return datafile_fail(r, "[fallback %s] has no %s", c->fallback.id, !c->fallback.severity ? "severity" : "summary");
     }
     for (size_t i = 0; i < c->nnodes; i++) {
         if (c->nodes[i].kind == P_TAG && !catalogue_reason(c, c->nodes[i].text)) {
             r->line = c->nodes[i].line;
-            return fail(r, "tag '%s' is not listed in [reason]", c->nodes[i].text);
+            return datafile_fail(r, "tag '%s' is not listed in [reason]", c->nodes[i].text);
         }
     }
     r->line = 0;
     for (int t = 0; t < T_COUNT; t++)
         if (!c->text[t])
-            return fail(r, "[text] has no %s", text_keys[t]);
+            return datafile_fail(r, "[text] has no %s", text_keys[t]);
     const struct vendor *gen = find_vendor(c, "*");
     if (!gen)
-        return fail(r, "no [vendor *] section");
+        return datafile_fail(r, "no [vendor *] section");
     r->line = gen->line;
     for (int cat = 0; cat < ALGO_NCATEGORIES; cat++)
         if (!gen->cmd[cat])
-            return fail(r, "[vendor *] has no %s", algo_category_name((enum algo_category)cat));
+            return datafile_fail(r, "[vendor *] has no %s", algo_category_name((enum algo_category)cat));
     if (!gen->key[VK_SHOW] || !gen->key[VK_OFFER_UNKNOWN])
-        return fail(r, "[vendor *] has no %s", gen->key[VK_SHOW] ? "offer-unknown" : "show");
+        return datafile_fail(r, "[vendor *] has no %s", gen->key[VK_SHOW] ? "offer-unknown" : "show");
     for (size_t i = 0; i < c->nvendors; i++) {
         const struct vendor *v = &c->vendors[i];
         r->line = v->line;
         for (int cat = 0; cat < ALGO_NCATEGORIES; cat++) {
             const char *cmd = v->cmd[cat] ? v->cmd[cat] : gen->cmd[cat];
             if (template_has_list(cmd) && !v->key[VK_UNKNOWN_LIST] && !gen->key[VK_UNKNOWN_LIST])
-                return fail(r, "[vendor %s] %s uses {list} but no unknown-list says what to do without it", v->name,
+                return datafile_fail(r, "[vendor %s] %s uses {list} but no unknown-list says what to do without it", v->name,
                             algo_category_name((enum algo_category)cat));
         }
     }
@@ -1136,14 +1070,14 @@ int catalogue_load(const char *path, struct catalogue **out, char *err, size_t e
         *out = NULL;
     struct loader L = {.r = {.path = path ? path : "(null)", .err = err, .errsize = errsize}};
     if (!path || !out)
-        return fail(&L.r, "no file");
-    char *text = read_file(&L.r);
+        return datafile_fail(&L.r, "no file");
+    char *text = datafile_read(&L.r, MAX_FILE);
     if (!text)
         return -1;
     L.c = calloc(1, sizeof *L.c);
     if (!L.c) {
         free(text);
-        return fail(&L.r, "out of memory");
+        return datafile_fail(&L.r, "out of memory");
     }
     int rc = parse_text(&L, text);
     free(text);
@@ -1157,7 +1091,7 @@ int catalogue_load(const char *path, struct catalogue **out, char *err, size_t e
         c->order = malloc(c->order_n * sizeof *c->order);
         if (!c->order) {
             L.r.line = 0;
-            rc = fail(&L.r, "out of memory");
+            rc = datafile_fail(&L.r, "out of memory");
         }
     }
     if (rc < 0) {
