@@ -16,6 +16,7 @@
 
 #include <event2/event.h>
 
+#include "alert.h"
 #include "cfg.h"
 #include "listen.h"
 #include "log.h"
@@ -38,6 +39,7 @@ struct daemon {
     struct pipeline *pipeline;
     struct listen *listen;
     struct store *store;
+    struct alerter *alerter;
     int paused;
     int debug; /* -d: debug logging whatever the configuration says */
     struct log_ratelimit rl_store;
@@ -100,6 +102,9 @@ static void on_usr1(evutil_socket_t sig, short what, void *arg)
             (unsigned long long)sc->undecided, (unsigned long long)sc->orphans, (unsigned long long)sc->evicted);
     if (d->store)
         dump_store_counts(d->store);
+    if (d->alerter)
+        fprintf(stderr, "alerts_sent %llu\nalerts_suppressed %llu\n", (unsigned long long)alerter_sent(d->alerter),
+                (unsigned long long)alerter_suppressed(d->alerter));
     fflush(stderr);
 }
 
@@ -139,6 +144,7 @@ static void on_outcome(void *arg, const struct negotiation *n)
 {
     struct daemon *d = arg;
     pipeline_log_outcome(d->pipeline, n);
+    alerter_process(d->alerter, d->pipeline, n, (int64_t)time(NULL));
     if (store_enqueue(d->store, n) < 0) {
         uint64_t held = 0;
         if (log_ratelimit_allow(&d->rl_store, time(NULL), &held))
@@ -198,6 +204,9 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
             log_warning("SIGHUP: [store] database changed; it is opened only at start: restart kexwatchd to use "
                         "%s",
                         c->database);
+        char aerr[512];
+        if (alerter_reopen(d->alerter, c, aerr, sizeof aerr) < 0)
+            log_error("SIGHUP: %s; alerts keep going to the old file", aerr);
         listen_set_cfg(d->listen, c);
         log_set_level(d->debug ? LOG_LV_DEBUG : (enum log_level)c->log_level);
         cfg_free(d->cfg);
@@ -286,6 +295,7 @@ static void teardown(struct daemon *d)
         pipeline_finish(d->pipeline);
     /* what the pipeline decided last is committed before the database closes */
     store_close(d->store);
+    alerter_free(d->alerter);
     pipeline_free(d->pipeline);
     struct event *evs[] = {d->ev_term,     d->ev_int,  d->ev_hup,  d->ev_usr1,
                            d->ev_status,   d->ev_watchdog, d->ev_tick, d->ev_flush};
@@ -388,6 +398,11 @@ int main(int argc, char **argv)
     if (store_open(d.cfg->database, 0, STORE_QUEUE_MAX, &d.store, err, sizeof err) < 0) {
         log_error("%s", err);
         log_error("cannot open the database named in %s ([store] database); nothing started", d.cfg_path);
+        teardown(&d);
+        return 1;
+    }
+    if (alerter_new(d.cfg, &d.alerter, err, sizeof err) < 0) {
+        log_error("%s", err);
         teardown(&d);
         return 1;
     }

@@ -355,14 +355,17 @@ static struct sess *find_by_key(struct dev *d, const char *key)
     return NULL;
 }
 
-static struct sess *find_by_peer(struct dev *d, struct pat_span peer, unsigned port)
+/* A session of the same client address (and port, when both know it);
+ * one keyed by another PID or session marker is another connection. */
+static struct sess *find_by_peer(struct dev *d, struct pat_span peer, unsigned port, const char *key)
 {
     char p[64];
     copy_span(p, sizeof p, peer);
     /* an open session first, then a decided one (to absorb its repeats) */
     for (int pass = 0; pass < 2; pass++)
         for (struct sess *s = d->sessions; s; s = s->next)
-            if (s->decided == (pass == 1) && strcmp(s->peer, p) == 0 && (!port || !s->port || s->port == port))
+            if (s->decided == (pass == 1) && strcmp(s->peer, p) == 0 && (!port || !s->port || s->port == port) &&
+                !(key[0] && s->key[0] && strcmp(key, s->key) != 0))
                 return s;
     return NULL;
 }
@@ -509,7 +512,7 @@ void session_event(struct session_table *t, const char *device, const struct soc
     if (key[0])
         s = find_by_key(d, key);
     if (!s && m->peer.p && m->peer.len)
-        s = find_by_peer(d, m->peer, port);
+        s = find_by_peer(d, m->peer, port, key);
     if (!s && !key[0] && d->sessions && !d->sessions->decided && now - d->sessions->last < (int64_t)t->lim.idle_s)
         s = d->sessions; /* arrival order: the device's current negotiation */
 

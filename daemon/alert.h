@@ -1,0 +1,39 @@
+/* alert: what the person on call receives. Turns each decided failure into
+ * the alert object of SPEC ("Alerts"), deduplicated by alert_id (device,
+ * mismatch, client fingerprint, category): a repeat updates count and
+ * last_seen and is re-sent at most once per repeat_interval; a later
+ * success of the same client type on the same device resolves it.
+ *
+ * This version writes to the JSON Lines file sink and stdout only; its
+ * deduplication state lives in memory (a restart starts it afresh). The
+ * durable outbox, webhook, syslog and exec sinks are still to come.
+ */
+#ifndef KW_ALERT_H
+#define KW_ALERT_H
+
+#include <stdint.h>
+
+#include "cfg.h"
+#include "pipeline.h"
+
+struct alerter;
+
+/* Opens the sinks cfg names ([alerts] file, stdout). Returns 0 and *out, or
+ * -1 with a message for the operator in err. cfg is borrowed. */
+int alerter_new(const struct cfg *cfg, struct alerter **out, char *err, size_t errsize);
+
+/* Takes a decided negotiation (failures fire or repeat, successes may
+ * resolve); p renders the outcome. now is the wall clock. */
+void alerter_process(struct alerter *a, struct pipeline *p, const struct negotiation *n, int64_t now);
+
+/* Reopens the file sink (after logrotate moved it) and takes cfg's
+ * repeat_interval. Returns 0 or -1 (the old file stays open). */
+int alerter_reopen(struct alerter *a, const struct cfg *cfg, char *err, size_t errsize);
+
+/* Alerts written, and repeats held back by repeat_interval. */
+uint64_t alerter_sent(const struct alerter *a);
+uint64_t alerter_suppressed(const struct alerter *a);
+
+void alerter_free(struct alerter *a);
+
+#endif
