@@ -7,6 +7,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
 #include "alert.h"
@@ -28,9 +32,37 @@ struct alert_state {
     json_t *last; /* the last alert object sent, for the resolved notice */
 };
 
+#define HOOK_QUEUE_MAX 10000u  /* notifications waiting for the webhook */
+#define HOOK_BACKOFF_MIN 1u     /* seconds */
+#define HOOK_BACKOFF_MAX 300u
+#define HOOK_TIMEOUT_S 10
+
+struct hook_item {
+    struct hook_item *next;
+    char *body;
+    size_t len;
+};
+
+struct webhook {
+    struct alerter *a;
+    struct event_base *base;
+    struct evhttp_connection *conn;
+    char url[512];
+    char host[256];
+    char path[1024];
+    int alertmanager;
+    struct hook_item *head, *tail;
+    size_t queued;
+    int in_flight;
+    struct event *retry_ev;
+    unsigned backoff;
+    uint64_t sent, failed, dropped;
+};
+
 struct alerter {
     const struct cfg *cfg;
     FILE *file;
+    struct webhook *hook;
     struct alert_state *buckets[ALERT_BUCKETS];
     size_t n;
     uint64_t sent, suppressed;
@@ -60,7 +92,238 @@ static int open_file(const struct cfg *cfg, FILE **out, char *err, size_t errsiz
     return 0;
 }
 
-int alerter_new(const struct cfg *cfg, struct alerter **out, char *err, size_t errsize)
+
+/* ------------------------------------------------------------ webhook */
+
+static void hook_send(struct webhook *w);
+
+static void hook_pop(struct webhook *w)
+{
+    struct hook_item *it = w->head;
+    if (!it)
+        return;
+    w->head = it->next;
+    if (!w->head)
+        w->tail = NULL;
+    w->queued--;
+    free(it->body);
+    free(it);
+}
+
+static void hook_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    hook_send(arg);
+}
+
+/* A failed attempt waits longer each time (with jitter, so a fleet of
+ * collectors does not hammer a recovering receiver in step). */
+static void hook_failed(struct webhook *w, const char *why)
+{
+    w->failed++;
+    uint64_t held = 0;
+    if (log_ratelimit_allow(&w->a->rl, time(NULL), &held))
+        log_warning("webhook %s: delivery failed (%s); %zu alert(s) waiting, retrying in %u s; check the "
+                    "receiver%s",
+                    w->url, why, w->queued, w->backoff, held ? " (similar warnings were held back)" : "");
+    struct timeval tv = {.tv_sec = (time_t)w->backoff, .tv_usec = (suseconds_t)(rand() % 250000)};
+    evtimer_add(w->retry_ev, &tv);
+    w->backoff = w->backoff * 2 > HOOK_BACKOFF_MAX ? HOOK_BACKOFF_MAX : w->backoff * 2;
+}
+
+static void hook_done(struct evhttp_request *req, void *arg)
+{
+    struct webhook *w = arg;
+    w->in_flight = 0;
+    int code = req ? evhttp_request_get_response_code(req) : 0;
+    if (code >= 200 && code < 300) {
+        w->sent++;
+        w->backoff = HOOK_BACKOFF_MIN;
+        hook_pop(w);
+        hook_send(w);
+        return;
+    }
+    char why[64];
+    if (code)
+        snprintf(why, sizeof why, "HTTP %d", code);
+    else
+        snprintf(why, sizeof why, "no response: connection refused or timed out");
+    hook_failed(w, why);
+}
+
+static void hook_send(struct webhook *w)
+{
+    if (w->in_flight || !w->head || evtimer_pending(w->retry_ev, NULL))
+        return;
+    struct evhttp_request *req = evhttp_request_new(hook_done, w);
+    if (!req) {
+        hook_failed(w, "out of memory");
+        return;
+    }
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Host", w->host);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evhttp_add_header(h, "User-Agent", "kexwatchd/" PACKAGE_VERSION);
+    evbuffer_add(evhttp_request_get_output_buffer(req), w->head->body, w->head->len);
+    if (evhttp_make_request(w->conn, req, EVHTTP_REQ_POST, w->path) != 0) {
+        hook_failed(w, "cannot start the request");
+        return;
+    }
+    w->in_flight = 1;
+}
+
+static void hook_enqueue(struct webhook *w, char *body)
+{
+    if (w->queued >= HOOK_QUEUE_MAX) {
+        /* bounded: the oldest notification goes, and the operator is told */
+        hook_pop(w);
+        w->dropped++;
+        if (log_ratelimit_allow(&w->a->rl, time(NULL), NULL))
+            log_error("webhook %s: %u alerts waiting, the oldest was dropped; the receiver has been down too long",
+                      w->url, HOOK_QUEUE_MAX);
+    }
+    struct hook_item *it = calloc(1, sizeof *it);
+    if (!it) {
+        free(body);
+        return;
+    }
+    it->body = body;
+    it->len = strlen(body);
+    if (w->tail)
+        w->tail->next = it;
+    else
+        w->head = it;
+    w->tail = it;
+    w->queued++;
+    hook_send(w);
+}
+
+static int hook_new(struct alerter *a, struct event_base *base, const char *url, const char *format, char *err,
+                    size_t errsize)
+{
+    struct evhttp_uri *u = evhttp_uri_parse(url);
+    const char *scheme = u ? evhttp_uri_get_scheme(u) : NULL;
+    const char *host = u ? evhttp_uri_get_host(u) : NULL;
+    if (!u || !scheme || strcmp(scheme, "http") != 0 || !host) {
+        snprintf(err, errsize,
+                 "[alerts] webhook: '%s' is not an http:// URL (for https put a TLS-terminating proxy in front)",
+                 url);
+        if (u)
+            evhttp_uri_free(u);
+        return -1;
+    }
+    struct webhook *w = calloc(1, sizeof *w);
+    if (!w) {
+        evhttp_uri_free(u);
+        snprintf(err, errsize, "out of memory");
+        return -1;
+    }
+    w->a = a;
+    w->base = base;
+    w->backoff = HOOK_BACKOFF_MIN;
+    w->alertmanager = strcmp(format, "generic") != 0;
+    int port = evhttp_uri_get_port(u);
+    if (port < 0)
+        port = 80;
+    snprintf(w->url, sizeof w->url, "%s", url);
+    snprintf(w->host, sizeof w->host, "%s:%d", host, port);
+    const char *path = evhttp_uri_get_path(u);
+    const char *query = evhttp_uri_get_query(u);
+    snprintf(w->path, sizeof w->path, "%s%s%s", path && *path ? path : "/", query ? "?" : "", query ? query : "");
+    w->conn = evhttp_connection_base_new(base, NULL, host, (unsigned short)port);
+    w->retry_ev = evtimer_new(base, hook_retry_cb, w);
+    evhttp_uri_free(u);
+    if (!w->conn || !w->retry_ev) {
+        if (w->conn)
+            evhttp_connection_free(w->conn);
+        if (w->retry_ev)
+            event_free(w->retry_ev);
+        free(w);
+        snprintf(err, errsize, "out of memory");
+        return -1;
+    }
+    evhttp_connection_set_timeout(w->conn, HOOK_TIMEOUT_S);
+    a->hook = w;
+    return 0;
+}
+
+static void hook_free(struct webhook *w)
+{
+    if (!w)
+        return;
+    while (w->head)
+        hook_pop(w);
+    event_free(w->retry_ev);
+    evhttp_connection_free(w->conn);
+    free(w);
+}
+
+/* Alertmanager v2 (/api/v2/alerts): an array of alerts with labels that
+ * route and group, annotations for people, and startsAt/endsAt. A firing
+ * alert ends after resolve_after unless it is repeated, so the quiet period
+ * resolves it in Alertmanager too. */
+static char *alertmanager_body(const struct alerter *a, json_t *o, int64_t now)
+{
+    json_t *labels = json_object(), *ann = json_object(), *al = json_object();
+    json_t *dev = json_object_get(o, "device"), *cl = json_object_get(o, "client");
+    json_t *mm = json_object_get(o, "mismatch"), *rem = json_object_get(o, "remediation");
+    json_object_set_new(labels, "alertname", json_string("SSHAlgorithmMismatch"));
+    json_object_set(labels, "device", json_object_get(dev, "key"));
+    json_object_set(labels, "mismatch", json_object_get(mm, "id"));
+    json_object_set(labels, "category", json_object_get(o, "category"));
+    json_object_set(labels, "severity", json_object_get(mm, "severity"));
+    json_t *sw = json_object_get(cl, "software");
+    json_object_set_new(labels, "client_software", json_is_string(sw) ? json_copy(sw) : json_string("unknown"));
+    /* Alertmanager labels and annotations must be strings */
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(labels, tmp, k, v)
+    {
+        if (!json_is_string(v))
+            json_object_set_new(labels, k, json_string(""));
+    }
+    json_object_set(ann, "summary", json_object_get(mm, "summary"));
+    json_object_set(ann, "remediation", json_object_get(rem, "server"));
+    json_object_set(ann, "client_remediation", json_object_get(rem, "client"));
+    json_object_set(ann, "risk", json_object_get(rem, "risk"));
+    json_object_set(ann, "alert_id", json_object_get(o, "alert_id"));
+    json_object_foreach_safe(ann, tmp, k, v)
+    {
+        if (!json_is_string(v))
+            json_object_del(ann, k);
+    }
+    char tbuf[40];
+    json_object_set_new(al, "labels", labels);
+    json_object_set_new(al, "annotations", ann);
+    json_object_set(al, "startsAt", json_object_get(o, "first_seen"));
+    const char *status = json_string_value(json_object_get(o, "status"));
+    int64_t ends = status && strcmp(status, "resolved") == 0 ? now : now + (int64_t)a->cfg->resolve_after;
+    json_object_set_new(al, "endsAt", json_string(text_rfc3339(tbuf, sizeof tbuf, ends, -1)));
+    json_t *arr = json_array();
+    json_array_append_new(arr, al);
+    char *body = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    return body;
+}
+
+uint64_t alerter_webhook_sent(const struct alerter *a)
+{
+    return a->hook ? a->hook->sent : 0;
+}
+
+uint64_t alerter_webhook_failed(const struct alerter *a)
+{
+    return a->hook ? a->hook->failed : 0;
+}
+
+size_t alerter_webhook_pending(const struct alerter *a)
+{
+    return a->hook ? a->hook->queued : 0;
+}
+
+int alerter_new(const struct cfg *cfg, struct event_base *base, struct alerter **out, char *err, size_t errsize)
 {
     *out = NULL;
     struct alerter *a = calloc(1, sizeof *a);
@@ -71,6 +334,12 @@ int alerter_new(const struct cfg *cfg, struct alerter **out, char *err, size_t e
     a->cfg = cfg;
     a->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 5);
     if (open_file(cfg, &a->file, err, errsize) < 0) {
+        free(a);
+        return -1;
+    }
+    if (cfg->webhook && base && hook_new(a, base, cfg->webhook, cfg->webhook_format, err, errsize) < 0) {
+        if (a->file)
+            fclose(a->file);
         free(a);
         return -1;
     }
@@ -121,6 +390,13 @@ static void emit(struct alerter *a, json_t *o)
         }
     }
     a->sent++;
+    if (a->hook) {
+        char *body = a->hook->alertmanager ? alertmanager_body(a, o, (int64_t)time(NULL)) : line;
+        if (body)
+            hook_enqueue(a->hook, body);
+        if (body == line)
+            return; /* the queue owns it now */
+    }
     free(line);
 }
 
@@ -253,6 +529,7 @@ void alerter_free(struct alerter *a)
             free(s);
         }
     }
+    hook_free(a->hook);
     if (a->file)
         fclose(a->file);
     free(a);

@@ -4,9 +4,13 @@
  * last_seen and is re-sent at most once per repeat_interval; a later
  * success of the same client type on the same device resolves it.
  *
- * This version writes to the JSON Lines file sink and stdout only; its
- * deduplication state lives in memory (a restart starts it afresh). The
- * durable outbox, webhook, syslog and exec sinks are still to come.
+ * Sinks: the JSON Lines file, stdout, and a webhook (HTTP POST through
+ * libevent's evhttp; Alertmanager v2 /api/v2/alerts body by default, or the
+ * alert object itself with webhook_format = generic), retried with
+ * exponential back-off and jitter while the receiver is down. In this
+ * version the deduplication state and the webhook's retry queue live in
+ * memory (bounded; a restart starts afresh); the durable outbox, syslog and
+ * exec sinks are still to come.
  */
 #ifndef KW_ALERT_H
 #define KW_ALERT_H
@@ -18,9 +22,19 @@
 
 struct alerter;
 
-/* Opens the sinks cfg names ([alerts] file, stdout). Returns 0 and *out, or
- * -1 with a message for the operator in err. cfg is borrowed. */
-int alerter_new(const struct cfg *cfg, struct alerter **out, char *err, size_t errsize);
+struct event_base;
+
+/* Opens the sinks cfg names ([alerts] file, stdout, webhook). base runs the
+ * webhook's HTTP requests and retries (NULL: no webhook, e.g. replay).
+ * Returns 0 and *out, or -1 with a message for the operator in err. cfg is
+ * borrowed. */
+int alerter_new(const struct cfg *cfg, struct event_base *base, struct alerter **out, char *err, size_t errsize);
+
+/* Webhook notifications delivered, failed attempts, and waiting (queued or
+ * in flight). */
+uint64_t alerter_webhook_sent(const struct alerter *a);
+uint64_t alerter_webhook_failed(const struct alerter *a);
+size_t alerter_webhook_pending(const struct alerter *a);
 
 /* Takes a decided negotiation (failures fire or repeat, successes may
  * resolve); p renders the outcome. now is the wall clock. */

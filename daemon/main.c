@@ -103,8 +103,12 @@ static void on_usr1(evutil_socket_t sig, short what, void *arg)
     if (d->store)
         dump_store_counts(d->store);
     if (d->alerter)
-        fprintf(stderr, "alerts_sent %llu\nalerts_suppressed %llu\n", (unsigned long long)alerter_sent(d->alerter),
-                (unsigned long long)alerter_suppressed(d->alerter));
+        fprintf(stderr,
+                "alerts_sent %llu\nalerts_suppressed %llu\nwebhook_sent %llu\nwebhook_failed %llu\n"
+                "webhook_pending %zu\n",
+                (unsigned long long)alerter_sent(d->alerter), (unsigned long long)alerter_suppressed(d->alerter),
+                (unsigned long long)alerter_webhook_sent(d->alerter),
+                (unsigned long long)alerter_webhook_failed(d->alerter), alerter_webhook_pending(d->alerter));
     fflush(stderr);
 }
 
@@ -144,7 +148,8 @@ static void on_outcome(void *arg, const struct negotiation *n)
 {
     struct daemon *d = arg;
     pipeline_log_outcome(d->pipeline, n);
-    alerter_process(d->alerter, d->pipeline, n, (int64_t)time(NULL));
+    if (d->alerter)
+        alerter_process(d->alerter, d->pipeline, n, (int64_t)time(NULL));
     if (store_enqueue(d->store, n) < 0) {
         uint64_t held = 0;
         if (log_ratelimit_allow(&d->rl_store, time(NULL), &held))
@@ -370,6 +375,18 @@ int main(int argc, char **argv)
             return 1;
         }
         store_close(st);
+        /* the alert sinks open (file, webhook URL) */
+        struct event_base *b = event_base_new();
+        struct alerter *al = NULL;
+        if (!b || alerter_new(d.cfg, b, &al, err, sizeof err) < 0) {
+            fprintf(stderr, "%s\n", b ? err : "out of memory");
+            if (b)
+                event_base_free(b);
+            cfg_free(d.cfg);
+            return 1;
+        }
+        alerter_free(al);
+        event_base_free(b);
         printf("%s: configuration OK\n", d.cfg_path);
         cfg_free(d.cfg);
         return 0;
@@ -401,11 +418,6 @@ int main(int argc, char **argv)
         teardown(&d);
         return 1;
     }
-    if (alerter_new(d.cfg, &d.alerter, err, sizeof err) < 0) {
-        log_error("%s", err);
-        teardown(&d);
-        return 1;
-    }
     d.rl_store = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 5);
     int restored = store_load_profiles(d.store, restore_profile, &d);
     if (restored > 0)
@@ -413,6 +425,11 @@ int main(int argc, char **argv)
     pipeline_set_outcome_cb(d.pipeline, on_outcome, &d);
     pipeline_set_profile_cb(d.pipeline, on_profile, &d);
     d.base = event_base_new();
+    if (d.base && alerter_new(d.cfg, d.base, &d.alerter, err, sizeof err) < 0) {
+        log_error("%s", err);
+        teardown(&d);
+        return 1;
+    }
     d.listen = d.base ? listen_new(d.base, d.cfg, on_message, &d) : NULL;
     if (!d.listen) {
         log_error("out of memory at start-up");
