@@ -19,14 +19,20 @@
 #include "text.h"
 #include "log.h"
 #include "pipeline.h"
+#include "query.h"
 #include "stats.h"
 #include "store.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: kexwatch [-c CONFIG] COMMAND [ARGS]\n"
+    fprintf(f, "Usage: kexwatch [-c CONFIG | --db PATH] COMMAND [ARGS]\n"
                "\n"
                "Commands:\n"
+               "  failures [--since 30d | --from T --until T] [--device KEY]\n"
+               "           [--by client|device|category|algorithm|mismatch] [--format table|json|csv]\n"
+               "                               failed negotiations in a window, grouped, most first\n"
+               "  devices [--format F]         every device: last seen, failures in 30 days\n"
+               "  device KEY [--format F]      one device's server profile, failures and client types\n"
                "  replay [--records] FILE...   run stored syslog lines ('-' = stdin) through the daemon's\n"
                "                               pipeline; prints each negotiation outcome as a JSON line\n"
                "                               (--records: every parsed record instead)\n"
@@ -37,6 +43,7 @@ static void usage(FILE *f)
                "\n"
                "Options:\n"
                "  -c, --config FILE   configuration (inventory, knowledge files); default: built-in\n"
+               "      --db PATH       database the query commands read (default: [store] database)\n"
                "  -h, --help          this text; COMMAND --help for a command's own\n"
                "  -V, --version       print the version\n"
                "See kexwatch(1).\n");
@@ -510,16 +517,18 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
+        {"db", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    const char *cfg_path = NULL;
+    const char *cfg_path = NULL, *db_path = NULL;
     int c;
     /* '+' stops at the subcommand so its options are its own */
     while ((c = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'c': cfg_path = optarg; break;
+        case 'D': db_path = optarg; break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("kexwatch %s\n", PACKAGE_VERSION); return 0;
         default: usage(stderr); return 2;
@@ -539,6 +548,12 @@ int main(int argc, char **argv)
         return cmd_test_patterns(cfg_path, sub_argc, sub_argv);
     if (strcmp(cmd, "explain") == 0)
         return cmd_explain(cfg_path, sub_argc, sub_argv);
+    if (strcmp(cmd, "failures") == 0)
+        return query_failures(cfg_path, db_path, sub_argc, sub_argv);
+    if (strcmp(cmd, "devices") == 0)
+        return query_devices(cfg_path, db_path, sub_argc, sub_argv);
+    if (strcmp(cmd, "device") == 0)
+        return query_device(cfg_path, db_path, sub_argc, sub_argv);
     fprintf(stderr, "kexwatch: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -1737,3 +1737,378 @@ const struct store_counts *store_get_counts(const struct store *s)
 {
     return s ? &s->counts : NULL;
 }
+
+/* ---------------------------------------------------------- history queries */
+
+/* Hands one result row to the caller as store_values (no sqlite3 types
+ * outside this file). */
+static int emit_row(sqlite3_stmt *st, store_row_cb cb, void *arg)
+{
+    enum { MAXCOL = 16 };
+    int ncol = sqlite3_column_count(st);
+    if (ncol > MAXCOL)
+        ncol = MAXCOL;
+    const char *names[MAXCOL];
+    struct store_value v[MAXCOL];
+    for (int i = 0; i < ncol; i++) {
+        names[i] = sqlite3_column_name(st, i);
+        v[i] = (struct store_value){0};
+        switch (sqlite3_column_type(st, i)) {
+        case SQLITE_NULL: v[i].is_null = true; break;
+        case SQLITE_INTEGER:
+            v[i].is_int = true;
+            v[i].num = sqlite3_column_int64(st, i);
+            break;
+        default: v[i].text = (const char *)sqlite3_column_text(st, i); break;
+        }
+    }
+    return cb(arg, (size_t)ncol, names, v);
+}
+
+/* Steps st to the end, row by row into cb; returns the rows, the callback's
+ * non-zero value, or -1 with SQLite's words in err. Finalizes st. */
+static int run_rows(struct store *s, sqlite3_stmt *st, store_row_cb cb, void *arg, char *err, size_t errsize)
+{
+    int rc, rows = 0, stop = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((stop = emit_row(st, cb, arg)) != 0)
+            break;
+        rows++;
+    }
+    if (!stop && rc != SQLITE_DONE) {
+        set_err(err, errsize, "%s: query failed: %s", s->path, sqlite3_errmsg(s->db));
+        rows = -1;
+    }
+    sqlite3_finalize(st);
+    return stop ? stop : rows;
+}
+
+static int prepare_query(struct store *s, const char *sql, sqlite3_stmt **st, char *err, size_t errsize)
+{
+    /* prepared once per command: the tool asks one question and exits */
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
+        set_err(err, errsize, "%s: cannot prepare a query: %s", s->path, sqlite3_errmsg(s->db));
+        return -1;
+    }
+    return 0;
+}
+
+/* The statement text for a failures query; every value is a parameter
+ * (?1 from, ?2 until, ?3 device key), the text is only fixed fragments. */
+static int failures_sql(const struct store_failures_query *q, char *buf, size_t size)
+{
+    static const char *const col[] = {
+        [STORE_BY_CLIENT] = "client_id",       [STORE_BY_DEVICE] = "device_id",
+        [STORE_BY_CATEGORY] = "category",      [STORE_BY_ALGORITHM] = "client_list",
+        [STORE_BY_MISMATCH] = "mismatch",
+    };
+    if ((unsigned)q->by > STORE_BY_MISMATCH)
+        return -1;
+    /* sql/README: a device's failures, and failures per device, read
+     * failures_device; every other window query the covering failures_window */
+    bool by_device_index = q->device || q->by == STORE_BY_DEVICE;
+    const char *index = by_device_index ? "failures_device" : "failures_window";
+    const char *devcond = q->device ? "device_id = (SELECT id FROM devices WHERE key = ?3) AND " : "";
+    int n;
+    if (q->by == STORE_BY_ALGORITHM) {
+        /* per (list, device) pair: the names are expanded and devices
+         * counted in C (README: count(DISTINCT) over the expansion is ten
+         * times slower) */
+        n = snprintf(buf, size,
+                     "SELECT client_list, device_id, count(*), min(time), max(time)"
+                     " FROM negotiations INDEXED BY %s"
+                     " WHERE %sfailed = 1 AND time >= ?1 AND time < ?2 AND client_list IS NOT NULL"
+                     " GROUP BY client_list, device_id",
+                     index, devcond);
+    } else {
+        char inner[512];
+        snprintf(inner, sizeof inner,
+                 "SELECT %s AS k, count(*) AS n, count(DISTINCT device_id) AS d, min(time) AS f, max(time) AS l"
+                 " FROM negotiations INDEXED BY %s WHERE %sfailed = 1 AND time >= ?1 AND time < ?2 GROUP BY %s",
+                 col[q->by], index, devcond, col[q->by]);
+        const char *outer_cols = "g.k AS key, NULL AS detail", *join = "";
+        if (q->by == STORE_BY_CLIENT) {
+            outer_cols = "c.software AS key, c.fingerprint AS detail";
+            join = " LEFT JOIN clients c ON c.id = g.k";
+        } else if (q->by == STORE_BY_DEVICE) {
+            outer_cols = "dv.key AS key, dv.name AS detail";
+            join = " LEFT JOIN devices dv ON dv.id = g.k";
+        }
+        /* the caller's column names: key, detail, failures, devices, first_seen, last_seen */
+        n = snprintf(buf, size,
+                     "SELECT %s, g.n AS failures, g.d AS devices, g.f AS first_seen, g.l AS last_seen"
+                     " FROM (%s) g%s ORDER BY g.n DESC, 1, 2",
+                     outer_cols, inner, join);
+    }
+    return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+static int bind_window(sqlite3_stmt *st, const struct store_failures_query *q)
+{
+    int rc = sqlite3_bind_int64(st, 1, q->from);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 2, q->until);
+    if (rc == SQLITE_OK && q->device)
+        rc = sqlite3_bind_text(st, 3, q->device, -1, SQLITE_STATIC);
+    return rc;
+}
+
+int store_failures_plan(struct store *s, const struct store_failures_query *q, store_row_cb cb, void *arg,
+                        char *err, size_t errsize)
+{
+    char sql[1200];
+    memcpy(sql, "EXPLAIN QUERY PLAN ", 19);
+    if (!s || !q || !cb || failures_sql(q, sql + 19, sizeof sql - 19) < 0) {
+        set_err(err, errsize, "invalid failures query");
+        return -1;
+    }
+    sqlite3_stmt *st;
+    if (prepare_query(s, sql, &st, err, errsize) < 0)
+        return -1;
+    if (bind_window(st, q) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        set_err(err, errsize, "%s: cannot bind: %s", s->path, sqlite3_errmsg(s->db));
+        return -1;
+    }
+    return run_rows(s, st, cb, arg, err, errsize);
+}
+
+/* Markers are not algorithms a server could enable; the tool loads no
+ * algorithm table for a query, so they are recognised by name here (the
+ * same names algo's marker rows hold). */
+static bool is_marker(const char *name)
+{
+    return strcmp(name, "ext-info-c") == 0 || strcmp(name, "ext-info-s") == 0 ||
+           strncmp(name, "kex-strict-", 11) == 0 || strcmp(name, "kexguess2@matt.ucc.asn.au") == 0;
+}
+
+struct algo_pair {
+    int64_t list, device, n, first, last;
+};
+
+struct algo_agg {
+    char *name;
+    int64_t n, devices, first, last;
+    uint64_t *bits; /* devices seen, by device id */
+};
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const struct algo_pair *x = a, *y = b;
+    return x->list < y->list ? -1 : x->list > y->list;
+}
+
+static int cmp_agg(const void *a, const void *b)
+{
+    const struct algo_agg *x = a, *y = b;
+    if (x->n != y->n)
+        return x->n > y->n ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static int failures_by_algorithm(struct store *s, const struct store_failures_query *q, sqlite3_stmt *st,
+                                 store_row_cb cb, void *arg, char *err, size_t errsize)
+{
+    struct algo_pair *pairs = NULL;
+    size_t npairs = 0, cap = 0;
+    struct algo_agg *agg = NULL;
+    size_t nagg = 0, aggcap = 0;
+    int64_t maxdev = 0;
+    int rc, ret = -1;
+    sqlite3_stmt *items = NULL;
+    (void)q;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (npairs == cap) {
+            size_t nc = cap ? 2 * cap : 256;
+            struct algo_pair *np = realloc(pairs, nc * sizeof *np);
+            if (!np) {
+                set_err(err, errsize, "out of memory");
+                goto out;
+            }
+            pairs = np;
+            cap = nc;
+        }
+        struct algo_pair *p = &pairs[npairs++];
+        p->list = sqlite3_column_int64(st, 0);
+        p->device = sqlite3_column_int64(st, 1);
+        p->n = sqlite3_column_int64(st, 2);
+        p->first = sqlite3_column_int64(st, 3);
+        p->last = sqlite3_column_int64(st, 4);
+        if (p->device > maxdev)
+            maxdev = p->device;
+    }
+    if (rc != SQLITE_DONE) {
+        set_err(err, errsize, "%s: query failed: %s", s->path, sqlite3_errmsg(s->db));
+        goto out;
+    }
+    /* device ids are rowids, small and dense: one bit each */
+    size_t words = (size_t)(maxdev / 64 + 1);
+    if (npairs)
+        qsort(pairs, npairs, sizeof *pairs, cmp_pair);
+    if (prepare_query(s, "SELECT name FROM list_items WHERE list_id = ?1 ORDER BY pos", &items, err, errsize) < 0)
+        goto out;
+    for (size_t i = 0; i < npairs;) {
+        size_t j = i;
+        while (j < npairs && pairs[j].list == pairs[i].list)
+            j++;
+        /* each list expanded once, then its pairs added to each name */
+        sqlite3_bind_int64(items, 1, pairs[i].list);
+        while ((rc = sqlite3_step(items)) == SQLITE_ROW) {
+            const char *name = (const char *)sqlite3_column_text(items, 0);
+            if (!name || is_marker(name))
+                continue;
+            size_t k = 0;
+            while (k < nagg && strcmp(agg[k].name, name) != 0)
+                k++;
+            if (k == nagg) {
+                if (nagg == aggcap) {
+                    size_t nc = aggcap ? 2 * aggcap : 64;
+                    struct algo_agg *na = realloc(agg, nc * sizeof *na);
+                    if (!na) {
+                        set_err(err, errsize, "out of memory");
+                        goto out;
+                    }
+                    agg = na;
+                    aggcap = nc;
+                }
+                agg[nagg] = (struct algo_agg){.name = strdup(name), .bits = calloc(words, sizeof(uint64_t)),
+                                              .first = INT64_MAX, .last = INT64_MIN};
+                if (!agg[nagg].name || !agg[nagg].bits) {
+                    free(agg[nagg].name);
+                    free(agg[nagg].bits);
+                    set_err(err, errsize, "out of memory");
+                    goto out;
+                }
+                nagg++;
+            }
+            struct algo_agg *a = &agg[k];
+            for (size_t m = i; m < j; m++) {
+                uint64_t bit = UINT64_C(1) << (pairs[m].device % 64);
+                uint64_t *w = &a->bits[pairs[m].device / 64];
+                if (!(*w & bit)) {
+                    *w |= bit;
+                    a->devices++;
+                }
+                a->n += pairs[m].n;
+                if (pairs[m].first < a->first)
+                    a->first = pairs[m].first;
+                if (pairs[m].last > a->last)
+                    a->last = pairs[m].last;
+            }
+        }
+        sqlite3_reset(items);
+        if (rc != SQLITE_DONE) {
+            set_err(err, errsize, "%s: query failed: %s", s->path, sqlite3_errmsg(s->db));
+            goto out;
+        }
+        i = j;
+    }
+    if (nagg)
+        qsort(agg, nagg, sizeof *agg, cmp_agg);
+    static const char *const names[] = {"key", "detail", "failures", "devices", "first_seen", "last_seen"};
+    ret = 0;
+    for (size_t k = 0; k < nagg; k++) {
+        struct store_value v[6] = {
+            {.text = agg[k].name}, {.is_null = true}, {.num = agg[k].n, .is_int = true},
+            {.num = agg[k].devices, .is_int = true}, {.num = agg[k].first, .is_int = true},
+            {.num = agg[k].last, .is_int = true},
+        };
+        int stop = cb(arg, 6, names, v);
+        if (stop) {
+            ret = stop;
+            break;
+        }
+        ret++;
+    }
+out:
+    for (size_t k = 0; k < nagg; k++) {
+        free(agg[k].name);
+        free(agg[k].bits);
+    }
+    free(agg);
+    free(pairs);
+    sqlite3_finalize(items);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int store_failures(struct store *s, const struct store_failures_query *q, store_row_cb cb, void *arg, char *err,
+                   size_t errsize)
+{
+    char sql[1200];
+    if (!s || !q || !cb || failures_sql(q, sql, sizeof sql) < 0) {
+        set_err(err, errsize, "invalid failures query");
+        return -1;
+    }
+    sqlite3_stmt *st;
+    if (prepare_query(s, sql, &st, err, errsize) < 0)
+        return -1;
+    if (bind_window(st, q) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        set_err(err, errsize, "%s: cannot bind: %s", s->path, sqlite3_errmsg(s->db));
+        return -1;
+    }
+    if (q->by == STORE_BY_ALGORITHM)
+        return failures_by_algorithm(s, q, st, cb, arg, err, errsize);
+    return run_rows(s, st, cb, arg, err, errsize);
+}
+
+int store_devices(struct store *s, int64_t since, store_row_cb cb, void *arg, char *err, size_t errsize)
+{
+    static const char sql[] =
+        "SELECT d.key AS key, d.name AS name, d.vendor AS vendor, d.first_seen AS first_seen,"
+        " d.last_seen AS last_seen,"
+        " (SELECT count(*) FROM negotiations INDEXED BY failures_device"
+        "  WHERE device_id = d.id AND failed = 1 AND time >= ?1) AS failures"
+        " FROM devices d ORDER BY d.last_seen DESC, d.key";
+    if (!s || !cb)
+        return -1;
+    sqlite3_stmt *st;
+    if (prepare_query(s, sql, &st, err, errsize) < 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, since);
+    return run_rows(s, st, cb, arg, err, errsize);
+}
+
+int store_device(struct store *s, enum store_device_part part, const char *key, int64_t since, unsigned limit,
+                 store_row_cb cb, void *arg, char *err, size_t errsize)
+{
+    static const char *const sql[] = {
+        [STORE_DEVICE_INFO] = "SELECT key, name, vendor, first_seen, last_seen FROM devices WHERE key = ?1",
+        [STORE_DEVICE_PROFILE] =
+            "SELECT p.slot AS slot, p.source AS source, l.names AS list, p.learned_at AS learned_at"
+            " FROM profiles p JOIN lists l ON l.id = p.list_id"
+            " WHERE p.device_id = (SELECT id FROM devices WHERE key = ?1)"
+            " ORDER BY CASE p.slot WHEN 'kex' THEN 0 WHEN 'hostkey' THEN 1 WHEN 'cipher_c2s' THEN 2"
+            " WHEN 'cipher_s2c' THEN 3 WHEN 'mac_c2s' THEN 4 WHEN 'mac_s2c' THEN 5 WHEN 'comp_c2s' THEN 6"
+            " ELSE 7 END, p.source",
+        /* sql/README: a device's recent failures come from failures_device in
+         * time order */
+        [STORE_DEVICE_FAILURES] =
+            "SELECT n.time AS time, n.category AS category, n.direction AS direction, n.mismatch AS mismatch,"
+            " n.evidence AS evidence, c.software AS software, c.fingerprint AS fingerprint, n.address AS address"
+            " FROM negotiations n INDEXED BY failures_device LEFT JOIN clients c ON c.id = n.client_id"
+            " WHERE n.device_id = (SELECT id FROM devices WHERE key = ?1) AND n.failed = 1 AND n.time >= ?2"
+            " ORDER BY n.time DESC LIMIT ?3",
+        /* client types that failed on it: failures only, since reading every
+         * negotiation of a device has no index (successes are by time) */
+        [STORE_DEVICE_CLIENTS] =
+            "SELECT c.software AS software, c.fingerprint AS fingerprint, g.n AS failures, g.f AS first_seen,"
+            " g.l AS last_seen FROM"
+            " (SELECT client_id AS k, count(*) AS n, min(time) AS f, max(time) AS l"
+            "  FROM negotiations INDEXED BY failures_device"
+            "  WHERE device_id = (SELECT id FROM devices WHERE key = ?1) AND failed = 1 AND time >= ?2"
+            "  GROUP BY client_id) g LEFT JOIN clients c ON c.id = g.k ORDER BY g.n DESC, 1, 2",
+    };
+    if (!s || !cb || !key || (unsigned)part > STORE_DEVICE_CLIENTS)
+        return -1;
+    sqlite3_stmt *st;
+    if (prepare_query(s, sql[part], &st, err, errsize) < 0)
+        return -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (part == STORE_DEVICE_FAILURES || part == STORE_DEVICE_CLIENTS)
+        sqlite3_bind_int64(st, 2, since);
+    if (part == STORE_DEVICE_FAILURES)
+        sqlite3_bind_int64(st, 3, limit ? limit : 50);
+    return run_rows(s, st, cb, arg, err, errsize);
+}

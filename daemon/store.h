@@ -96,4 +96,60 @@ int store_schema_latest(void);
 
 const struct store_counts *store_get_counts(const struct store *s);
 
+/* ------------------------------------------------------------ history queries
+ * For the kexwatch tool, on a store opened STORE_READONLY (they work on any
+ * store). Answers come row by row through a callback so that the caller never
+ * sees SQLite: each value is text (borrowed for the call) or an integer, or
+ * null. Times are seconds since the epoch, UTC. Every query names its index
+ * (sql/README) and binds every value it is given. */
+
+struct store_value {
+    const char *text; /* NULL when the value is null or an integer */
+    int64_t num;
+    bool is_int;
+    bool is_null;
+};
+
+/* Called once per row; a non-zero return stops the query (returned as is). */
+typedef int (*store_row_cb)(void *arg, size_t ncol, const char *const *names, const struct store_value *v);
+
+enum store_by { STORE_BY_CLIENT, STORE_BY_DEVICE, STORE_BY_CATEGORY, STORE_BY_ALGORITHM, STORE_BY_MISMATCH };
+
+struct store_failures_query {
+    enum store_by by;
+    int64_t from, until; /* time >= from AND time < until */
+    const char *device;  /* devices.key, or NULL for every device */
+};
+
+/* Failures in the window grouped by q->by, most failures first. Columns:
+ * key, detail (client: its fingerprint; device: its inventory name; else
+ * null), failures, devices, first_seen, last_seen. A key that is not known
+ * (client type, mismatch id) is null. By algorithm, key is each name the
+ * failing client offered in the failing slot (markers such as ext-info-c
+ * left out; failures whose list is unknown are not counted). Returns the
+ * number of rows, -1 on an error (message in err) or the callback's value. */
+int store_failures(struct store *s, const struct store_failures_query *q, store_row_cb cb, void *arg, char *err,
+                   size_t errsize);
+
+/* The EXPLAIN QUERY PLAN of the statement store_failures runs for q, one
+ * row per step (column "detail"), so a test can check that an index is used. */
+int store_failures_plan(struct store *s, const struct store_failures_query *q, store_row_cb cb, void *arg,
+                        char *err, size_t errsize);
+
+/* Every device, most recently seen first: key, name, vendor, first_seen,
+ * last_seen, failures (since the given time). */
+int store_devices(struct store *s, int64_t since, store_row_cb cb, void *arg, char *err, size_t errsize);
+
+/* One device, by key, in four parts; returns 0 when the device is unknown.
+ * STORE_DEVICE_INFO: key, name, vendor, first_seen, last_seen;
+ * STORE_DEVICE_PROFILE: slot, source, list, learned_at (every stored list);
+ * STORE_DEVICE_FAILURES: time, category, direction, mismatch, evidence,
+ *   software, fingerprint, address (failures since the time, newest first,
+ *   at most limit);
+ * STORE_DEVICE_CLIENTS: software, fingerprint, failures, first_seen,
+ *   last_seen (client types that failed on it since the time). */
+enum store_device_part { STORE_DEVICE_INFO, STORE_DEVICE_PROFILE, STORE_DEVICE_FAILURES, STORE_DEVICE_CLIENTS };
+int store_device(struct store *s, enum store_device_part part, const char *key, int64_t since, unsigned limit,
+                 store_row_cb cb, void *arg, char *err, size_t errsize);
+
 #endif

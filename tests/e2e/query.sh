@@ -1,0 +1,176 @@
+#!/bin/sh
+# The history queries (kexwatch failures, devices, device) over a database
+# made by replaying the corpus: the counts agree with what the corpus's
+# expected*.tsv files say (computed here from those files, never from the
+# tool's own output), the three formats are well formed, the database is
+# only read, errors have the documented exit codes, and the statements use
+# the indexes sql/README names.
+. "$(dirname "$0")/lib.sh"
+
+export KEXWATCH_CONFDIR="$KW_SRCDIR/conf"
+C="$KW_TESTDATA/corpus"
+DB="$WORK/q.db"
+# the corpus was logged on 2026-11-24; a fixed window keeps the test true
+# whatever day it runs
+WIN="--from 2026-11-01T00:00:00Z --until 2026-12-01T00:00:00Z"
+
+plan 23
+
+"$KEXWATCH" -c "$C/openssh-lab/inventory.conf" replay --db "$DB" "$C"/openssh-lab/*.log > /dev/null 2> "$WORK/r1.err"
+is "replay --db stores the OpenSSH lab" "$?" 0
+"$KEXWATCH" -c "$C/huawei-assumed/huawei-inventory.conf" replay --db "$DB" "$C/huawei-assumed/huawei.log" \
+    > /dev/null 2> "$WORK/r2.err"
+is "replay --db stores the Huawei corpus" "$?" 0
+
+for by in client device category mismatch algorithm; do
+    # shellcheck disable=SC2086 # WIN is two options
+    "$KEXWATCH" --db "$DB" failures $WIN --by "$by" --format json > "$WORK/by-$by.json" 2> "$WORK/by-$by.err"
+    echo $? > "$WORK/by-$by.rc"
+done
+for d in HW-CORE-1 HW-EDGE-2 HW-AGG-3; do
+    # shellcheck disable=SC2086
+    "$KEXWATCH" --db "$DB" failures $WIN --device "$d" --by client --format json > "$WORK/dev-$d.json"
+done
+
+# The expectations, from the corpus's own files: the lab's expected.tsv
+# (device, client label, ok | fail:CATEGORY, mismatch) and Huawei's
+# (device, client software, CATEGORY | -, mismatch).
+python3 - "$C" "$WORK" > "$WORK/golden.tap" <<'PY'
+import collections, json, sys
+corpus, work = sys.argv[1], sys.argv[2]
+fails = []  # (device, category, mismatch, software or None)
+for line in list(open(f"{corpus}/openssh-lab/expected.tsv"))[1:]:
+    dev, _client, outcome, mismatch = line.rstrip("\n").split("\t")
+    if outcome.startswith("fail:"):
+        fails.append((dev, outcome[5:], mismatch, None))
+for line in list(open(f"{corpus}/huawei-assumed/huawei.expected.tsv"))[1:]:
+    dev, software, category, mismatch = line.rstrip("\n").split("\t")
+    if category != "-":
+        fails.append((dev, category, mismatch, software))
+
+n = 0
+def check(ok, desc, detail=""):
+    global n
+    n += 1
+    print(("ok" if ok else "not ok") + f" {n + 2} - {desc}")
+    if not ok:
+        for l in str(detail).splitlines():
+            print("# " + l)
+
+def load(name):
+    try:
+        with open(f"{work}/{name}") as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        return e
+
+def counts(rows):
+    return {r["key"]: r["failures"] for r in rows} if isinstance(rows, list) else rows
+
+res = {by: load(f"by-{by}.json") for by in ("client", "device", "category", "mismatch", "algorithm")}
+rcs = {by: open(f"{work}/by-{by}.rc").read().strip() for by in res}
+shape_ok = all(isinstance(v, list) and rcs[k] == "0" and
+               all(set(r) == {"key", "failures", "devices", "first_seen", "last_seen"} for r in v) and
+               [r["failures"] for r in v] == sorted((r["failures"] for r in v), reverse=True) and
+               all(r["first_seen"].endswith("Z") and r["first_seen"] <= r["last_seen"] for r in v)
+               for k, v in res.items())
+check(shape_ok, "--format json parses for every --by, SPEC keys, failures descending, RFC 3339 UTC times",
+      {k: (rcs[k], v if not isinstance(v, list) else len(v)) for k, v in res.items()})
+want = collections.Counter(f[0] for f in fails)
+check(counts(res["device"]) == dict(want), "failures --by device match the corpus",
+      f"got {counts(res['device'])}\nwant {dict(want)}")
+want = collections.Counter(f[1] for f in fails)
+check(counts(res["category"]) == dict(want), "failures --by category match the corpus",
+      f"got {counts(res['category'])}\nwant {dict(want)}")
+want = collections.Counter(f[2] for f in fails)
+check(counts(res["mismatch"]) == dict(want), "failures --by mismatch match the corpus",
+      f"got {counts(res['mismatch'])}\nwant {dict(want)}")
+got_dev = {r["key"]: r["devices"] for r in res["category"]} if isinstance(res["category"], list) else None
+want_dev = {c: len({f[0] for f in fails if f[1] == c}) for c in {f[1] for f in fails}}
+check(got_dev == want_dev, "devices per category match the corpus", f"got {got_dev}\nwant {want_dev}")
+total = sum(r["failures"] for r in res["client"]) if isinstance(res["client"], list) else None
+check(total == len(fails), "failures --by client add up to every failure", f"got {total}, want {len(fails)}")
+# per device and client software: the key is the software without "SSH-2.0-",
+# then " (fingerprint)"
+bad = []
+for dev in ("HW-CORE-1", "HW-EDGE-2", "HW-AGG-3"):
+    rows = load(f"dev-{dev}.json")
+    got = collections.Counter()
+    for r in rows if isinstance(rows, list) else []:
+        got[r["key"].rsplit(" (", 1)[0]] += r["failures"]
+    want = collections.Counter(f[3][len("SSH-2.0-"):] for f in fails if f[0] == dev)
+    if got != want:
+        bad.append(f"{dev}: got {dict(got)} want {dict(want)}")
+check(not bad, "--device KEY --by client: each Huawei device's failing client software", "\n".join(bad))
+alg = counts(res["algorithm"])
+check(isinstance(alg, dict) and alg.get("diffie-hellman-group1-sha1") == sum(
+          1 for f in fails if f[2] == "kex-sha1-only") and "ext-info-c" not in alg,
+      "--by algorithm: every sha1-only kex failure offered group1-sha1; markers are not algorithms",
+      alg)
+PY
+# the script's 8 TAP lines count as ours; a line it never printed is a failure
+cat "$WORK/golden.tap"
+T_NUM=$((T_NUM + 8))
+T_FAILED=$((T_FAILED + 8 - $(grep -c '^ok ' "$WORK/golden.tap")))
+
+# CSV: RFC 4180 with a header, one line per group
+# shellcheck disable=SC2086
+"$KEXWATCH" --db "$DB" failures $WIN --by mismatch --format csv > "$WORK/m.csv"
+is "csv has the header" "$(head -n 1 "$WORK/m.csv" | tr -d '\r')" "key,failures,devices,first_seen,last_seen"
+rows=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$WORK/by-mismatch.json")
+is "csv has one row per mismatch" "$(($(wc -l < "$WORK/m.csv") - 1))" "$rows"
+check "csv lines end in CRLF" python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); sys.exit(not (d.count(b"\r\n") == d.count(b"\n") > 0))' "$WORK/m.csv"
+
+# --device filters: by device, one row, that device
+# shellcheck disable=SC2086
+out=$("$KEXWATCH" --db "$DB" failures $WIN --device edge-modern-1 --by device --format csv | tr -d '\r' | tail -n +2 | cut -d, -f1,2)
+is "--device keeps that device's failures only" "$out" \
+    "edge-modern-1,$(grep -c "^edge-modern-1	.*	fail:" "$C/openssh-lab/expected.tsv")"
+
+# errors: a missing database is an error (1), never created; a bad --by is usage (2)
+"$KEXWATCH" --db "$WORK/missing.db" failures > /dev/null 2> "$WORK/missing.err"
+is "missing database: exit 1" "$?" 1
+check "missing database: the message names the file" grep -q "missing.db" "$WORK/missing.err"
+check "missing database: not created by a query" test ! -e "$WORK/missing.db"
+"$KEXWATCH" --db "$DB" failures --by colour > /dev/null 2> "$WORK/by.err"
+is "bad --by: exit 2" "$?" 2
+
+# a newer schema is refused, not read
+cp "$DB" "$WORK/new.db"
+python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("PRAGMA user_version = 99"); c.commit()' "$WORK/new.db"
+"$KEXWATCH" --db "$WORK/new.db" failures > /dev/null 2> "$WORK/new.err"
+rc=$?
+# shellcheck disable=SC2016 # $1 and $2 are the inner shell's
+check "newer schema: exit 1, says it is newer" sh -c '[ "$1" -eq 1 ] && grep -q newer "$2"' - "$rc" "$WORK/new.err"
+
+# -c takes [store] database from the configuration
+printf '[store]\ndatabase = %s\n' "$DB" > "$WORK/q.conf"
+# shellcheck disable=SC2086
+"$KEXWATCH" -c "$WORK/q.conf" failures $WIN --by category --format json > "$WORK/c.json"
+check "-c CONFIG reads its [store] database" cmp -s "$WORK/c.json" "$WORK/by-category.json"
+
+# devices and device KEY
+"$KEXWATCH" --db "$DB" devices --format json > "$WORK/devices.json"
+is "devices lists every device of the corpus" \
+    "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$WORK/devices.json" 2>&1)" \
+    "$(cut -f1 "$C/openssh-lab/expected.tsv" "$C/huawei-assumed/huawei.expected.tsv" | grep -v '^device$' | sort -u | wc -l)"
+"$KEXWATCH" --db "$DB" device edge-modern-1 --since 36500d --format json > "$WORK/device.json"
+check "device KEY --format json: learned profile and failures with their mismatch" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(not (d["device"]["key"] == "edge-modern-1" and any(p["slot"] == "kex" for p in d["profile"])
+              and d["failures"] and all(f["mismatch"] for f in d["failures"]) and d["clients"]))' "$WORK/device.json"
+
+# the plan of the very statement the query runs (hidden --explain): the
+# window reads the covering failures_window, --device reads failures_device
+# shellcheck disable=SC2086
+plan_w=$("$KEXWATCH" --db "$DB" failures $WIN --by category --explain)
+# shellcheck disable=SC2086
+plan_d=$("$KEXWATCH" --db "$DB" failures $WIN --by mismatch --device HW-CORE-1 --explain)
+# shellcheck disable=SC2016 # $1 and $2 are the inner shell's
+check "EXPLAIN QUERY PLAN: a window is a range search of failures_window, a device one of failures_device" \
+    sh -c 'echo "$1" | grep -q "SEARCH negotiations USING COVERING INDEX failures_window (time>? AND time<?)" &&
+           echo "$2" | grep -q "SEARCH negotiations USING INDEX failures_device (device_id=? AND time>? AND time<?)"' \
+    - "$plan_w" "$plan_d"
+
+[ "$T_FAILED" -eq 0 ]
