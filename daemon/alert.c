@@ -14,8 +14,10 @@
 #include <jansson.h>
 
 #include "alert.h"
+#include "algo.h"
 #include "catalogue.h"
 #include "log.h"
+#include "store.h"
 #include "negotiate.h"
 #include "text.h"
 
@@ -27,6 +29,8 @@ struct alert_state {
     char id[33];
     char device[128];
     char fingerprint[33];
+    char mismatch[64];
+    char category[16];
     int64_t first_seen, last_seen, last_sent;
     uint64_t count;
     json_t *last; /* the last alert object sent, for the resolved notice */
@@ -41,6 +45,7 @@ struct hook_item {
     struct hook_item *next;
     char *body;
     size_t len;
+    int64_t outbox_id; /* 0 when not in the store's outbox */
 };
 
 struct webhook {
@@ -63,6 +68,7 @@ struct alerter {
     const struct cfg *cfg;
     FILE *file;
     struct webhook *hook;
+    struct store *store;
     struct alert_state *buckets[ALERT_BUCKETS];
     size_t n;
     uint64_t sent, suppressed;
@@ -140,10 +146,14 @@ static void hook_done(struct evhttp_request *req, void *arg)
     if (code >= 200 && code < 300) {
         w->sent++;
         w->backoff = HOOK_BACKOFF_MIN;
+        if (w->head && w->head->outbox_id && w->a->store)
+            store_outbox_done(w->a->store, w->head->outbox_id);
         hook_pop(w);
         hook_send(w);
         return;
     }
+    if (w->head && w->head->outbox_id && w->a->store)
+        store_outbox_failed(w->a->store, w->head->outbox_id, (int64_t)time(NULL) + w->backoff);
     char why[64];
     if (code)
         snprintf(why, sizeof why, "HTTP %d", code);
@@ -173,7 +183,7 @@ static void hook_send(struct webhook *w)
     w->in_flight = 1;
 }
 
-static void hook_enqueue(struct webhook *w, char *body)
+static void hook_enqueue(struct webhook *w, char *body, int64_t outbox_id)
 {
     if (w->queued >= HOOK_QUEUE_MAX) {
         /* bounded: the oldest notification goes, and the operator is told */
@@ -190,6 +200,7 @@ static void hook_enqueue(struct webhook *w, char *body)
     }
     it->body = body;
     it->len = strlen(body);
+    it->outbox_id = outbox_id;
     if (w->tail)
         w->tail->next = it;
     else
@@ -323,7 +334,39 @@ size_t alerter_webhook_pending(const struct alerter *a)
     return a->hook ? a->hook->queued : 0;
 }
 
-int alerter_new(const struct cfg *cfg, struct event_base *base, struct alerter **out, char *err, size_t errsize)
+static void restore_alert(void *arg, const struct store_alert *sa)
+{
+    struct alerter *a = arg;
+    if (a->n >= ALERT_MAX || strlen(sa->alert_id) != 32)
+        return;
+    struct alert_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return;
+    memcpy(s->id, sa->alert_id, 33);
+    snprintf(s->device, sizeof s->device, "%s", sa->device);
+    snprintf(s->fingerprint, sizeof s->fingerprint, "%s", sa->fingerprint ? sa->fingerprint : "");
+    snprintf(s->mismatch, sizeof s->mismatch, "%s", sa->mismatch ? sa->mismatch : "unclassified");
+    snprintf(s->category, sizeof s->category, "%s", sa->category ? sa->category : "kex");
+    s->first_seen = sa->first_seen;
+    s->last_seen = sa->last_seen;
+    s->last_sent = sa->last_notified;
+    s->count = sa->count;
+    unsigned b = bucket_of(s->id);
+    s->next = a->buckets[b];
+    a->buckets[b] = s;
+    a->n++;
+}
+
+static void restore_outbox(void *arg, int64_t id, const char *payload)
+{
+    struct alerter *a = arg;
+    char *body = strdup(payload);
+    if (body)
+        hook_enqueue(a->hook, body, id);
+}
+
+int alerter_new(const struct cfg *cfg, struct event_base *base, struct store *store, struct alerter **out, char *err,
+                size_t errsize)
 {
     *out = NULL;
     struct alerter *a = calloc(1, sizeof *a);
@@ -342,6 +385,17 @@ int alerter_new(const struct cfg *cfg, struct event_base *base, struct alerter *
             fclose(a->file);
         free(a);
         return -1;
+    }
+    a->store = store;
+    if (store) {
+        int n = store_alerts_load(store, restore_alert, a);
+        if (n > 0)
+            log_info("restored %d firing alert(s) from the database", n);
+        if (a->hook) {
+            n = store_outbox_load(store, "webhook", restore_outbox, a);
+            if (n > 0)
+                log_notice("%d webhook notification(s) from before the restart are being delivered", n);
+        }
     }
     *out = a;
     return 0;
@@ -371,7 +425,7 @@ uint64_t alerter_suppressed(const struct alerter *a)
 
 /* One line to every sink; the file is flushed to disk so an acknowledged
  * alert survives a crash. */
-static void emit(struct alerter *a, json_t *o)
+static void emit(struct alerter *a, json_t *o, const char *alert_id)
 {
     char *line = json_dumps(o, JSON_COMPACT);
     if (!line)
@@ -392,12 +446,39 @@ static void emit(struct alerter *a, json_t *o)
     a->sent++;
     if (a->hook) {
         char *body = a->hook->alertmanager ? alertmanager_body(a, o, (int64_t)time(NULL)) : line;
+        int64_t oid = 0;
+        /* in the outbox before the first attempt: accepted means delivered,
+         * even across a restart */
+        if (body && a->store)
+            store_outbox_add(a->store, alert_id, "webhook", body, (int64_t)time(NULL), &oid);
         if (body)
-            hook_enqueue(a->hook, body);
+            hook_enqueue(a->hook, body, oid);
         if (body == line)
             return; /* the queue owns it now */
     }
     free(line);
+}
+
+static void save_state(struct alerter *a, const struct alert_state *st, const char *status)
+{
+    if (!a->store)
+        return;
+    struct store_alert sa = {
+        .alert_id = st->id,
+        .device = st->device,
+        .mismatch = st->mismatch,
+        .fingerprint = st->fingerprint[0] ? st->fingerprint : NULL,
+        .category = st->category,
+        .status = status,
+        .first_seen = st->first_seen,
+        .last_seen = st->last_seen,
+        .last_notified = st->last_sent,
+        .count = st->count,
+    };
+    if (store_alert_save(a->store, &sa) < 0 && log_ratelimit_allow(&a->rl, time(NULL), NULL))
+        log_error("alert %s of device %s could not be saved in the database; it is still sent, but a restart "
+                  "would forget it",
+                  st->id, st->device);
 }
 
 /* The alert object of SPEC, reshaped from the pipeline's outcome JSON so
@@ -460,13 +541,29 @@ void alerter_process(struct alerter *a, struct pipeline *p, const struct negotia
             for (struct alert_state **pp = &a->buckets[b]; *pp;) {
                 struct alert_state *s = *pp;
                 if (strcmp(s->fingerprint, n->fingerprint) == 0 && strcmp(s->device, n->device) == 0) {
-                    if (s->last) {
-                        char tbuf[40];
-                        json_object_set_new(s->last, "status", json_string("resolved"));
-                        json_object_set_new(s->last, "time", json_string(text_rfc3339(tbuf, sizeof tbuf, now, -1)));
-                        emit(a, s->last);
-                        json_decref(s->last);
+                    char tbuf[40];
+                    if (!s->last) { /* restored from the store: what it kept */
+                        s->last = json_object();
+                        json_object_set_new(s->last, "alert_id", json_string(s->id));
+                        json_t *dev = json_object();
+                        json_object_set_new(dev, "key", json_string(s->device));
+                        json_object_set_new(s->last, "device", dev);
+                        json_object_set_new(s->last, "category", json_string(s->category));
+                        json_t *mm = json_object();
+                        json_object_set_new(mm, "id", json_string(s->mismatch));
+                        json_object_set_new(s->last, "mismatch", mm);
+                        json_object_set_new(s->last, "first_seen",
+                                            json_string(text_rfc3339(tbuf, sizeof tbuf, s->first_seen, -1)));
+                        json_object_set_new(s->last, "last_seen",
+                                            json_string(text_rfc3339(tbuf, sizeof tbuf, s->last_seen, -1)));
+                        json_object_set_new(s->last, "count", json_integer((json_int_t)s->count));
                     }
+                    json_object_set_new(s->last, "status", json_string("resolved"));
+                    json_object_set_new(s->last, "time", json_string(text_rfc3339(tbuf, sizeof tbuf, now, -1)));
+                    s->last_sent = now;
+                    save_state(a, s, "resolved");
+                    emit(a, s->last, s->id);
+                    json_decref(s->last);
                     *pp = s->next;
                     free(s);
                     a->n--;
@@ -496,6 +593,9 @@ void alerter_process(struct alerter *a, struct pipeline *p, const struct negotia
         memcpy(s->id, id, sizeof s->id);
         snprintf(s->device, sizeof s->device, "%s", n->device);
         snprintf(s->fingerprint, sizeof s->fingerprint, "%s", n->fingerprint ? n->fingerprint : "");
+        snprintf(s->mismatch, sizeof s->mismatch, "%s", n->match ? n->match->id : "unclassified");
+        snprintf(s->category, sizeof s->category, "%s",
+                 n->category >= 0 ? algo_category_name((enum algo_category)n->category) : "kex");
         s->first_seen = n->time;
         s->next = a->buckets[b];
         a->buckets[b] = s;
@@ -511,8 +611,9 @@ void alerter_process(struct alerter *a, struct pipeline *p, const struct negotia
     json_t *o = alert_object(p, n, id, s);
     if (!o)
         return;
-    emit(a, o);
     s->last_sent = now;
+    save_state(a, s, "firing");
+    emit(a, o, id);
     json_decref(s->last);
     s->last = o;
 }

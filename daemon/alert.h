@@ -7,10 +7,11 @@
  * Sinks: the JSON Lines file, stdout, and a webhook (HTTP POST through
  * libevent's evhttp; Alertmanager v2 /api/v2/alerts body by default, or the
  * alert object itself with webhook_format = generic), retried with
- * exponential back-off and jitter while the receiver is down. In this
- * version the deduplication state and the webhook's retry queue live in
- * memory (bounded; a restart starts afresh); the durable outbox, syslog and
- * exec sinks are still to come.
+ * exponential back-off and jitter while the receiver is down. With a store,
+ * every alert sent is saved (its deduplication state survives a restart)
+ * and every webhook notification goes through the store's outbox first, so
+ * one accepted is delivered after a restart too. The syslog and exec sinks
+ * are still to come.
  */
 #ifndef KW_ALERT_H
 #define KW_ALERT_H
@@ -23,12 +24,15 @@
 struct alerter;
 
 struct event_base;
+struct store;
 
 /* Opens the sinks cfg names ([alerts] file, stdout, webhook). base runs the
- * webhook's HTTP requests and retries (NULL: no webhook, e.g. replay).
- * Returns 0 and *out, or -1 with a message for the operator in err. cfg is
- * borrowed. */
-int alerter_new(const struct cfg *cfg, struct event_base *base, struct alerter **out, char *err, size_t errsize);
+ * webhook's HTTP requests and retries (NULL: no webhook). store (may be
+ * NULL: nothing durable) restores firing alerts and pending webhook
+ * notifications. Returns 0 and *out, or -1 with a message for the operator
+ * in err. cfg and store are borrowed. */
+int alerter_new(const struct cfg *cfg, struct event_base *base, struct store *store, struct alerter **out, char *err,
+                size_t errsize);
 
 /* Webhook notifications delivered, failed attempts, and waiting (queued or
  * in flight). */

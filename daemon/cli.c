@@ -33,6 +33,9 @@ static void usage(FILE *f)
                "                               failed negotiations in a window, grouped, most first\n"
                "  devices [--format F]         every device: last seen, failures in 30 days\n"
                "  device KEY [--format F]      one device's server profile, failures and client types\n"
+               "  clients [--since 30d] [--format F]\n"
+               "                               client types: failures, devices they fail on, lists offered\n"
+               "                               (failures, devices, device, clients: --local for local times)\n"
                "  replay [--records] FILE...   run stored syslog lines ('-' = stdin) through the daemon's\n"
                "                               pipeline; prints each negotiation outcome as a JSON line\n"
                "                               (--records: every parsed record instead)\n"
@@ -554,6 +557,8 @@ int main(int argc, char **argv)
         return query_devices(cfg_path, db_path, sub_argc, sub_argv);
     if (strcmp(cmd, "device") == 0)
         return query_device(cfg_path, db_path, sub_argc, sub_argv);
+    if (strcmp(cmd, "clients") == 0)
+        return query_clients(cfg_path, db_path, sub_argc, sub_argv);
     fprintf(stderr, "kexwatch: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

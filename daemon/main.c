@@ -148,8 +148,7 @@ static void on_outcome(void *arg, const struct negotiation *n)
 {
     struct daemon *d = arg;
     pipeline_log_outcome(d->pipeline, n);
-    if (d->alerter)
-        alerter_process(d->alerter, d->pipeline, n, (int64_t)time(NULL));
+    /* the negotiation is queued before its alert, which names its device */
     if (store_enqueue(d->store, n) < 0) {
         uint64_t held = 0;
         if (log_ratelimit_allow(&d->rl_store, time(NULL), &held))
@@ -157,6 +156,8 @@ static void on_outcome(void *arg, const struct negotiation *n)
                       "or full",
                       d->cfg->database, n->device);
     }
+    if (d->alerter)
+        alerter_process(d->alerter, d->pipeline, n, (int64_t)time(NULL));
     if (store_pending(d->store) >= STORE_BATCH)
         store_commit(d);
 }
@@ -378,7 +379,7 @@ int main(int argc, char **argv)
         /* the alert sinks open (file, webhook URL) */
         struct event_base *b = event_base_new();
         struct alerter *al = NULL;
-        if (!b || alerter_new(d.cfg, b, &al, err, sizeof err) < 0) {
+        if (!b || alerter_new(d.cfg, b, NULL, &al, err, sizeof err) < 0) {
             fprintf(stderr, "%s\n", b ? err : "out of memory");
             if (b)
                 event_base_free(b);
@@ -425,7 +426,7 @@ int main(int argc, char **argv)
     pipeline_set_outcome_cb(d.pipeline, on_outcome, &d);
     pipeline_set_profile_cb(d.pipeline, on_profile, &d);
     d.base = event_base_new();
-    if (d.base && alerter_new(d.cfg, d.base, &d.alerter, err, sizeof err) < 0) {
+    if (d.base && alerter_new(d.cfg, d.base, d.store, &d.alerter, err, sizeof err) < 0) {
         log_error("%s", err);
         teardown(&d);
         return 1;

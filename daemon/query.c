@@ -70,12 +70,27 @@ int query_parse_time(const char *text, long long *out)
     return 0;
 }
 
+/* --local: times in the tool's time zone, RFC 3339 with its offset */
+static bool local_times;
+
 static void format_time(int64_t t, char *buf, size_t size)
 {
     time_t tt = (time_t)t;
     struct tm tm;
-    if (!gmtime_r(&tt, &tm) || !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
-        snprintf(buf, size, "%lld", (long long)t);
+    if (local_times) {
+        char base[40];
+        if (localtime_r(&tt, &tm) && strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm)) {
+            long off = tm.tm_gmtoff;
+            char sign = off < 0 ? '-' : '+';
+            if (off < 0)
+                off = -off;
+            snprintf(buf, size, "%s%c%02ld:%02ld", base, sign, off / 3600, off / 60 % 60);
+            return;
+        }
+    } else if (gmtime_r(&tt, &tm) && strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm)) {
+        return;
+    }
+    snprintf(buf, size, "%lld", (long long)t);
 }
 
 /* "3d", "5h", "12m", "40s": a human age for the device's profiles */
@@ -443,11 +458,12 @@ static void failures_help(FILE *f)
 {
     fprintf(f, "Usage: kexwatch [-c CONFIG | --db PATH] failures [--since 30d | --from T --until T]\n"
                "         [--device KEY] [--by client|device|category|algorithm|mismatch]\n"
-               "         [--format table|json|csv]\n"
+               "         [--local] [--format table|json|csv]\n"
                "Failed negotiations in a time window, grouped (default --by client, --since 30d),\n"
                "most failures first. T is RFC 3339 (2026-11-01T00:00:00Z) or a date (UTC midnight).\n"
                "--by algorithm counts each algorithm the failing clients offered in the failing\n"
-               "category. Reads the database read-only. Exit 0 (also for no failures), 1 error, 2 usage.\n");
+               "category. --local: times in the local time zone, not UTC.\n"
+               "Reads the database read-only. Exit 0 (also for no failures), 1 error, 2 usage.\n");
 }
 
 int query_failures(const char *cfg_path, const char *db_path, int argc, char **argv)
@@ -457,6 +473,7 @@ int query_failures(const char *cfg_path, const char *db_path, int argc, char **a
         {"until", required_argument, NULL, 'u'},  {"device", required_argument, NULL, 'D'},
         {"by", required_argument, NULL, 'b'},     {"format", required_argument, NULL, 'F'},
         {"db", required_argument, NULL, 'd'},     {"explain", no_argument, NULL, 'E'},
+        {"local", no_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     static const char *const by_names[] = {
@@ -477,6 +494,7 @@ int query_failures(const char *cfg_path, const char *db_path, int argc, char **a
         case 'D': q.device = optarg; break;
         case 'd': db_path = optarg; break;
         case 'E': explain = true; break;
+        case 'L': local_times = true; break;
         case 'b': {
             int i = 0;
             while (i <= STORE_BY_MISMATCH && strcmp(by_names[i], optarg) != 0)
@@ -598,6 +616,7 @@ static int simple_options(const char *cmd, int argc, char **argv, const char **d
         {"format", required_argument, NULL, 'F'},
         {"since", required_argument, NULL, 's'},
         {"db", required_argument, NULL, 'd'},
+        {"local", no_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -610,6 +629,7 @@ static int simple_options(const char *cmd, int argc, char **argv, const char **d
                 return 2;
             break;
         case 'd': *db_path = optarg; break;
+        case 'L': local_times = true; break;
         case 's': {
             unsigned secs;
             if (cfg_parse_duration(optarg, &secs) < 0) {
@@ -629,7 +649,7 @@ static int simple_options(const char *cmd, int argc, char **argv, const char **d
 
 static void devices_help(FILE *f)
 {
-    fprintf(f, "Usage: kexwatch [-c CONFIG | --db PATH] devices [--since 30d] [--format table|json|csv]\n"
+    fprintf(f, "Usage: kexwatch [-c CONFIG | --db PATH] devices [--since 30d] [--local] [--format table|json|csv]\n"
                "Every device in the database, most recently seen first, with its failures since\n"
                "--since ago (default 30 days).\n");
 }
@@ -761,7 +781,7 @@ static int collect_recent(void *arg, size_t ncol, const char *const *names, cons
 
 static void device_help(FILE *f)
 {
-    fprintf(f, "Usage: kexwatch [-c CONFIG | --db PATH] device KEY [--since 30d] [--format table|json|csv]\n"
+    fprintf(f, "Usage: kexwatch [-c CONFIG | --db PATH] device KEY [--since 30d] [--local] [--format table|json|csv]\n"
                "One device: what it offers as server per slot (with source and age), its latest 50\n"
                "failures since --since ago (default 30 days) with their mismatch, and the client\n"
                "types that failed on it. CSV prints the four parts one after another, each with\n"
@@ -881,4 +901,85 @@ out:
     table_free(&recent);
     table_free(&clients);
     return rc;
+}
+
+/* ----------------------------------------------------------------- clients */
+
+static const char *const clients_cols[] = {"client", "failures", "devices", "fails_on", "first_seen",
+                                           "last_seen", "kex", "hostkey", "cipher", "mac", "compression"};
+
+/* software and fingerprint folded into one "client" key (as failures --by
+ * client prints it), then the store's columns as they come */
+static int collect_clients(void *arg, size_t ncol, const char *const *names, const struct store_value *v)
+{
+    struct table *t = arg;
+    if (ncol != 12 || table_set_cols(t, 11, clients_cols) < 0) {
+        t->oom = true;
+        return -1;
+    }
+    struct cell row[11];
+    row[0] = (struct cell){.s = client_key(v[0].text, v[1].text)};
+    for (size_t i = 1; i < 11; i++)
+        row[i] = cell_value(names[i + 1], &v[i + 1]);
+    if (table_add(t, row) < 0) {
+        t->oom = true;
+        return -1;
+    }
+    return 0;
+}
+
+static void clients_help(FILE *f)
+{
+    fprintf(f, "Usage: kexwatch [-c CONFIG | --db PATH] clients [--since 30d] [--local] [--format table|json|csv]\n"
+               "Client types (software and fingerprint) seen or failing since --since ago (default\n"
+               "30 days), most failures first: their failures and the devices they failed on (how\n"
+               "many, and the first three keys), and the lists they offer (kex, hostkey, cipher,\n"
+               "mac, compression; client to server). The table leaves the lists out; JSON and CSV\n"
+               "carry them. --local prints times in the local time zone instead of UTC.\n");
+}
+
+int query_clients(const char *cfg_path, const char *db_path, int argc, char **argv)
+{
+    enum format fmt = FMT_TABLE;
+    int64_t since = (int64_t)time(NULL) - DEFAULT_WINDOW;
+    int rc = simple_options("clients", argc, argv, &db_path, &fmt, &since, clients_help);
+    if (rc >= 0)
+        return rc;
+    if (optind < argc) {
+        fprintf(stderr, "kexwatch clients: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    struct store *s;
+    if (open_store("clients", cfg_path, db_path, &s) < 0)
+        return 1;
+    char err[1024] = "";
+    struct table t = {0};
+    rc = store_clients(s, since, INT64_MAX, collect_clients, &t, err, sizeof err);
+    store_close(s);
+    if (rc < 0 || t.oom || table_set_cols(&t, 11, clients_cols) < 0) {
+        fprintf(stderr, "kexwatch clients: %s\n", t.oom || rc >= 0 ? "out of memory" : err);
+        table_free(&t);
+        return 1;
+    }
+    if (fmt == FMT_JSON) {
+        print_json_array(stdout, &t, "");
+        putchar('\n');
+    } else if (fmt == FMT_CSV) {
+        print_csv(stdout, &t);
+    } else if (t.nrows) {
+        /* the lists are too wide for a terminal: the first six columns */
+        struct table v = {.ncol = 6, .cols = t.cols, .nrows = t.nrows};
+        if (!(v.cells = malloc(t.nrows * 6 * sizeof *v.cells))) {
+            table_free(&t);
+            return 1;
+        }
+        for (size_t r = 0; r < t.nrows; r++)
+            memcpy(&v.cells[r * 6], &t.cells[r * 11], 6 * sizeof *v.cells);
+        print_table(stdout, &v);
+        free(v.cells);
+    } else {
+        printf("no client types in the window\n");
+    }
+    table_free(&t);
+    return ferror(stdout) ? 1 : 0;
 }

@@ -152,4 +152,53 @@ enum store_device_part { STORE_DEVICE_INFO, STORE_DEVICE_PROFILE, STORE_DEVICE_F
 int store_device(struct store *s, enum store_device_part part, const char *key, int64_t since, unsigned limit,
                  store_row_cb cb, void *arg, char *err, size_t errsize);
 
+/* ---------------------------------------------------------------- alerts
+ * Alert deduplication state and the delivery outbox, written at once (not
+ * queued): alerts are rare and must survive a crash. */
+
+struct store_alert {
+    const char *alert_id; /* 32 hex digits */
+    const char *device;   /* device key (its row must exist: queued negotiations are committed first) */
+    const char *mismatch;
+    const char *fingerprint; /* may be NULL */
+    const char *category;
+    const char *status;      /* "firing" or "resolved" */
+    int64_t first_seen, last_seen, last_notified;
+    uint64_t count;
+};
+
+/* Inserts or updates an alert (by alert_id). Commits what is queued first,
+ * so the device row exists. Returns 0 or -1. */
+int store_alert_save(struct store *s, const struct store_alert *a);
+
+/* Calls cb for every firing alert (restoring deduplication at start-up).
+ * Strings are borrowed for the call. Returns the count or -1. */
+typedef void (*store_alert_cb)(void *arg, const struct store_alert *a);
+int store_alerts_load(struct store *s, store_alert_cb cb, void *arg);
+
+/* Adds a notification for a sink to the outbox (committed before the sink
+ * is tried); *id gets its row id. The alert must have been saved. Returns 0
+ * or -1. */
+int store_outbox_add(struct store *s, const char *alert_id, const char *sink, const char *payload, int64_t now,
+                     int64_t *id);
+
+/* A notification the sink accepted: removed. Returns 0 or -1. */
+int store_outbox_done(struct store *s, int64_t id);
+
+/* A failed attempt: counted, next attempt time kept. Returns 0 or -1. */
+int store_outbox_failed(struct store *s, int64_t id, int64_t next_attempt);
+
+/* Calls cb for every notification of sink still in the outbox, oldest
+ * first (after a restart). Returns the count or -1. */
+typedef void (*store_outbox_cb)(void *arg, int64_t id, const char *payload);
+int store_outbox_load(struct store *s, const char *sink, store_outbox_cb cb, void *arg);
+
+/* Client types seen or failing since from: software, fingerprint, failures
+ * and devices (failed in [from, until)), fails_on (up to three device keys,
+ * space-separated, most failures first), first_seen, last_seen, and the
+ * offered kex, hostkey, cipher, mac and compression lists (client to
+ * server). Most failures first. */
+int store_clients(struct store *s, int64_t from, int64_t until, store_row_cb cb, void *arg, char *err,
+                  size_t errsize);
+
 #endif

@@ -14,7 +14,7 @@ DB="$WORK/q.db"
 # whatever day it runs
 WIN="--from 2026-11-01T00:00:00Z --until 2026-12-01T00:00:00Z"
 
-plan 23
+plan 29
 
 "$KEXWATCH" -c "$C/openssh-lab/inventory.conf" replay --db "$DB" "$C"/openssh-lab/*.log > /dev/null 2> "$WORK/r1.err"
 is "replay --db stores the OpenSSH lab" "$?" 0
@@ -172,5 +172,62 @@ check "EXPLAIN QUERY PLAN: a window is a range search of failures_window, a devi
     sh -c 'echo "$1" | grep -q "SEARCH negotiations USING COVERING INDEX failures_window (time>? AND time<?)" &&
            echo "$2" | grep -q "SEARCH negotiations USING INDEX failures_device (device_id=? AND time>? AND time<?)"' \
     - "$plan_w" "$plan_d"
+
+# clients: one row per client type, its failures as failures --by client
+# counts them, the devices it failed on, the lists it offers
+"$KEXWATCH" --db "$DB" clients --since 36500d --format json > "$WORK/clients.json" 2> "$WORK/clients.err"
+is "clients --format json: exit 0" "$?" 0
+check "clients: failures per client type equal failures --by client, lists and devices given" python3 -c '
+import json, sys
+cl = json.load(open(sys.argv[1])); by = json.load(open(sys.argv[2])); dev = json.load(open(sys.argv[3]))
+keys = {"client", "failures", "devices", "fails_on", "first_seen", "last_seen",
+        "kex", "hostkey", "cipher", "mac", "compression"}
+got = {r["client"]: r["failures"] for r in cl if r["failures"]}
+want = {r["key"]: r["failures"] for r in by if r["key"] != "(unknown client)"}
+devkeys = {d["key"] for d in dev}
+ok = (all(set(r) == keys for r in cl) and got == want
+      and all(r["kex"] and r["cipher"] for r in cl if r["failures"])
+      and all(0 < len(r["fails_on"].split()) <= min(3, r["devices"]) and set(r["fails_on"].split()) <= devkeys
+              for r in cl if r["failures"]))
+if not ok:
+    print("got", got, "\nwant", want, file=sys.stderr)
+sys.exit(not ok)' "$WORK/clients.json" "$WORK/by-client.json" "$WORK/devices.json"
+
+# --local: the same instants, in the local zone with its offset
+# shellcheck disable=SC2086
+TZ=Asia/Kolkata "$KEXWATCH" --db "$DB" failures $WIN --by category --local --format json > "$WORK/local.json"
+check "--local: RFC 3339 times with the local offset, same instants as UTC" python3 -c '
+import json, sys, datetime
+a = json.load(open(sys.argv[1])); b = json.load(open(sys.argv[2]))
+p = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
+sys.exit(not (len(a) == len(b) > 0 and all(r["first_seen"].endswith("+05:30") for r in a)
+              and all(p(x["first_seen"]) == p(y["first_seen"]) and p(x["last_seen"]) == p(y["last_seen"])
+                      for x, y in zip(a, b))))' "$WORK/local.json" "$WORK/by-category.json"
+TZ=Asia/Kolkata "$KEXWATCH" --db "$DB" clients --since 36500d --local --format csv > "$WORK/local.csv"
+check "clients --local --format csv: local times" grep -q '+05:30' "$WORK/local.csv"
+
+# queries answer while a writer holds the database: replay a long file into
+# the same database in the background and query until it is done
+python3 -c '
+import sys
+lines = open(sys.argv[1]).read()
+sys.stdout.write(lines * 2000)' "$C/huawei-assumed/huawei.log" > "$WORK/long.log"
+cp "$DB" "$WORK/busy.db"
+"$KEXWATCH" -c "$C/huawei-assumed/huawei-inventory.conf" replay --db "$WORK/busy.db" "$WORK/long.log" \
+    > /dev/null 2> "$WORK/busy-replay.err" &
+writer=$!
+qrc=0 during=0
+while kill -0 "$writer" 2> /dev/null; do
+    # shellcheck disable=SC2086
+    "$KEXWATCH" --db "$WORK/busy.db" failures $WIN --by category --format json > /dev/null 2>> "$WORK/busy.err" ||
+        qrc=1
+    "$KEXWATCH" --db "$WORK/busy.db" clients --format csv > /dev/null 2>> "$WORK/busy.err" || qrc=1
+    kill -0 "$writer" 2> /dev/null && during=$((during + 1))
+done
+wait "$writer"
+wrc=$?
+is "queries while replay --db writes: every one exits 0" "$qrc" 0
+check "queries ran while the writer was running, and the writer succeeded" \
+    sh -c '[ "$1" -gt 0 ] && [ "$2" -eq 0 ]' - "$during" "$wrc"
 
 [ "$T_FAILED" -eq 0 ]

@@ -1,0 +1,66 @@
+#!/bin/bash
+# Durability of alerts: notifications accepted while the webhook receiver is
+# down survive a kill -9 of the daemon and are delivered exactly once after
+# the restart; the deduplication state survives too.
+. "$(dirname "$0")/lib.sh"
+
+plan 7
+PORT=$(free_port)
+RPORT=$(free_port)
+while [ "$RPORT" = "$PORT" ]; do RPORT=$(free_port); done
+write_config "$PORT" "identify = hostname"
+sed -i "s|^stdout = no|stdout = no\nrepeat_interval = 1h\nwebhook = http://127.0.0.1:$RPORT/api/v2/alerts|" \
+    "$WORK/kexwatch.conf"
+check "kexwatchd starts with the webhook receiver down" start_daemon
+
+send_udp() {
+    while IFS= read -r line; do printf '%s' "$line" > /dev/udp/127.0.0.1/"$PORT"; done < "$1"
+}
+PUB="$KW_TESTDATA/corpus/published/published.log"
+want=$(awk -F'\t' 'NR > 1 && $2 != "-"' "$KW_TESTDATA/corpus/published/published.expected.tsv" | wc -l)
+send_udp "$PUB"
+for _ in $(seq 1 50); do [ "$(wc -l < "$WORK/alerts.jsonl")" -ge "$want" ] && break; sleep 0.1; done
+is "the alerts were raised" "$(wc -l < "$WORK/alerts.jsonl")" "$want"
+is "and wait in the outbox" "$(sqlite3 "$WORK/kexwatch.db" 'SELECT count(*) FROM outbox')" "$want"
+kill -KILL "$DAEMON_PID"
+wait "$DAEMON_PID" 2> /dev/null
+DAEMON_PID=""
+
+# the receiver comes up, then the daemon restarts
+python3 - "$RPORT" "$WORK/received.jsonl" <<'PY' &
+import http.server, sys, threading
+out = open(sys.argv[2], "a")
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        out.write(body.decode() + "\n")
+        out.flush()
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+srv = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+threading.Timer(30, srv.shutdown).start()
+srv.serve_forever()
+PY
+RECV=$!
+EXTRA_CLEANUP='kill $RECV 2>/dev/null'
+sleep 0.3
+check "kexwatchd restarts after kill -9" start_daemon
+for _ in $(seq 1 100); do
+    [ -f "$WORK/received.jsonl" ] && [ "$(wc -l < "$WORK/received.jsonl")" -ge "$want" ] && break
+    sleep 0.1
+done
+sleep 0.5
+is "every pending notification is delivered exactly once after the restart" \
+    "$(wc -l < "$WORK/received.jsonl" 2> /dev/null)" "$want"
+
+# the same failures again (new connections): deduplicated across the restart
+before=$(wc -l < "$WORK/alerts.jsonl")
+sed 's/\[\([0-9]*\)\]:/[\17]:/' "$PUB" > "$WORK/again.log"
+send_udp "$WORK/again.log"
+sleep 1
+is "repeats after the restart are still held back (state restored)" "$(wc -l < "$WORK/alerts.jsonl")" "$before"
+check "SIGTERM: exit status 0" stop_daemon
+finish
