@@ -40,6 +40,7 @@ struct alert_state {
 #define HOOK_BACKOFF_MIN 1u     /* seconds */
 #define HOOK_BACKOFF_MAX 300u
 #define HOOK_TIMEOUT_S 10
+#define HOOK_BATCH_MAX 100      /* Alertmanager alerts grouped in one POST */
 
 struct hook_item {
     struct hook_item *next;
@@ -58,7 +59,7 @@ struct webhook {
     int alertmanager;
     struct hook_item *head, *tail;
     size_t queued;
-    int in_flight;
+    int in_flight;        /* notifications the request in flight carries */
     struct event *retry_ev;
     unsigned backoff;
     uint64_t sent, failed, dropped;
@@ -141,19 +142,24 @@ static void hook_failed(struct webhook *w, const char *why)
 static void hook_done(struct evhttp_request *req, void *arg)
 {
     struct webhook *w = arg;
+    int carried = w->in_flight;
     w->in_flight = 0;
     int code = req ? evhttp_request_get_response_code(req) : 0;
     if (code >= 200 && code < 300) {
-        w->sent++;
         w->backoff = HOOK_BACKOFF_MIN;
-        if (w->head && w->head->outbox_id && w->a->store)
-            store_outbox_done(w->a->store, w->head->outbox_id);
-        hook_pop(w);
+        for (int i = 0; i < carried && w->head; i++) {
+            if (w->head->outbox_id && w->a->store)
+                store_outbox_done(w->a->store, w->head->outbox_id);
+            hook_pop(w);
+            w->sent++;
+        }
         hook_send(w);
         return;
     }
-    if (w->head && w->head->outbox_id && w->a->store)
-        store_outbox_failed(w->a->store, w->head->outbox_id, (int64_t)time(NULL) + w->backoff);
+    int i = 0;
+    for (struct hook_item *it = w->head; it && i < carried; it = it->next, i++)
+        if (it->outbox_id && w->a->store)
+            store_outbox_failed(w->a->store, it->outbox_id, (int64_t)time(NULL) + w->backoff);
     char why[64];
     if (code)
         snprintf(why, sizeof why, "HTTP %d", code);
@@ -162,6 +168,9 @@ static void hook_done(struct evhttp_request *req, void *arg)
     hook_failed(w, why);
 }
 
+/* One request at a time per sink; in Alertmanager mode the waiting alerts
+ * go together (up to HOOK_BATCH_MAX per POST), so a storm of failures makes
+ * a bounded number of requests without dropping any alert. */
 static void hook_send(struct webhook *w)
 {
     if (w->in_flight || !w->head || evtimer_pending(w->retry_ev, NULL))
@@ -175,12 +184,27 @@ static void hook_send(struct webhook *w)
     evhttp_add_header(h, "Host", w->host);
     evhttp_add_header(h, "Content-Type", "application/json");
     evhttp_add_header(h, "User-Agent", "kexwatchd/" PACKAGE_VERSION);
-    evbuffer_add(evhttp_request_get_output_buffer(req), w->head->body, w->head->len);
+    struct evbuffer *out = evhttp_request_get_output_buffer(req);
+    int n = 0;
+    if (w->alertmanager) {
+        /* each body is a one-alert array "[{...}]": join their insides */
+        evbuffer_add(out, "[", 1);
+        for (struct hook_item *it = w->head; it && n < HOOK_BATCH_MAX; it = it->next, n++) {
+            if (n)
+                evbuffer_add(out, ",", 1);
+            if (it->len >= 2)
+                evbuffer_add(out, it->body + 1, it->len - 2);
+        }
+        evbuffer_add(out, "]", 1);
+    } else {
+        evbuffer_add(out, w->head->body, w->head->len);
+        n = 1;
+    }
     if (evhttp_make_request(w->conn, req, EVHTTP_REQ_POST, w->path) != 0) {
         hook_failed(w, "cannot start the request");
         return;
     }
-    w->in_flight = 1;
+    w->in_flight = n;
 }
 
 static void hook_enqueue(struct webhook *w, char *body, int64_t outbox_id)
