@@ -555,6 +555,52 @@ static void forget_one(struct alerter *a)
     }
 }
 
+/* Sends the resolved notice of *pp and forgets it (unlinks it from its
+ * bucket). */
+static void resolve(struct alerter *a, struct alert_state **pp, int64_t now)
+{
+    struct alert_state *s = *pp;
+    char tbuf[40];
+    if (!s->last) { /* restored from the store: what it kept */
+        s->last = json_object();
+        json_object_set_new(s->last, "alert_id", json_string(s->id));
+        json_t *dev = json_object();
+        json_object_set_new(dev, "key", json_string(s->device));
+        json_object_set_new(s->last, "device", dev);
+        json_object_set_new(s->last, "category", json_string(s->category));
+        json_t *mm = json_object();
+        json_object_set_new(mm, "id", json_string(s->mismatch));
+        json_object_set_new(s->last, "mismatch", mm);
+        json_object_set_new(s->last, "first_seen", json_string(text_rfc3339(tbuf, sizeof tbuf, s->first_seen, -1)));
+    }
+    json_object_set_new(s->last, "last_seen", json_string(text_rfc3339(tbuf, sizeof tbuf, s->last_seen, -1)));
+    json_object_set_new(s->last, "count", json_integer((json_int_t)s->count));
+    json_object_set_new(s->last, "status", json_string("resolved"));
+    json_object_set_new(s->last, "time", json_string(text_rfc3339(tbuf, sizeof tbuf, now, -1)));
+    s->last_sent = now;
+    save_state(a, s, "resolved");
+    emit(a, s->last, s->id);
+    json_decref(s->last);
+    *pp = s->next;
+    free(s);
+    a->n--;
+}
+
+void alerter_tick(struct alerter *a, int64_t now)
+{
+    if (!a->cfg->resolve_after)
+        return;
+    for (unsigned b = 0; b < ALERT_BUCKETS; b++)
+        for (struct alert_state **pp = &a->buckets[b]; *pp;) {
+            /* quiet: no repeat of the failure for resolve_after */
+            if ((*pp)->last_sent && now - (*pp)->last_seen >= (int64_t)a->cfg->resolve_after &&
+                now - (*pp)->last_sent >= (int64_t)a->cfg->resolve_after)
+                resolve(a, pp, now);
+            else
+                pp = &(*pp)->next;
+        }
+}
+
 void alerter_process(struct alerter *a, struct pipeline *p, const struct negotiation *n, int64_t now)
 {
     if (!n->failed) {
@@ -564,36 +610,10 @@ void alerter_process(struct alerter *a, struct pipeline *p, const struct negotia
         for (unsigned b = 0; b < ALERT_BUCKETS; b++) {
             for (struct alert_state **pp = &a->buckets[b]; *pp;) {
                 struct alert_state *s = *pp;
-                if (strcmp(s->fingerprint, n->fingerprint) == 0 && strcmp(s->device, n->device) == 0) {
-                    char tbuf[40];
-                    if (!s->last) { /* restored from the store: what it kept */
-                        s->last = json_object();
-                        json_object_set_new(s->last, "alert_id", json_string(s->id));
-                        json_t *dev = json_object();
-                        json_object_set_new(dev, "key", json_string(s->device));
-                        json_object_set_new(s->last, "device", dev);
-                        json_object_set_new(s->last, "category", json_string(s->category));
-                        json_t *mm = json_object();
-                        json_object_set_new(mm, "id", json_string(s->mismatch));
-                        json_object_set_new(s->last, "mismatch", mm);
-                        json_object_set_new(s->last, "first_seen",
-                                            json_string(text_rfc3339(tbuf, sizeof tbuf, s->first_seen, -1)));
-                        json_object_set_new(s->last, "last_seen",
-                                            json_string(text_rfc3339(tbuf, sizeof tbuf, s->last_seen, -1)));
-                        json_object_set_new(s->last, "count", json_integer((json_int_t)s->count));
-                    }
-                    json_object_set_new(s->last, "status", json_string("resolved"));
-                    json_object_set_new(s->last, "time", json_string(text_rfc3339(tbuf, sizeof tbuf, now, -1)));
-                    s->last_sent = now;
-                    save_state(a, s, "resolved");
-                    emit(a, s->last, s->id);
-                    json_decref(s->last);
-                    *pp = s->next;
-                    free(s);
-                    a->n--;
-                } else {
+                if (strcmp(s->fingerprint, n->fingerprint) == 0 && strcmp(s->device, n->device) == 0)
+                    resolve(a, pp, now);
+                else
                     pp = &s->next;
-                }
             }
         }
         return;

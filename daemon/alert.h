@@ -44,6 +44,10 @@ size_t alerter_webhook_pending(const struct alerter *a);
  * resolve); p renders the outcome. now is the wall clock. */
 void alerter_process(struct alerter *a, struct pipeline *p, const struct negotiation *n, int64_t now);
 
+/* Resolves firing alerts not repeated for [alerts] resolve_after (the quiet
+ * period); call about once a second. */
+void alerter_tick(struct alerter *a, int64_t now);
+
 /* Reopens the file sink (after logrotate moved it) and takes cfg's
  * repeat_interval. Returns 0 or -1 (the old file stays open). */
 int alerter_reopen(struct alerter *a, const struct cfg *cfg, char *err, size_t errsize);

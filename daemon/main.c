@@ -21,6 +21,7 @@
 #include "listen.h"
 #include "log.h"
 #include "pipeline.h"
+#include "privdrop.h"
 #include "sdnotify.h"
 #include "stats.h"
 #include "store.h"
@@ -245,6 +246,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     int64_t now = (int64_t)time(NULL);
     pipeline_tick(d->pipeline, now);
+    if (d->alerter)
+        alerter_tick(d->alerter, now);
     if (d->cfg->retention_days)
         store_purge(d->store, now - (int64_t)d->cfg->retention_days * 86400, PURGE_STEP);
 }
@@ -448,6 +451,17 @@ int main(int argc, char **argv)
     }
     if (listen_count(d.listen) == 0)
         log_warning("no [listen] udp or tcp address configured: nothing will be received");
+
+    /* sockets are bound, the database, alert file and record dump are open:
+     * nothing left needs root */
+    if (d.cfg->user && *d.cfg->user) {
+        if (privdrop_to(d.cfg->user, err, sizeof err) < 0) {
+            log_error("%s; nothing started", err);
+            teardown(&d);
+            return 1;
+        }
+        log_info("dropped privileges to user %s", d.cfg->user);
+    }
 
     d.ev_term = evsignal_new(d.base, SIGTERM, on_stop, &d);
     d.ev_int = evsignal_new(d.base, SIGINT, on_stop, &d);
