@@ -32,6 +32,7 @@ struct alert_state {
     char mismatch[64];
     char category[16];
     int64_t first_seen, last_seen, last_sent;
+    int64_t last_rx; /* wall clock of the last failure (device clocks may be off) */
     uint64_t count;
     json_t *last; /* the last alert object sent, for the resolved notice */
 };
@@ -374,6 +375,7 @@ static void restore_alert(void *arg, const struct store_alert *sa)
     s->first_seen = sa->first_seen;
     s->last_seen = sa->last_seen;
     s->last_sent = sa->last_notified;
+    s->last_rx = sa->last_notified;
     s->count = sa->count;
     unsigned b = bucket_of(s->id);
     s->next = a->buckets[b];
@@ -593,7 +595,7 @@ void alerter_tick(struct alerter *a, int64_t now)
     for (unsigned b = 0; b < ALERT_BUCKETS; b++)
         for (struct alert_state **pp = &a->buckets[b]; *pp;) {
             /* quiet: no repeat of the failure for resolve_after */
-            if ((*pp)->last_sent && now - (*pp)->last_seen >= (int64_t)a->cfg->resolve_after &&
+            if ((*pp)->last_sent && now - (*pp)->last_rx >= (int64_t)a->cfg->resolve_after &&
                 now - (*pp)->last_sent >= (int64_t)a->cfg->resolve_after)
                 resolve(a, pp, now);
             else
@@ -646,6 +648,7 @@ void alerter_process(struct alerter *a, struct pipeline *p, const struct negotia
         a->n++;
     }
     s->count++;
+    s->last_rx = now;
     if (n->time > s->last_seen)
         s->last_seen = n->time;
     if (s->last_sent && now - s->last_sent < (int64_t)a->cfg->repeat_interval) {
