@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "cfg.h"
 #include "listen.h"
 #include "log.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "privdrop.h"
 #include "sdnotify.h"
@@ -41,6 +43,7 @@ struct daemon {
     struct listen *listen;
     struct store *store;
     struct alerter *alerter;
+    struct metrics *metrics;
     int paused;
     int debug; /* -d: debug logging whatever the configuration says */
     struct log_ratelimit rl_store;
@@ -161,6 +164,60 @@ static void on_outcome(void *arg, const struct negotiation *n)
         alerter_process(d->alerter, d->pipeline, n, (int64_t)time(NULL));
     if (store_pending(d->store) >= STORE_BATCH)
         store_commit(d);
+}
+
+static void put_stat(void *arg, const char *name, uint64_t value)
+{
+    char full[96];
+    snprintf(full, sizeof full, "kexwatch_%s%s", name, strcmp(name, "tcp_open") == 0 ? "" : "_total");
+    metrics_put(arg, full, strcmp(name, "tcp_open") == 0 ? "gauge" : "counter", "see kexwatchd(8), Counters",
+                (double)value);
+}
+
+/* The /metrics page: every counter, the correlation and store figures,
+ * alert delivery per sink, queue depths and the database's size on disk. */
+static void write_metrics(void *arg, FILE *f)
+{
+    struct daemon *d = arg;
+    stats_each(put_stat, f);
+    const struct session_counts *sc = pipeline_session_counts(d->pipeline);
+    metrics_put(f, "kexwatch_negotiations_failed_total", "counter", "negotiations decided as failures",
+                (double)sc->failures);
+    metrics_put(f, "kexwatch_negotiations_succeeded_total", "counter", "negotiations decided as successes",
+                (double)sc->successes);
+    metrics_put(f, "kexwatch_negotiations_undecided_total", "counter", "sessions ended with too little known",
+                (double)sc->undecided);
+    metrics_put(f, "kexwatch_sessions_evicted_total", "counter", "sessions decided early: per-device limit",
+                (double)sc->evicted);
+    const struct store_counts *st = store_get_counts(d->store);
+    metrics_put(f, "kexwatch_store_committed_total", "counter", "negotiations committed to the database",
+                (double)st->committed);
+    metrics_put(f, "kexwatch_store_refused_total", "counter", "negotiations refused: database queue full",
+                (double)st->refused);
+    metrics_put(f, "kexwatch_store_errors_total", "counter", "failed database transactions", (double)st->errors);
+    metrics_put(f, "kexwatch_store_pending", "gauge", "negotiations queued for the database",
+                (double)store_pending(d->store));
+    metrics_put(f, "kexwatch_store_last_batch_seconds", "gauge", "duration of the last database commit",
+                (double)st->last_batch_us / 1e6);
+    metrics_put(f, "kexwatch_alerts_sent_total", "counter", "alerts written to the file and stdout sinks",
+                (double)alerter_sent(d->alerter));
+    metrics_put(f, "kexwatch_alerts_suppressed_total", "counter", "repeats held back by repeat_interval",
+                (double)alerter_suppressed(d->alerter));
+    metrics_put(f, "kexwatch_webhook_sent_total", "counter", "alerts the webhook accepted",
+                (double)alerter_webhook_sent(d->alerter));
+    metrics_put(f, "kexwatch_webhook_failed_total", "counter", "failed webhook attempts",
+                (double)alerter_webhook_failed(d->alerter));
+    metrics_put(f, "kexwatch_webhook_pending", "gauge", "alerts waiting for the webhook",
+                (double)alerter_webhook_pending(d->alerter));
+    struct stat sb;
+    double size = 0;
+    char wal[4200];
+    if (stat(d->cfg->database, &sb) == 0)
+        size += (double)sb.st_size;
+    snprintf(wal, sizeof wal, "%s-wal", d->cfg->database);
+    if (stat(wal, &sb) == 0)
+        size += (double)sb.st_size;
+    metrics_put(f, "kexwatch_database_bytes", "gauge", "database file and write-ahead log size", size);
 }
 
 static void on_profile(void *arg, const char *device, int slot, const char *list, int64_t learned_at)
@@ -305,6 +362,7 @@ static void teardown(struct daemon *d)
     /* what the pipeline decided last is committed before the database closes */
     store_close(d->store);
     alerter_free(d->alerter);
+    metrics_free(d->metrics);
     pipeline_free(d->pipeline);
     struct event *evs[] = {d->ev_term,     d->ev_int,  d->ev_hup,  d->ev_usr1,
                            d->ev_status,   d->ev_watchdog, d->ev_tick, d->ev_flush};
@@ -430,6 +488,12 @@ int main(int argc, char **argv)
     pipeline_set_profile_cb(d.pipeline, on_profile, &d);
     d.base = event_base_new();
     if (d.base && alerter_new(d.cfg, d.base, d.store, &d.alerter, err, sizeof err) < 0) {
+        log_error("%s", err);
+        teardown(&d);
+        return 1;
+    }
+    if (d.base && d.cfg->metrics_listen &&
+        metrics_new(d.base, d.cfg->metrics_listen, write_metrics, &d, &d.metrics, err, sizeof err) < 0) {
         log_error("%s", err);
         teardown(&d);
         return 1;

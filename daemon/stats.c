@@ -20,6 +20,12 @@ static const struct {
     STAT(ssh_candidates), STAT(ssh_matched), STAT(ssh_unmatched), STAT(pattern_errors),
 };
 
+void stats_each(void (*fn)(void *arg, const char *name, uint64_t value), void *arg)
+{
+    for (size_t i = 0; i < sizeof stat_table / sizeof stat_table[0]; i++)
+        fn(arg, stat_table[i].name, *stat_table[i].value);
+}
+
 void stats_dump(FILE *f)
 {
     for (size_t i = 0; i < sizeof stat_table / sizeof stat_table[0]; i++)

@@ -34,6 +34,10 @@ struct stats {
 
 extern struct stats g_stats;
 
+/* Calls fn for every counter with its name and value (for the metrics
+ * endpoint). */
+void stats_each(void (*fn)(void *arg, const char *name, uint64_t value), void *arg);
+
 /* Writes every counter as "name value" lines to f. */
 void stats_dump(FILE *f);
 
