@@ -66,6 +66,7 @@ struct listen {
     char udp_ctl[UDP_BATCH][CMSG_SPACE(sizeof(uint32_t))];
     int no_recvmmsg;
     int paused;
+    int adopted; /* sockets came from systemd: [listen] is not ours to apply */
     struct log_ratelimit rl_reject;
     struct log_ratelimit rl_conn;
     struct log_ratelimit rl_input; /* complaints about bad input */
@@ -516,12 +517,76 @@ int listen_open_config(struct listen *l)
 
 int listen_adopt_fd(struct listen *l, int fd, int is_stream)
 {
+    l->adopted = 1;
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     char text[80] = "(unknown)";
     if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
         addr_text((struct sockaddr *)&ss, text, sizeof text);
     return is_stream ? tcp_add(l, fd, text) : udp_add(l, fd, text);
+}
+
+static int has_addr(const struct cfg_addr *addrs, size_t n, const char *text)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(addrs[i].text, text) == 0)
+            return 1;
+    return 0;
+}
+
+int listen_reconfigure(struct listen *l, const struct cfg *cfg)
+{
+    l->cfg = cfg;
+    if (l->adopted)
+        return 0;
+    int rc = 0;
+    /* removed addresses close; open TCP connections of a removed listener
+     * stay until their peers close them */
+    for (size_t i = l->n_udp; i-- > 0;) {
+        if (has_addr(cfg->udp, cfg->n_udp, l->udp[i]->text))
+            continue;
+        log_notice("stopped listening on udp %s", l->udp[i]->text);
+        event_free(l->udp[i]->ev);
+        close(l->udp[i]->fd);
+        free(l->udp[i]);
+        memmove(&l->udp[i], &l->udp[i + 1], (l->n_udp - i - 1) * sizeof l->udp[0]);
+        l->n_udp--;
+    }
+    for (size_t i = l->n_tcp; i-- > 0;) {
+        if (has_addr(cfg->tcp, cfg->n_tcp, l->tcp[i]->text))
+            continue;
+        log_notice("stopped listening on tcp %s", l->tcp[i]->text);
+        evconnlistener_free(l->tcp[i]->lev);
+        free(l->tcp[i]);
+        memmove(&l->tcp[i], &l->tcp[i + 1], (l->n_tcp - i - 1) * sizeof l->tcp[0]);
+        l->n_tcp--;
+    }
+    /* new addresses open; unchanged ones are kept as they are */
+    for (int pass = 0; pass < 2; pass++) {
+        const struct cfg_addr *addrs = pass ? cfg->tcp : cfg->udp;
+        size_t n = pass ? cfg->n_tcp : cfg->n_udp;
+        for (size_t i = 0; i < n; i++) {
+            int present = 0;
+            size_t have = pass ? l->n_tcp : l->n_udp;
+            for (size_t k = 0; k < have; k++)
+                present |= strcmp(pass ? l->tcp[k]->text : l->udp[k]->text, addrs[i].text) == 0;
+            if (present)
+                continue;
+            int fd = open_socket(&addrs[i], pass ? SOCK_STREAM : SOCK_DGRAM);
+            if (fd < 0 || (pass ? tcp_add(l, fd, addrs[i].text) : udp_add(l, fd, addrs[i].text)) < 0) {
+                log_error("cannot listen on %s %s: %s; the other addresses keep working", pass ? "tcp" : "udp",
+                          addrs[i].text, strerror(errno));
+                if (fd >= 0)
+                    close(fd);
+                rc = -1;
+            }
+        }
+    }
+    if (l->paused) { /* new sockets follow the pause */
+        l->paused = 0;
+        listen_set_paused(l, 1);
+    }
+    return rc;
 }
 
 void listen_set_paused(struct listen *l, int paused)

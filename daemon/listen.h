@@ -21,6 +21,13 @@ typedef void (*listen_msg_cb)(void *arg, const struct msg *m);
 /* Creates the listener set (no sockets yet). Returns NULL when memory is short. */
 struct listen *listen_new(struct event_base *base, const struct cfg *cfg, listen_msg_cb cb, void *arg);
 
+/* Applies a new configuration on SIGHUP: sockets of addresses no longer
+ * listed close, new addresses open, unchanged ones are kept; limits and
+ * timeouts apply from now on. Sockets passed by systemd are left alone.
+ * cfg is borrowed. Returns 0, or -1 when a new address could not be
+ * opened (logged; everything else is applied). */
+int listen_reconfigure(struct listen *l, const struct cfg *cfg);
+
 /* Replaces the borrowed configuration (limits and timeouts apply to new
  * connections and reads from now on; addresses are not re-bound). */
 void listen_set_cfg(struct listen *l, const struct cfg *cfg);

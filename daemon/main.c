@@ -232,20 +232,13 @@ static void restore_profile(void *arg, const char *device, int slot, const char 
     pipeline_restore_profile(d->pipeline, device, slot, list, learned_at);
 }
 
-static bool same_addrs(const struct cfg_addr *a, size_t na, const struct cfg_addr *b, size_t nb)
-{
-    if (na != nb)
-        return false;
-    for (size_t i = 0; i < na; i++)
-        if (strcmp(a[i].text, b[i].text) != 0)
-            return false;
-    return true;
-}
 
-/* Reloads the knowledge (patterns, algorithm table, keyword map) and the
- * inventory without dropping sockets, sessions or learned profiles. A bad
- * new configuration is reported and the running one stays. Listen
- * addresses and the database path need a restart, and say so. */
+/* Reloads the knowledge (patterns, algorithm table, keyword map,
+ * catalogue), the inventory, the alert file and the listen addresses (new
+ * ones opened, removed ones closed, unchanged ones kept) without dropping
+ * sessions, alert state or learned profiles. A bad new configuration is
+ * reported and the running one stays. The database path needs a restart,
+ * and says so. */
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
     struct daemon *d = arg;
@@ -260,10 +253,6 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
         log_error("SIGHUP: %s has %zu error(s); the running configuration stays in force", d->cfg_path, errs.n);
         cfg_free(c);
     } else {
-        if (!same_addrs(c->udp, c->n_udp, d->cfg->udp, d->cfg->n_udp) ||
-            !same_addrs(c->tcp, c->n_tcp, d->cfg->tcp, d->cfg->n_tcp))
-            log_warning("SIGHUP: [listen] addresses changed; this version binds them only at start: restart "
-                        "kexwatchd to listen on the new ones");
         if (strcmp(c->database, d->cfg->database) != 0)
             log_warning("SIGHUP: [store] database changed; it is opened only at start: restart kexwatchd to use "
                         "%s",
@@ -271,7 +260,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
         char aerr[512];
         if (alerter_reopen(d->alerter, c, aerr, sizeof aerr) < 0)
             log_error("SIGHUP: %s; alerts keep going to the old file", aerr);
-        listen_set_cfg(d->listen, c);
+        listen_reconfigure(d->listen, c);
         log_set_level(d->debug ? LOG_LV_DEBUG : (enum log_level)c->log_level);
         cfg_free(d->cfg);
         d->cfg = c;
