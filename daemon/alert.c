@@ -1,6 +1,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +13,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -66,10 +72,45 @@ struct webhook {
     uint64_t sent, failed, dropped;
 };
 
+/* RFC 5424 over UDP, or over TCP with RFC 6587 octet counting */
+struct syslog_sink {
+    struct event_base *base;
+    struct cfg_addr addr;
+    int tcp;
+    int fd;                  /* UDP socket */
+    struct bufferevent *bev; /* TCP connection, made on demand */
+    char target[80];
+    char host[128];
+    uint64_t sent, failed;
+};
+
+#define EXEC_QUEUE_MAX 1000u
+
+struct exec_job {
+    struct exec_job *next;
+    char *json;
+};
+
+struct exec_child {
+    pid_t pid;
+    int64_t started;
+};
+
+struct exec_sink {
+    char *path;
+    struct exec_job *head, *tail;
+    size_t queued;
+    struct exec_child *running;
+    unsigned n_running;
+    uint64_t sent, failed;
+};
+
 struct alerter {
     const struct cfg *cfg;
     FILE *file;
     struct webhook *hook;
+    struct syslog_sink *syslog;
+    struct exec_sink *exec;
     struct store *store;
     struct alert_state *buckets[ALERT_BUCKETS];
     size_t n;
@@ -100,6 +141,258 @@ static int open_file(const struct cfg *cfg, FILE **out, char *err, size_t errsiz
     return 0;
 }
 
+
+
+/* ------------------------------------------------------------ syslog sink */
+
+static void syslog_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct syslog_sink *sk = arg;
+    (void)bev;
+    if (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)) {
+        /* what was still buffered is lost with the connection: counted */
+        sk->failed++;
+        bufferevent_free(sk->bev);
+        sk->bev = NULL;
+    }
+}
+
+static int syslog_new(struct alerter *a, struct event_base *base, const char *url, char *err, size_t errsize)
+{
+    struct syslog_sink *sk = calloc(1, sizeof *sk);
+    if (!sk) {
+        snprintf(err, errsize, "out of memory");
+        return -1;
+    }
+    sk->fd = -1;
+    sk->base = base;
+    const char *rest = NULL;
+    if (strncmp(url, "udp://", 6) == 0)
+        rest = url + 6;
+    else if (strncmp(url, "tcp://", 6) == 0) {
+        rest = url + 6;
+        sk->tcp = 1;
+    }
+    if (!rest || cfg_parse_addr(rest, &sk->addr) < 0) {
+        snprintf(err, errsize, "[alerts] syslog: '%s' must be udp://ADDRESS:PORT or tcp://ADDRESS:PORT (numeric)",
+                 url);
+        free(sk);
+        return -1;
+    }
+    snprintf(sk->target, sizeof sk->target, "%s", url);
+    if (gethostname(sk->host, sizeof sk->host) != 0 || !sk->host[0])
+        snprintf(sk->host, sizeof sk->host, "-");
+    if (!sk->tcp) {
+        sk->fd = socket(sk->addr.ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (sk->fd < 0) {
+            snprintf(err, errsize, "[alerts] syslog %s: %s", url, strerror(errno));
+            free(sk);
+            return -1;
+        }
+    }
+    a->syslog = sk;
+    return 0;
+}
+
+static void syslog_send(struct alerter *a, const char *json, const char *severity, const char *status)
+{
+    struct syslog_sink *sk = a->syslog;
+    /* facility local0; crit/warning/info, resolved as notice */
+    int sev = status && strcmp(status, "resolved") == 0 ? 5
+              : severity && strcmp(severity, "critical") == 0 ? 2
+              : severity && strcmp(severity, "info") == 0 ? 6 : 4;
+    char tbuf[40], head[256];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int hn = snprintf(head, sizeof head, "<%d>1 %s %s kexwatchd %ld ALERT - ", 16 * 8 + sev,
+                      text_rfc3339(tbuf, sizeof tbuf, ts.tv_sec, ts.tv_nsec / 1000), sk->host, (long)getpid());
+    size_t jl = strlen(json);
+    if (!sk->tcp) {
+        char *msg = malloc((size_t)hn + jl);
+        if (!msg)
+            return;
+        memcpy(msg, head, (size_t)hn);
+        memcpy(msg + hn, json, jl);
+        if (sendto(sk->fd, msg, (size_t)hn + jl, 0, (struct sockaddr *)&sk->addr.ss, sk->addr.len) < 0)
+            sk->failed++;
+        else
+            sk->sent++;
+        free(msg);
+        return;
+    }
+    if (!sk->bev) {
+        sk->bev = bufferevent_socket_new(sk->base, -1, BEV_OPT_CLOSE_ON_FREE);
+        if (!sk->bev || bufferevent_socket_connect(sk->bev, (struct sockaddr *)&sk->addr.ss, (int)sk->addr.len) < 0) {
+            if (sk->bev)
+                bufferevent_free(sk->bev);
+            sk->bev = NULL;
+            sk->failed++;
+            return;
+        }
+        bufferevent_setcb(sk->bev, NULL, NULL, syslog_event_cb, sk);
+        bufferevent_enable(sk->bev, EV_WRITE);
+    }
+    /* octet counting keeps a JSON with any byte in it one frame */
+    evbuffer_add_printf(bufferevent_get_output(sk->bev), "%zu ", (size_t)hn + jl);
+    bufferevent_write(sk->bev, head, (size_t)hn);
+    bufferevent_write(sk->bev, json, jl);
+    sk->sent++;
+}
+
+static void syslog_free(struct syslog_sink *sk)
+{
+    if (!sk)
+        return;
+    if (sk->bev)
+        bufferevent_free(sk->bev);
+    if (sk->fd >= 0)
+        close(sk->fd);
+    free(sk);
+}
+
+/* -------------------------------------------------------------- exec sink */
+
+static void exec_start(struct alerter *a, struct exec_job *job, int64_t now)
+{
+    struct exec_sink *ex = a->exec;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        ex->failed++;
+        return;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        ex->failed++;
+        return;
+    }
+    if (pid == 0) {
+        dup2(p[0], STDIN_FILENO);
+        execl(ex->path, ex->path, (char *)NULL);
+        _exit(127);
+    }
+    close(p[0]);
+    /* an alert is a few kilobytes: it fits the pipe, so this never blocks */
+    size_t len = strlen(job->json), off = 0;
+    while (off < len) {
+        ssize_t w = write(p[1], job->json + off, len - off);
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    if (write(p[1], "\n", 1) < 0)
+        off = 0;
+    close(p[1]);
+    ex->running[ex->n_running].pid = pid;
+    ex->running[ex->n_running].started = now;
+    ex->n_running++;
+}
+
+/* Reaps finished programs, kills those over exec_timeout, starts waiting
+ * ones while fewer than exec_max run. */
+static void exec_tick(struct alerter *a, int64_t now)
+{
+    struct exec_sink *ex = a->exec;
+    if (!ex)
+        return;
+    for (unsigned i = 0; i < ex->n_running;) {
+        int status;
+        pid_t r = waitpid(ex->running[i].pid, &status, WNOHANG);
+        if (r == 0 && now - ex->running[i].started >= (int64_t)a->cfg->exec_timeout) {
+            kill(ex->running[i].pid, SIGKILL);
+            r = waitpid(ex->running[i].pid, &status, 0);
+            status = -1;
+            if (log_ratelimit_allow(&a->rl, time(NULL), NULL))
+                log_warning("alert program %s ran longer than %u s and was killed; check it", ex->path,
+                            a->cfg->exec_timeout);
+        }
+        if (r == 0) {
+            i++;
+            continue;
+        }
+        if (r > 0 && status == 0)
+            ex->sent++;
+        else {
+            ex->failed++;
+            if (status != -1 && log_ratelimit_allow(&a->rl, time(NULL), NULL))
+                log_warning("alert program %s failed (exit status %d); the alert was still written to the other "
+                            "sinks",
+                            ex->path, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        }
+        ex->running[i] = ex->running[--ex->n_running];
+    }
+    while (ex->head && ex->n_running < a->cfg->exec_max) {
+        struct exec_job *job = ex->head;
+        ex->head = job->next;
+        if (!ex->head)
+            ex->tail = NULL;
+        ex->queued--;
+        exec_start(a, job, now);
+        free(job->json);
+        free(job);
+    }
+}
+
+static void exec_enqueue(struct alerter *a, const char *json)
+{
+    struct exec_sink *ex = a->exec;
+    if (ex->queued >= EXEC_QUEUE_MAX) {
+        ex->failed++;
+        if (log_ratelimit_allow(&a->rl, time(NULL), NULL))
+            log_error("alert program %s: %u alerts waiting, one was not run; the program is too slow",
+                      ex->path, EXEC_QUEUE_MAX);
+        return;
+    }
+    struct exec_job *job = calloc(1, sizeof *job);
+    if (!job || !(job->json = strdup(json))) {
+        free(job);
+        return;
+    }
+    if (ex->tail)
+        ex->tail->next = job;
+    else
+        ex->head = job;
+    ex->tail = job;
+    ex->queued++;
+    exec_tick(a, (int64_t)time(NULL));
+}
+
+static void exec_free(struct exec_sink *ex)
+{
+    if (!ex)
+        return;
+    /* programs still running finish on their own; reap what has */
+    for (unsigned i = 0; i < ex->n_running; i++)
+        waitpid(ex->running[i].pid, NULL, WNOHANG);
+    while (ex->head) {
+        struct exec_job *j = ex->head;
+        ex->head = j->next;
+        free(j->json);
+        free(j);
+    }
+    free(ex->running);
+    free(ex->path);
+    free(ex);
+}
+
+uint64_t alerter_sink_sent(const struct alerter *a, const char *sink)
+{
+    if (strcmp(sink, "syslog") == 0)
+        return a->syslog ? a->syslog->sent : 0;
+    if (strcmp(sink, "exec") == 0)
+        return a->exec ? a->exec->sent : 0;
+    return 0;
+}
+
+uint64_t alerter_sink_failed(const struct alerter *a, const char *sink)
+{
+    if (strcmp(sink, "syslog") == 0)
+        return a->syslog ? a->syslog->failed : 0;
+    if (strcmp(sink, "exec") == 0)
+        return a->exec ? a->exec->failed : 0;
+    return 0;
+}
 
 /* ------------------------------------------------------------ webhook */
 
@@ -412,6 +705,28 @@ int alerter_new(const struct cfg *cfg, struct event_base *base, struct store *st
         free(a);
         return -1;
     }
+    if (cfg->syslog_sink && base && syslog_new(a, base, cfg->syslog_sink, err, errsize) < 0) {
+        alerter_free(a);
+        return -1;
+    }
+    if (cfg->exec_sink) {
+        a->exec = calloc(1, sizeof *a->exec);
+        if (a->exec) {
+            a->exec->path = strdup(cfg->exec_sink);
+            a->exec->running = calloc(cfg->exec_max ? cfg->exec_max : 1, sizeof *a->exec->running);
+        }
+        if (!a->exec || !a->exec->path || !a->exec->running) {
+            snprintf(err, errsize, "out of memory");
+            alerter_free(a);
+            return -1;
+        }
+        if (access(cfg->exec_sink, X_OK) != 0) {
+            snprintf(err, errsize, "[alerts] exec: %s is not an executable program: %s", cfg->exec_sink,
+                     strerror(errno));
+            alerter_free(a);
+            return -1;
+        }
+    }
     a->store = store;
     if (store) {
         int n = store_alerts_load(store, restore_alert, a);
@@ -470,6 +785,13 @@ static void emit(struct alerter *a, json_t *o, const char *alert_id)
         }
     }
     a->sent++;
+    if (a->syslog) {
+        json_t *mm = json_object_get(o, "mismatch");
+        syslog_send(a, line, json_string_value(json_object_get(mm, "severity")),
+                    json_string_value(json_object_get(o, "status")));
+    }
+    if (a->exec)
+        exec_enqueue(a, line);
     if (a->hook) {
         char *body = a->hook->alertmanager ? alertmanager_body(a, o, (int64_t)time(NULL)) : line;
         int64_t oid = 0;
@@ -590,6 +912,7 @@ static void resolve(struct alerter *a, struct alert_state **pp, int64_t now)
 
 void alerter_tick(struct alerter *a, int64_t now)
 {
+    exec_tick(a, now);
     if (!a->cfg->resolve_after)
         return;
     for (unsigned b = 0; b < ALERT_BUCKETS; b++)
@@ -678,6 +1001,8 @@ void alerter_free(struct alerter *a)
         }
     }
     hook_free(a->hook);
+    syslog_free(a->syslog);
+    exec_free(a->exec);
     if (a->file)
         fclose(a->file);
     free(a);

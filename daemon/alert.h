@@ -10,8 +10,10 @@
  * exponential back-off and jitter while the receiver is down. With a store,
  * every alert sent is saved (its deduplication state survives a restart)
  * and every webhook notification goes through the store's outbox first, so
- * one accepted is delivered after a restart too. The syslog and exec sinks
- * are still to come.
+ * one accepted is delivered after a restart too. Also: syslog forwarding
+ * (RFC 5424 over UDP, or TCP with octet counting; fire and forget) and a
+ * program run per alert with the JSON on its standard input (exec_timeout,
+ * at most exec_max at once, the rest waiting).
  */
 #ifndef KW_ALERT_H
 #define KW_ALERT_H
@@ -33,6 +35,10 @@ struct store;
  * in err. cfg and store are borrowed. */
 int alerter_new(const struct cfg *cfg, struct event_base *base, struct store *store, struct alerter **out, char *err,
                 size_t errsize);
+
+/* Sent and failed counts of the "syslog" and "exec" sinks. */
+uint64_t alerter_sink_sent(const struct alerter *a, const char *sink);
+uint64_t alerter_sink_failed(const struct alerter *a, const char *sink);
 
 /* Webhook notifications delivered, failed attempts, and waiting (queued or
  * in flight). */

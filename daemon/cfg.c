@@ -336,6 +336,10 @@ static const struct keydef keys[] = {
     {"alerts", "webhook_format", K_FORMAT, OFF(webhook_format), 0},
     {"alerts", "repeat_interval", K_DURATION, OFF(repeat_interval), 0},
     {"alerts", "resolve_after", K_DURATION, OFF(resolve_after), 0},
+    {"alerts", "syslog", K_STRING, OFF(syslog_sink), 0},
+    {"alerts", "exec", K_PATH, OFF(exec_sink), 0},
+    {"alerts", "exec_timeout", K_DURATION, OFF(exec_timeout), 0},
+    {"alerts", "exec_max", K_UINT, OFF(exec_max), 64},
     {"knowledge", "patterns", K_PATH, OFF(patterns_dir), 0},
     {"knowledge", "algorithms", K_PATH, OFF(algorithms), 0},
     {"knowledge", "catalogue", K_PATH, OFF(catalogue), 0},
@@ -696,6 +700,8 @@ static void set_defaults(struct cfg *c)
     c->retention_days = 400;
     c->repeat_interval = 4 * 3600;
     c->resolve_after = 24 * 3600;
+    c->exec_timeout = 30;
+    c->exec_max = 4;
 }
 
 /* knowledge files the configuration does not name are looked for in
@@ -894,6 +900,8 @@ void cfg_free(struct cfg *c)
     free(c->alert_file);
     free(c->webhook);
     free(c->webhook_format);
+    free(c->syslog_sink);
+    free(c->exec_sink);
     free(c->patterns_dir);
     free(c->algorithms);
     free(c->catalogue);

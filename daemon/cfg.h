@@ -78,6 +78,10 @@ struct cfg {
     char *webhook_format; /* "alertmanager" (default) or "generic" */
     unsigned repeat_interval; /* seconds */
     unsigned resolve_after;   /* seconds of quiet before "resolved"; 0 = never */
+    char *syslog_sink;        /* "udp://HOST:PORT" or "tcp://HOST:PORT" (RFC 5424), NULL = off */
+    char *exec_sink;          /* program run per alert with the JSON on stdin, NULL = off */
+    unsigned exec_timeout;    /* seconds before the program is killed */
+    unsigned exec_max;        /* programs running at once; more wait */
 
     /* [patterns] and knowledge files under conf/ */
     char *patterns_dir;

@@ -109,10 +109,14 @@ static void on_usr1(evutil_socket_t sig, short what, void *arg)
     if (d->alerter)
         fprintf(stderr,
                 "alerts_sent %llu\nalerts_suppressed %llu\nwebhook_sent %llu\nwebhook_failed %llu\n"
-                "webhook_pending %zu\n",
+                "webhook_pending %zu\nsyslog_sent %llu\nsyslog_failed %llu\nexec_sent %llu\nexec_failed %llu\n",
                 (unsigned long long)alerter_sent(d->alerter), (unsigned long long)alerter_suppressed(d->alerter),
                 (unsigned long long)alerter_webhook_sent(d->alerter),
-                (unsigned long long)alerter_webhook_failed(d->alerter), alerter_webhook_pending(d->alerter));
+                (unsigned long long)alerter_webhook_failed(d->alerter), alerter_webhook_pending(d->alerter),
+                (unsigned long long)alerter_sink_sent(d->alerter, "syslog"),
+                (unsigned long long)alerter_sink_failed(d->alerter, "syslog"),
+                (unsigned long long)alerter_sink_sent(d->alerter, "exec"),
+                (unsigned long long)alerter_sink_failed(d->alerter, "exec"));
     fflush(stderr);
 }
 
@@ -209,6 +213,14 @@ static void write_metrics(void *arg, FILE *f)
                 (double)alerter_webhook_failed(d->alerter));
     metrics_put(f, "kexwatch_webhook_pending", "gauge", "alerts waiting for the webhook",
                 (double)alerter_webhook_pending(d->alerter));
+    metrics_put(f, "kexwatch_syslog_sent_total", "counter", "alerts forwarded by syslog",
+                (double)alerter_sink_sent(d->alerter, "syslog"));
+    metrics_put(f, "kexwatch_syslog_failed_total", "counter", "alerts the syslog sink could not send",
+                (double)alerter_sink_failed(d->alerter, "syslog"));
+    metrics_put(f, "kexwatch_exec_sent_total", "counter", "alert programs that exited 0",
+                (double)alerter_sink_sent(d->alerter, "exec"));
+    metrics_put(f, "kexwatch_exec_failed_total", "counter", "alert programs that failed or were killed",
+                (double)alerter_sink_failed(d->alerter, "exec"));
     struct stat sb;
     double size = 0;
     char wal[4200];

@@ -342,6 +342,28 @@ static int parse_format(const char *cmd, const char *text, enum format *out)
     return 0;
 }
 
+/* The command's --db options: the first replaces the one given before the
+ * command, each further one adds a database to merge (ATTACHed read-only). */
+#define MAX_EXTRA_DBS 15
+static const char *extra_dbs[MAX_EXTRA_DBS];
+static size_t n_extra_dbs;
+static bool command_db_seen;
+
+static int add_db(const char *cmd, const char **db_path, const char *path)
+{
+    if (!command_db_seen) {
+        command_db_seen = true;
+        *db_path = path;
+        return 0;
+    }
+    if (n_extra_dbs == MAX_EXTRA_DBS) {
+        fprintf(stderr, "kexwatch %s: at most %d databases (--db) at once\n", cmd, MAX_EXTRA_DBS + 1);
+        return -1;
+    }
+    extra_dbs[n_extra_dbs++] = path;
+    return 0;
+}
+
 /* --db wins; else -c's [store] database; else the daemon's own default
  * configuration when it exists (so `kexwatch failures` on the collector
  * host reads the daemon's database), else the built-in default path. */
@@ -375,6 +397,12 @@ static int open_store(const char *cmd, const char *cfg_path, const char *db_path
     }
     char err[1024];
     int rc = store_open(path, STORE_READONLY, 0, out, err, sizeof err);
+    for (size_t i = 0; rc == 0 && i < n_extra_dbs; i++) {
+        if ((rc = store_attach(*out, extra_dbs[i], err, sizeof err)) < 0) {
+            store_close(*out);
+            *out = NULL;
+        }
+    }
     if (rc < 0)
         fprintf(stderr, "kexwatch %s: %s\n", cmd, err);
     free(path);
@@ -463,6 +491,7 @@ static void failures_help(FILE *f)
                "most failures first. T is RFC 3339 (2026-11-01T00:00:00Z) or a date (UTC midnight).\n"
                "--by algorithm counts each algorithm the failing clients offered in the failing\n"
                "category. --local: times in the local time zone, not UTC.\n"
+               "--db PATH again after the first merges several databases (not with --by algorithm).\n"
                "Reads the database read-only. Exit 0 (also for no failures), 1 error, 2 usage.\n");
 }
 
@@ -492,7 +521,10 @@ int query_failures(const char *cfg_path, const char *db_path, int argc, char **a
         case 'f': from = optarg; break;
         case 'u': until = optarg; break;
         case 'D': q.device = optarg; break;
-        case 'd': db_path = optarg; break;
+        case 'd':
+            if (add_db("failures", &db_path, optarg) < 0)
+                return 2;
+            break;
         case 'E': explain = true; break;
         case 'L': local_times = true; break;
         case 'b': {
@@ -559,6 +591,10 @@ int query_failures(const char *cfg_path, const char *db_path, int argc, char **a
         return 2;
     }
 
+    if (n_extra_dbs && q.by == STORE_BY_ALGORITHM && !explain) {
+        fprintf(stderr, "kexwatch failures: --by algorithm reads one database; give one --db\n");
+        return 2;
+    }
     struct store *s;
     if (open_store("failures", cfg_path, db_path, &s) < 0)
         return 1;
@@ -573,7 +609,8 @@ int query_failures(const char *cfg_path, const char *db_path, int argc, char **a
         return rc < 0 ? 1 : 0;
     }
     struct failures_ctx fc = {.by = q.by};
-    rc = store_failures(s, &q, collect_failure, &fc, err, sizeof err);
+    rc = n_extra_dbs ? store_failures_merged(s, &q, collect_failure, &fc, err, sizeof err)
+                     : store_failures(s, &q, collect_failure, &fc, err, sizeof err);
     store_close(s);
     if (rc < 0 || fc.t.oom) {
         fprintf(stderr, "kexwatch failures: %s\n", fc.t.oom ? "out of memory" : err);
@@ -628,7 +665,10 @@ static int simple_options(const char *cmd, int argc, char **argv, const char **d
             if (parse_format(cmd, optarg, fmt) < 0)
                 return 2;
             break;
-        case 'd': *db_path = optarg; break;
+        case 'd':
+            if (add_db(cmd, db_path, optarg) < 0)
+                return 2;
+            break;
         case 'L': local_times = true; break;
         case 's': {
             unsigned secs;
@@ -651,7 +691,8 @@ static void devices_help(FILE *f)
 {
     fprintf(f, "Usage: kexwatch [-c CONFIG | --db PATH] devices [--since 30d] [--local] [--format table|json|csv]\n"
                "Every device in the database, most recently seen first, with its failures since\n"
-               "--since ago (default 30 days).\n");
+               "--since ago (default 30 days). Repeat --db PATH to merge several databases.\n"
+               "--local prints times in the local time zone instead of UTC.\n");
 }
 
 int query_devices(const char *cfg_path, const char *db_path, int argc, char **argv)
@@ -670,7 +711,8 @@ int query_devices(const char *cfg_path, const char *db_path, int argc, char **ar
         return 1;
     char err[1024] = "";
     struct table t = {0};
-    rc = store_devices(s, since, collect_row, &t, err, sizeof err);
+    rc = n_extra_dbs ? store_devices_merged(s, since, collect_row, &t, err, sizeof err)
+                     : store_devices(s, since, collect_row, &t, err, sizeof err);
     store_close(s);
     if (rc < 0 || t.oom) {
         fprintf(stderr, "kexwatch devices: %s\n", t.oom ? "out of memory" : err);
@@ -801,6 +843,10 @@ int query_device(const char *cfg_path, const char *db_path, int argc, char **arg
         return 2;
     }
     const char *key = argv[optind];
+    if (n_extra_dbs) {
+        fprintf(stderr, "kexwatch device: reads one database; give one --db\n");
+        return 2;
+    }
     struct store *s;
     if (open_store("device", cfg_path, db_path, &s) < 0)
         return 1;
@@ -935,7 +981,8 @@ static void clients_help(FILE *f)
                "30 days), most failures first: their failures and the devices they failed on (how\n"
                "many, and the first three keys), and the lists they offer (kex, hostkey, cipher,\n"
                "mac, compression; client to server). The table leaves the lists out; JSON and CSV\n"
-               "carry them. --local prints times in the local time zone instead of UTC.\n");
+               "carry them. --local prints times in the local time zone instead of UTC.\n"
+               "Repeat --db PATH to merge several databases (devices counted once by key).\n");
 }
 
 int query_clients(const char *cfg_path, const char *db_path, int argc, char **argv)
@@ -954,7 +1001,8 @@ int query_clients(const char *cfg_path, const char *db_path, int argc, char **ar
         return 1;
     char err[1024] = "";
     struct table t = {0};
-    rc = store_clients(s, since, INT64_MAX, collect_clients, &t, err, sizeof err);
+    rc = n_extra_dbs ? store_clients_merged(s, since, INT64_MAX, collect_clients, &t, err, sizeof err)
+                     : store_clients(s, since, INT64_MAX, collect_clients, &t, err, sizeof err);
     store_close(s);
     if (rc < 0 || t.oom || table_set_cols(&t, 11, clients_cols) < 0) {
         fprintf(stderr, "kexwatch clients: %s\n", t.oom || rc >= 0 ? "out of memory" : err);

@@ -201,4 +201,19 @@ int store_outbox_load(struct store *s, const char *sink, store_outbox_cb cb, voi
 int store_clients(struct store *s, int64_t from, int64_t until, store_row_cb cb, void *arg, char *err,
                   size_t errsize);
 
+/* Several databases at once (kexwatch --db A --db B ...): store_attach
+ * attaches another kexwatch database to a STORE_READONLY store, read-only,
+ * after the checks store_open makes (at most 16 in all). The _merged
+ * queries then answer over the main database and every attached one (UNION
+ * ALL of each one's rows): counts add up, and devices are counted distinct
+ * by key across databases (client types by software and fingerprint), with
+ * the columns of store_failures (not by algorithm), store_devices and
+ * store_clients. They work with one database too. */
+int store_attach(struct store *s, const char *path, char *err, size_t errsize);
+int store_failures_merged(struct store *s, const struct store_failures_query *q, store_row_cb cb, void *arg,
+                          char *err, size_t errsize);
+int store_devices_merged(struct store *s, int64_t since, store_row_cb cb, void *arg, char *err, size_t errsize);
+int store_clients_merged(struct store *s, int64_t from, int64_t until, store_row_cb cb, void *arg, char *err,
+                         size_t errsize);
+
 #endif

@@ -14,7 +14,7 @@ DB="$WORK/q.db"
 # whatever day it runs
 WIN="--from 2026-11-01T00:00:00Z --until 2026-12-01T00:00:00Z"
 
-plan 29
+plan 33
 
 "$KEXWATCH" -c "$C/openssh-lab/inventory.conf" replay --db "$DB" "$C"/openssh-lab/*.log > /dev/null 2> "$WORK/r1.err"
 is "replay --db stores the OpenSSH lab" "$?" 0
@@ -205,6 +205,62 @@ sys.exit(not (len(a) == len(b) > 0 and all(r["first_seen"].endswith("+05:30") fo
                       for x, y in zip(a, b))))' "$WORK/local.json" "$WORK/by-category.json"
 TZ=Asia/Kolkata "$KEXWATCH" --db "$DB" clients --since 36500d --local --format csv > "$WORK/local.csv"
 check "clients --local --format csv: local times" grep -q '+05:30' "$WORK/local.csv"
+
+# several --db: two databases replayed from different corpus files merge
+# (ATTACH, read-only); failures add up, devices are counted once by key
+"$KEXWATCH" -c "$C/openssh-lab/inventory.conf" replay --db "$WORK/lab.db" "$C"/openssh-lab/*.log > /dev/null 2>&1
+"$KEXWATCH" -c "$C/huawei-assumed/huawei-inventory.conf" replay --db "$WORK/hw.db" \
+    "$C/huawei-assumed/huawei.log" > /dev/null 2>&1
+mrc=0
+for by in client device category mismatch; do
+    for d in lab hw; do
+        # shellcheck disable=SC2086
+        "$KEXWATCH" --db "$WORK/$d.db" failures $WIN --by "$by" --format json > "$WORK/m-$d-$by.json" || mrc=1
+    done
+    # shellcheck disable=SC2086
+    "$KEXWATCH" failures --db "$WORK/lab.db" --db "$WORK/hw.db" $WIN --by "$by" --format json \
+        > "$WORK/m-both-$by.json" || mrc=1
+    # shellcheck disable=SC2086
+    "$KEXWATCH" failures --db "$WORK/lab.db" --db "$WORK/lab.db" $WIN --by "$by" --format json \
+        > "$WORK/m-twice-$by.json" || mrc=1
+done
+for d in lab hw; do
+    "$KEXWATCH" --db "$WORK/$d.db" clients --since 36500d --format json > "$WORK/mc-$d.json" || mrc=1
+done
+"$KEXWATCH" clients --db "$WORK/lab.db" --db "$WORK/hw.db" --since 36500d --format json > "$WORK/mc-both.json" ||
+    mrc=1
+"$KEXWATCH" devices --db "$WORK/lab.db" --db "$WORK/hw.db" --format json > "$WORK/md-both.json" || mrc=1
+is "several --db: every merged query exits 0" "$mrc" 0
+check "several --db: merged failures per key are the sum of each database's, devices added" python3 -c '
+import json, sys, collections
+w = sys.argv[1]; bad = []
+for by in ("client", "device", "category", "mismatch"):
+    ld = lambda d: json.load(open(f"{w}/m-{d}-{by}.json"))
+    want, wdev = collections.Counter(), collections.Counter()
+    for d in ("lab", "hw"):
+        for r in ld(d):
+            want[r["key"]] += r["failures"]; wdev[r["key"]] += r["devices"]
+    got = {r["key"]: r["failures"] for r in ld("both")}
+    gdev = {r["key"]: r["devices"] for r in ld("both")}
+    if got != dict(want) or gdev != dict(wdev) or sum(got.values()) != sum(want.values()):
+        bad.append(f"{by}: got {got} {gdev}, want {dict(want)} {dict(wdev)}")
+sys.exit(bad and print("\n".join(bad), file=sys.stderr) or bool(bad))' "$WORK"
+check "several --db: the same database twice doubles failures, counts each device once" python3 -c '
+import json, sys
+w = sys.argv[1]; ok = True
+for by in ("device", "category", "mismatch"):
+    one = {r["key"]: (r["failures"], r["devices"]) for r in json.load(open(f"{w}/m-lab-{by}.json"))}
+    two = {r["key"]: (r["failures"], r["devices"]) for r in json.load(open(f"{w}/m-twice-{by}.json"))}
+    ok = ok and one and two == {k: (2 * f, d) for k, (f, d) in one.items()}
+sys.exit(not ok)' "$WORK"
+check "several --db: clients and devices merge (failures add up, devices listed once)" python3 -c '
+import json, sys
+w = sys.argv[1]
+lab, hw, both = (json.load(open(f"{w}/mc-{d}.json")) for d in ("lab", "hw", "both"))
+devs = json.load(open(f"{w}/md-both.json")); alld = json.load(open(sys.argv[2]))
+sys.exit(not (sum(r["failures"] for r in both) == sum(r["failures"] for r in lab + hw) > 0
+              and len(both) == len({r["client"] for r in lab + hw})
+              and sorted(d["key"] for d in devs) == sorted(d["key"] for d in alld)))' "$WORK" "$WORK/devices.json"
 
 # queries answer while a writer holds the database: replay a long file into
 # the same database in the background and query until it is done
