@@ -526,12 +526,24 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *cfg_path = NULL, *db_path = NULL;
-    int c;
+    const char *more_db[16];
+    int n_more = 0, c;
     /* '+' stops at the subcommand so its options are its own */
     while ((c = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'c': cfg_path = optarg; break;
-        case 'D': db_path = optarg; break;
+        case 'D':
+            /* several --db merge databases: the commands take them after
+             * their name, so the extra ones are passed on there */
+            if (!db_path)
+                db_path = optarg;
+            else if (n_more < 16)
+                more_db[n_more++] = optarg;
+            else {
+                fprintf(stderr, "kexwatch: at most 17 --db databases\n");
+                return 2;
+            }
+            break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("kexwatch %s\n", PACKAGE_VERSION); return 0;
         default: usage(stderr); return 2;
@@ -545,6 +557,27 @@ int main(int argc, char **argv)
     const char *cmd = argv[optind];
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
+    char *merged[256];
+    if (n_more) {
+        if (sub_argc + 2 * (n_more + 1) >= (int)(sizeof merged / sizeof merged[0])) {
+            fprintf(stderr, "kexwatch: too many arguments\n");
+            return 2;
+        }
+        int k = 0;
+        merged[k++] = sub_argv[0];
+        merged[k++] = (char *)"--db";
+        merged[k++] = (char *)db_path;
+        for (int i = 0; i < n_more; i++) {
+            merged[k++] = (char *)"--db";
+            merged[k++] = (char *)more_db[i];
+        }
+        for (int i = 1; i < sub_argc; i++)
+            merged[k++] = sub_argv[i];
+        merged[k] = NULL;
+        sub_argc = k;
+        sub_argv = merged;
+        db_path = NULL;
+    }
     if (strcmp(cmd, "replay") == 0)
         return cmd_replay(cfg_path, sub_argc, sub_argv);
     if (strcmp(cmd, "test-patterns") == 0)

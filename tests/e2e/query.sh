@@ -14,7 +14,7 @@ DB="$WORK/q.db"
 # whatever day it runs
 WIN="--from 2026-11-01T00:00:00Z --until 2026-12-01T00:00:00Z"
 
-plan 33
+plan 34
 
 "$KEXWATCH" -c "$C/openssh-lab/inventory.conf" replay --db "$DB" "$C"/openssh-lab/*.log > /dev/null 2> "$WORK/r1.err"
 is "replay --db stores the OpenSSH lab" "$?" 0
@@ -230,7 +230,12 @@ done
 "$KEXWATCH" clients --db "$WORK/lab.db" --db "$WORK/hw.db" --since 36500d --format json > "$WORK/mc-both.json" ||
     mrc=1
 "$KEXWATCH" devices --db "$WORK/lab.db" --db "$WORK/hw.db" --format json > "$WORK/md-both.json" || mrc=1
+# the SPEC's form, --db before the command, merges the same way
+# shellcheck disable=SC2086
+"$KEXWATCH" --db "$WORK/lab.db" --db "$WORK/hw.db" failures $WIN --by mismatch --format json \
+    > "$WORK/m-global-mismatch.json" || mrc=1
 is "several --db: every merged query exits 0" "$mrc" 0
+check "several --db before the command merge like after it" cmp -s "$WORK/m-global-mismatch.json" "$WORK/m-both-mismatch.json"
 check "several --db: merged failures per key are the sum of each database's, devices added" python3 -c '
 import json, sys, collections
 w = sys.argv[1]; bad = []
