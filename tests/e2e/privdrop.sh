@@ -57,6 +57,14 @@ check "it did not start" sh -c "! grep -q 'kexwatchd .* started:' '$WORK/stderr'
 
 # not root: the same user is a no-op, another one is refused
 if command -v setpriv > /dev/null; then
+    # the knowledge files and the program, where nobody can read them (the
+    # checkout may sit in a directory only root can enter)
+    cp -r "$KEXWATCH_CONFDIR" "$WORK/conf"
+    cp "$KEXWATCHD" "$WORK/kexwatchd"
+    KEXWATCHD="$WORK/kexwatchd"
+    printf '\n[knowledge]\npatterns = %s\nalgorithms = %s\nkeywords = %s\ncatalogue = %s\n' \
+        "$WORK/conf/patterns.d" "$WORK/conf/algorithms.tsv" "$WORK/conf/keywords.tsv" \
+        "$WORK/conf/catalogue.conf" >> "$WORK/kexwatch.conf"
     chown -R "nobody:$NOBODY_GID" "$WORK"
     sed -i "s/^user = kw-no-such-user-$$$/user = nobody/" "$WORK/kexwatch.conf"
     # setpriv execs kexwatchd, so $! is the daemon itself
