@@ -112,6 +112,7 @@ struct alerter {
     struct syslog_sink *syslog;
     struct exec_sink *exec;
     struct store *store;
+    int replay; /* stdout only, whatever the configuration says */
     struct alert_state *buckets[ALERT_BUCKETS];
     size_t n;
     uint64_t sent, suppressed;
@@ -754,6 +755,18 @@ int alerter_reopen(struct alerter *a, const struct cfg *cfg, char *err, size_t e
     return 0;
 }
 
+int alerter_new_replay(const struct cfg *cfg, struct alerter **out)
+{
+    struct alerter *a = calloc(1, sizeof *a);
+    *out = a;
+    if (!a)
+        return -1;
+    a->cfg = cfg;
+    a->replay = 1;
+    a->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 5);
+    return 0;
+}
+
 uint64_t alerter_sent(const struct alerter *a)
 {
     return a->sent;
@@ -771,7 +784,7 @@ static void emit(struct alerter *a, json_t *o, const char *alert_id)
     char *line = json_dumps(o, JSON_COMPACT);
     if (!line)
         return;
-    if (a->cfg->alert_stdout) {
+    if (a->cfg->alert_stdout || a->replay) {
         fputs(line, stdout);
         fputc('\n', stdout);
         fflush(stdout);

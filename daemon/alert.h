@@ -46,6 +46,10 @@ uint64_t alerter_webhook_sent(const struct alerter *a);
 uint64_t alerter_webhook_failed(const struct alerter *a);
 size_t alerter_webhook_pending(const struct alerter *a);
 
+/* An alerter for `kexwatch replay`: alerts go to stdout only, nothing is
+ * durable, and times are the log's (pass n->time as now). */
+int alerter_new_replay(const struct cfg *cfg, struct alerter **out);
+
 /* Takes a decided negotiation (failures fire or repeat, successes may
  * resolve); p renders the outcome. now is the wall clock. */
 void alerter_process(struct alerter *a, struct pipeline *p, const struct negotiation *n, int64_t now);

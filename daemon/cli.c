@@ -12,6 +12,7 @@
 
 #include "algo.h"
 #include "catalogue.h"
+#include "alert.h"
 #include "cfg.h"
 #include "negotiate.h"
 #include "pattern.h"
@@ -57,16 +58,22 @@ static int load_cfg(const char *path, struct cfg **out);
 struct replay_ctx {
     struct pipeline *p;
     struct store *store;
+    struct alerter *alerter; /* NULL: print every outcome instead of alerts */
     int failed_store;
 };
 
 static void print_outcome(void *arg, const struct negotiation *n)
 {
     struct replay_ctx *r = arg;
-    char *json = pipeline_outcome_json(r->p, n);
-    if (json) {
-        puts(json);
-        free(json);
+    if (r->alerter) {
+        /* the log's own time drives repeat_interval and resolution */
+        alerter_process(r->alerter, r->p, n, n->time);
+    } else {
+        char *json = pipeline_outcome_json(r->p, n);
+        if (json) {
+            puts(json);
+            free(json);
+        }
     }
     if (!r->store)
         return;
@@ -142,23 +149,28 @@ static int cmd_replay(const char *cfg_path, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"records", no_argument, NULL, 'r'},
+        {"outcomes", no_argument, NULL, 'o'},
         {"db", required_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int records = 0, c;
+    int records = 0, outcomes = 0, c;
     const char *db = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "rh", opts, NULL)) != -1) {
         switch (c) {
         case 'r': records = 1; break;
+        case 'o': outcomes = 1; break;
         case 'd': db = optarg; break;
         case 'h':
-            printf("Usage: kexwatch [-c CONFIG] replay [--db PATH] [--records] FILE...\n"
+            printf("Usage: kexwatch [-c CONFIG] replay [--db PATH] [--outcomes | --records] FILE...\n"
                    "Runs stored syslog lines (one per line, with or without <PRI>) through the daemon's\n"
-                   "pipeline and prints each negotiation outcome as a JSON line. The device is the\n"
-                   "header's host name. '-' reads standard input. --db PATH also stores the outcomes\n"
-                   "(backfilling history; the daemon may be writing the same database).\n");
+                   "pipeline and prints the alerts it raises as JSON Lines (deduplicated within\n"
+                   "repeat_interval of the logs' own time; resolved when a success follows). The device\n"
+                   "is the header's host name. '-' reads standard input. --outcomes prints every\n"
+                   "negotiation outcome (failures and successes) instead; --records every parsed record.\n"
+                   "--db PATH also stores the outcomes (backfilling history; the daemon may be writing\n"
+                   "the same database).\n");
             return 0;
         default: return 2;
         }
@@ -195,6 +207,10 @@ static int cmd_replay(const char *cfg_path, int argc, char **argv)
         pipeline_set_dump(p, stdout);
         pipeline_set_outcome_cb(p, ignore_outcome, NULL);
     } else {
+        if (!outcomes && alerter_new_replay(cfg, &rc_ctx.alerter) < 0) {
+            fprintf(stderr, "kexwatch: out of memory\n");
+            rc_ctx.alerter = NULL;
+        }
         pipeline_set_outcome_cb(p, print_outcome, &rc_ctx);
     }
     int rc = 0;
@@ -213,6 +229,7 @@ static int cmd_replay(const char *cfg_path, int argc, char **argv)
             fclose(in);
     }
     pipeline_finish(p);
+    alerter_free(rc_ctx.alerter);
     if (rc_ctx.store) {
         if (store_flush(rc_ctx.store) < 0 || rc_ctx.failed_store) {
             fprintf(stderr, "kexwatch replay: some outcomes could not be stored in %s\n", db);

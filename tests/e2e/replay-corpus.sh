@@ -6,12 +6,14 @@
 
 export KEXWATCH_CONFDIR="$KW_SRCDIR/conf"
 C="$KW_TESTDATA/corpus"
-"$KEXWATCH" -c "$C/openssh-lab/inventory.conf" replay "$C"/openssh-lab/*.log > "$WORK/openssh.jsonl" 2> "$WORK/openssh.err"
+"$KEXWATCH" -c "$C/openssh-lab/inventory.conf" replay --outcomes "$C"/openssh-lab/*.log > "$WORK/openssh.jsonl" 2> "$WORK/openssh.err"
 rc1=$?
-"$KEXWATCH" -c "$C/huawei-assumed/huawei-inventory.conf" replay "$C/huawei-assumed/huawei.log" > "$WORK/huawei.jsonl" 2> "$WORK/huawei.err"
+"$KEXWATCH" -c "$C/huawei-assumed/huawei-inventory.conf" replay --outcomes "$C/huawei-assumed/huawei.log" > "$WORK/huawei.jsonl" 2> "$WORK/huawei.err"
 rc2=$?
-"$KEXWATCH" replay "$C/published/published.log" > "$WORK/published.jsonl" 2> "$WORK/published.err"
+"$KEXWATCH" replay --outcomes "$C/published/published.log" > "$WORK/published.jsonl" 2> "$WORK/published.err"
 rc3=$?
+# without --outcomes, replay prints the alerts the daemon would raise
+"$KEXWATCH" -c "$C/huawei-assumed/huawei-inventory.conf" replay "$C/huawei-assumed/huawei.log" > "$WORK/alerts.jsonl" 2>&1
 
 python3 - "$C" "$WORK" "$rc1" "$rc2" "$rc3" <<'PY'
 import collections, json, sys
@@ -119,6 +121,14 @@ wmm = collections.Counter((r["device"], r["mismatch"])
                           for r in tsv(f"{corpus}/published/published.expected.tsv") if r["category"] != "-")
 check(mm == wmm, "published: every failure carries the expected catalogue id",
       f"missing {sorted((wmm - mm).items())}\nextra   {sorted((mm - wmm).items())}")
+# alerts: one per distinct (device, client type, mismatch); the second half
+# of the Huawei stream repeats the first within repeat_interval
+al = [json.loads(l) for l in open(f"{work}/alerts.jsonl")]
+wal = {(r["device"], strip_ver(r["client_software"]), r["mismatch"])
+       for r in tsv(f"{corpus}/huawei-assumed/huawei.expected.tsv") if r["category"] != "-"}
+gal = [(a["device"]["key"], strip_ver(a["client"]["software"]), a["mismatch"]["id"]) for a in al]
+check(sorted(gal) == sorted(wal) and all(a["status"] == "firing" for a in al),
+      f"replay prints one firing alert per distinct failure ({len(wal)})", f"got {sorted(gal)}")
 print(f"1..{n}")
 sys.exit(1 if failed else 0)
 PY
