@@ -74,6 +74,9 @@ struct webhook {
 
 /* RFC 5424 over UDP, or over TCP with RFC 6587 octet counting */
 struct syslog_sink {
+    struct alerter *a;
+    int64_t *pending_ids;    /* TCP: outbox rows written but not yet drained */
+    size_t n_pending, cap_pending;
     struct event_base *base;
     struct cfg_addr addr;
     int tcp;
@@ -89,11 +92,13 @@ struct syslog_sink {
 struct exec_job {
     struct exec_job *next;
     char *json;
+    int64_t outbox_id; /* 0 when not in the store's outbox */
 };
 
 struct exec_child {
     pid_t pid;
     int64_t started;
+    int64_t outbox_id;
 };
 
 struct exec_sink {
@@ -146,13 +151,27 @@ static int open_file(const struct cfg *cfg, FILE **out, char *err, size_t errsiz
 
 /* ------------------------------------------------------------ syslog sink */
 
+/* Everything written so far reached the kernel: those notifications are
+ * delivered as far as a TCP sender can know. */
+static void syslog_drained_cb(struct bufferevent *bev, void *arg)
+{
+    struct syslog_sink *sk = arg;
+    (void)bev;
+    for (size_t i = 0; i < sk->n_pending; i++)
+        if (sk->a->store)
+            store_outbox_done(sk->a->store, sk->pending_ids[i]);
+    sk->n_pending = 0;
+}
+
 static void syslog_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct syslog_sink *sk = arg;
     (void)bev;
     if (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)) {
-        /* what was still buffered is lost with the connection: counted */
+        /* what was still buffered is lost with the connection: counted; its
+         * outbox rows stay and are sent again at the next start */
         sk->failed++;
+        sk->n_pending = 0;
         bufferevent_free(sk->bev);
         sk->bev = NULL;
     }
@@ -167,6 +186,7 @@ static int syslog_new(struct alerter *a, struct event_base *base, const char *ur
     }
     sk->fd = -1;
     sk->base = base;
+    sk->a = a;
     const char *rest = NULL;
     if (strncmp(url, "udp://", 6) == 0)
         rest = url + 6;
@@ -195,7 +215,8 @@ static int syslog_new(struct alerter *a, struct event_base *base, const char *ur
     return 0;
 }
 
-static void syslog_send(struct alerter *a, const char *json, const char *severity, const char *status)
+static void syslog_send(struct alerter *a, const char *json, const char *severity, const char *status,
+                        int64_t outbox_id)
 {
     struct syslog_sink *sk = a->syslog;
     /* facility local0; crit/warning/info, resolved as notice */
@@ -214,10 +235,13 @@ static void syslog_send(struct alerter *a, const char *json, const char *severit
             return;
         memcpy(msg, head, (size_t)hn);
         memcpy(msg + hn, json, jl);
-        if (sendto(sk->fd, msg, (size_t)hn + jl, 0, (struct sockaddr *)&sk->addr.ss, sk->addr.len) < 0)
+        if (sendto(sk->fd, msg, (size_t)hn + jl, 0, (struct sockaddr *)&sk->addr.ss, sk->addr.len) < 0) {
             sk->failed++;
-        else
+        } else {
             sk->sent++;
+            if (outbox_id && a->store)
+                store_outbox_done(a->store, outbox_id);
+        }
         free(msg);
         return;
     }
@@ -230,7 +254,7 @@ static void syslog_send(struct alerter *a, const char *json, const char *severit
             sk->failed++;
             return;
         }
-        bufferevent_setcb(sk->bev, NULL, NULL, syslog_event_cb, sk);
+        bufferevent_setcb(sk->bev, NULL, syslog_drained_cb, syslog_event_cb, sk);
         bufferevent_enable(sk->bev, EV_WRITE);
     }
     /* octet counting keeps a JSON with any byte in it one frame */
@@ -238,6 +262,17 @@ static void syslog_send(struct alerter *a, const char *json, const char *severit
     bufferevent_write(sk->bev, head, (size_t)hn);
     bufferevent_write(sk->bev, json, jl);
     sk->sent++;
+    if (outbox_id) {
+        if (sk->n_pending == sk->cap_pending) {
+            size_t cap = sk->cap_pending ? sk->cap_pending * 2 : 16;
+            int64_t *v = realloc(sk->pending_ids, cap * sizeof *v);
+            if (!v)
+                return;
+            sk->pending_ids = v;
+            sk->cap_pending = cap;
+        }
+        sk->pending_ids[sk->n_pending++] = outbox_id;
+    }
 }
 
 static void syslog_free(struct syslog_sink *sk)
@@ -248,6 +283,7 @@ static void syslog_free(struct syslog_sink *sk)
         bufferevent_free(sk->bev);
     if (sk->fd >= 0)
         close(sk->fd);
+    free(sk->pending_ids);
     free(sk);
 }
 
@@ -287,6 +323,7 @@ static void exec_start(struct alerter *a, struct exec_job *job, int64_t now)
     close(p[1]);
     ex->running[ex->n_running].pid = pid;
     ex->running[ex->n_running].started = now;
+    ex->running[ex->n_running].outbox_id = job->outbox_id;
     ex->n_running++;
 }
 
@@ -312,9 +349,14 @@ static void exec_tick(struct alerter *a, int64_t now)
             i++;
             continue;
         }
-        if (r > 0 && status == 0)
+        /* the program ran: its outbox row goes either way; one that failed
+         * or hung is not run again (it may have half acted), only counted
+         * and reported */
+        if (ex->running[i].outbox_id && a->store)
+            store_outbox_done(a->store, ex->running[i].outbox_id);
+        if (r > 0 && status == 0) {
             ex->sent++;
-        else {
+        } else {
             ex->failed++;
             if (status != -1 && log_ratelimit_allow(&a->rl, time(NULL), NULL))
                 log_warning("alert program %s failed (exit status %d); the alert was still written to the other "
@@ -335,7 +377,7 @@ static void exec_tick(struct alerter *a, int64_t now)
     }
 }
 
-static void exec_enqueue(struct alerter *a, const char *json)
+static void exec_enqueue(struct alerter *a, const char *json, int64_t outbox_id)
 {
     struct exec_sink *ex = a->exec;
     if (ex->queued >= EXEC_QUEUE_MAX) {
@@ -350,6 +392,7 @@ static void exec_enqueue(struct alerter *a, const char *json)
         free(job);
         return;
     }
+    job->outbox_id = outbox_id;
     if (ex->tail)
         ex->tail->next = job;
     else
@@ -677,6 +720,21 @@ static void restore_alert(void *arg, const struct store_alert *sa)
     a->n++;
 }
 
+static void restore_syslog(void *arg, int64_t id, const char *payload)
+{
+    struct alerter *a = arg;
+    json_t *o = json_loads(payload, 0, NULL);
+    json_t *mm = o ? json_object_get(o, "mismatch") : NULL;
+    syslog_send(a, payload, json_string_value(json_object_get(mm, "severity")),
+                json_string_value(json_object_get(o, "status")), id);
+    json_decref(o);
+}
+
+static void restore_exec(void *arg, int64_t id, const char *payload)
+{
+    exec_enqueue(arg, payload, id);
+}
+
 static void restore_outbox(void *arg, int64_t id, const char *payload)
 {
     struct alerter *a = arg;
@@ -738,6 +796,16 @@ int alerter_new(const struct cfg *cfg, struct event_base *base, struct store *st
             if (n > 0)
                 log_notice("%d webhook notification(s) from before the restart are being delivered", n);
         }
+        if (a->syslog) {
+            n = store_outbox_load(store, "syslog", restore_syslog, a);
+            if (n > 0)
+                log_notice("%d syslog notification(s) from before the restart are being sent", n);
+        }
+        if (a->exec) {
+            n = store_outbox_load(store, "exec", restore_exec, a);
+            if (n > 0)
+                log_notice("%d alert program run(s) from before the restart are being started", n);
+        }
     }
     *out = a;
     return 0;
@@ -798,13 +866,21 @@ static void emit(struct alerter *a, json_t *o, const char *alert_id)
         }
     }
     a->sent++;
+    /* each sink's notification is in the outbox before it is tried */
     if (a->syslog) {
         json_t *mm = json_object_get(o, "mismatch");
+        int64_t oid = 0;
+        if (a->store)
+            store_outbox_add(a->store, alert_id, "syslog", line, (int64_t)time(NULL), &oid);
         syslog_send(a, line, json_string_value(json_object_get(mm, "severity")),
-                    json_string_value(json_object_get(o, "status")));
+                    json_string_value(json_object_get(o, "status")), oid);
     }
-    if (a->exec)
-        exec_enqueue(a, line);
+    if (a->exec) {
+        int64_t oid = 0;
+        if (a->store)
+            store_outbox_add(a->store, alert_id, "exec", line, (int64_t)time(NULL), &oid);
+        exec_enqueue(a, line, oid);
+    }
     if (a->hook) {
         char *body = a->hook->alertmanager ? alertmanager_body(a, o, (int64_t)time(NULL)) : line;
         int64_t oid = 0;

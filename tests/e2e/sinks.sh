@@ -4,7 +4,7 @@
 # with the JSON on its standard input, killed after exec_timeout.
 . "$(dirname "$0")/lib.sh"
 
-plan 8
+plan 9
 PORT=$(free_port)
 SPORT=$(free_port)
 while [ "$SPORT" = "$PORT" ]; do SPORT=$(free_port); done
@@ -42,6 +42,13 @@ done
 is "one RFC 5424 syslog message per alert" "$(grep -c '^<13[0-9]>1 [0-9T:.-]*Z .* kexwatchd [0-9]* ALERT - {"alert_id"' "$WORK/syslog.txt")" "$want"
 check "the syslog severity follows the alert's (warning = local0.warning, <132>)" grep -q '^<132>1 .*"severity":"warning"' "$WORK/syslog.txt"
 is "the program ran once per alert with the JSON on stdin" "$(grep -c '^{"alert_id"' "$WORK/exec.jsonl")" "$want"
+# finished programs are reaped once a second; their outbox rows then go
+for _ in $(seq 1 40); do
+    [ "$(sqlite3 "$WORK/kexwatch.db" 'SELECT count(*) FROM outbox')" = 0 ] && break
+    sleep 0.1
+done
+is "every syslog and exec notification left the durable outbox" \
+    "$(sqlite3 "$WORK/kexwatch.db" 'SELECT count(*) FROM outbox')" 0
 check "SIGTERM: exit status 0" stop_daemon
 
 # TCP syslog with octet counting, and a program that hangs
