@@ -835,6 +835,11 @@ int alerter_new_replay(const struct cfg *cfg, struct alerter **out)
     return 0;
 }
 
+size_t alerter_firing(const struct alerter *a)
+{
+    return a->n;
+}
+
 uint64_t alerter_sent(const struct alerter *a)
 {
     return a->sent;

@@ -64,6 +64,9 @@ int alerter_reopen(struct alerter *a, const struct cfg *cfg, char *err, size_t e
 
 /* Alerts written, and repeats held back by repeat_interval. */
 uint64_t alerter_sent(const struct alerter *a);
+
+/* Alerts firing now (sent and not yet resolved). */
+size_t alerter_firing(const struct alerter *a);
 uint64_t alerter_suppressed(const struct alerter *a);
 
 void alerter_free(struct alerter *a);

@@ -207,6 +207,8 @@ static void write_metrics(void *arg, FILE *f)
                 (double)alerter_sent(d->alerter));
     metrics_put(f, "kexwatch_alerts_suppressed_total", "counter", "repeats held back by repeat_interval",
                 (double)alerter_suppressed(d->alerter));
+    metrics_put(f, "kexwatch_alerts_firing", "gauge", "alerts firing now (not yet resolved)",
+                (double)alerter_firing(d->alerter));
     metrics_put(f, "kexwatch_webhook_sent_total", "counter", "alerts the webhook accepted",
                 (double)alerter_webhook_sent(d->alerter));
     metrics_put(f, "kexwatch_webhook_failed_total", "counter", "failed webhook attempts",
