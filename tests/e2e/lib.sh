@@ -144,6 +144,38 @@ for line in open(sys.argv[2], encoding="utf-8"):
 ' "$1" "$2"
 }
 
+# start_http_receiver PORT FILE: a real HTTP server on 127.0.0.1:PORT that
+# answers 200 to every POST and appends "PATH<TAB>BODY" lines to FILE; it
+# stops by itself after 40 s. Sets RECV to its pid and cleans it up.
+start_http_receiver() {
+    python3 - "$1" "$2" <<'PY' &
+import http.server, sys, threading
+out = open(sys.argv[2], "a")
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        out.write(self.path + "\t" + body.decode() + "\n")
+        out.flush()
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+srv = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+threading.Timer(40, srv.shutdown).start()
+srv.serve_forever()
+PY
+    RECV=$!
+    EXTRA_CLEANUP='kill $RECV 2>/dev/null'
+}
+
+# received_alerts FILE: alerts in a start_http_receiver file (Alertmanager
+# bodies are JSON arrays; alerts waiting together share one POST)
+received_alerts() {
+    python3 -c 'import json,sys; print(sum(len(json.loads(l.split("\t", 1)[1])) for l in open(sys.argv[1])))' \
+        "$1" 2> /dev/null || echo 0
+}
+
 finish() {
     [ "$T_FAILED" -eq 0 ]
     exit $?

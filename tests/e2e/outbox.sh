@@ -27,38 +27,15 @@ wait "$DAEMON_PID" 2> /dev/null
 DAEMON_PID=""
 
 # the receiver comes up, then the daemon restarts
-python3 - "$RPORT" "$WORK/received.jsonl" <<'PY' &
-import http.server, sys, threading
-out = open(sys.argv[2], "a")
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        out.write(body.decode() + "\n")
-        out.flush()
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-    def log_message(self, *a):
-        pass
-srv = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
-threading.Timer(30, srv.shutdown).start()
-srv.serve_forever()
-PY
-RECV=$!
-EXTRA_CLEANUP='kill $RECV 2>/dev/null'
+start_http_receiver "$RPORT" "$WORK/received.jsonl"
 sleep 0.3
 check "kexwatchd restarts after kill -9" start_daemon
-# alerts waiting together are grouped into one POST (a JSON array)
-received() {
-    python3 -c 'import json,sys; print(sum(len(json.loads(l)) for l in open(sys.argv[1])))' \
-        "$WORK/received.jsonl" 2> /dev/null || echo 0
-}
 for _ in $(seq 1 100); do
-    [ "$(received)" -ge "$want" ] && break
+    [ "$(received_alerts "$WORK/received.jsonl")" -ge "$want" ] && break
     sleep 0.1
 done
 sleep 0.5
-is "every pending notification is delivered exactly once after the restart" "$(received)" "$want"
+is "every pending notification is delivered exactly once after the restart" "$(received_alerts "$WORK/received.jsonl")" "$want"
 is "and the outbox is empty" "$(sqlite3 "$WORK/kexwatch.db" 'SELECT count(*) FROM outbox')" 0
 
 # the same failures again (new connections): deduplicated across the restart

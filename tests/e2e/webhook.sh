@@ -24,36 +24,12 @@ check "deliveries to a receiver that is down fail and are counted ($failed)" [ "
 is "and the alerts wait" "$(counter webhook_pending)" "$want"
 
 # the receiver comes up: a real HTTP server that records every POST body
-python3 - "$RPORT" "$WORK/received.jsonl" <<'PY' &
-import http.server, sys, threading, time
-out = open(sys.argv[2], "a")
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        n = int(self.headers.get("Content-Length", 0))
-        body = self.rfile.read(n)
-        out.write(self.path + "\t" + body.decode() + "\n")
-        out.flush()
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-    def log_message(self, *a):
-        pass
-srv = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
-threading.Timer(40, srv.shutdown).start()
-srv.serve_forever()
-PY
-RECV=$!
-EXTRA_CLEANUP='kill $RECV 2>/dev/null'
-# alerts waiting together are grouped into one POST (a JSON array)
-received() {
-    python3 -c 'import json,sys; print(sum(len(json.loads(l.split("\t", 1)[1])) for l in open(sys.argv[1])))' \
-        "$WORK/received.jsonl" 2> /dev/null || echo 0
-}
+start_http_receiver "$RPORT" "$WORK/received.jsonl"
 for _ in $(seq 1 300); do
-    [ "$(received)" -ge "$want" ] && break
+    [ "$(received_alerts "$WORK/received.jsonl")" -ge "$want" ] && break
     sleep 0.1
 done
-is "every alert arrives once the receiver is up" "$(received)" "$want"
+is "every alert arrives once the receiver is up" "$(received_alerts "$WORK/received.jsonl")" "$want"
 python3 - "$WORK/received.jsonl" <<'PY'
 import json, re, sys
 ts = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
