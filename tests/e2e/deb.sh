@@ -25,7 +25,7 @@ if [ -n "$why" ]; then
     skip "$why"
     exit 0
 fi
-plan 15
+plan 16
 
 # Copy the tree without build directories (build*, distcheck's _build/_inst),
 # the git data and the quick start's state; the source may be read-only
@@ -114,6 +114,9 @@ else
     not_ok "installed kexwatchd -t accepts the installed configuration"
     sed 's/^/# /' "$WORK/t.out"
 fi
+check "the package's copyright file is machine-readable and says License: ISC" \
+    sh -c "head -n 1 '$ROOT/usr/share/doc/kexwatch/copyright' | grep -q '^Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/' &&
+           grep -qx 'License: ISC' '$ROOT/usr/share/doc/kexwatch/copyright'"
 check "installed kexwatch --help runs" sh -c "'$ROOT/usr/bin/kexwatch' --help > /dev/null 2>&1"
 
 # the user the postinst creates, applied to the throw-away root
