@@ -923,16 +923,12 @@ static void save_state(struct alerter *a, const struct alert_state *st, const ch
                   st->id, st->device);
 }
 
-/* The alert object of SPEC, reshaped from the pipeline's outcome JSON so
+/* The alert object of SPEC, taken from the pipeline's outcome object so
  * the offers, mismatch and remediation are rendered in one place. */
 static json_t *alert_object(struct pipeline *p, const struct negotiation *n, const char *id,
                             const struct alert_state *st)
 {
-    char *text = pipeline_outcome_json(p, n);
-    if (!text)
-        return NULL;
-    json_t *o = json_loads(text, 0, NULL);
-    free(text);
+    json_t *o = pipeline_outcome_object(p, n);
     if (!o)
         return NULL;
     json_t *a = json_object();

@@ -369,7 +369,7 @@ static json_t *opt_str(const struct pipeline *p, const char *s)
     return s ? jstrn((struct pipeline *)p, s, strlen(s)) : json_null();
 }
 
-char *pipeline_outcome_json(const struct pipeline *p, const struct negotiation *n)
+json_t *pipeline_outcome_object(const struct pipeline *p, const struct negotiation *n)
 {
     char tbuf[40];
     json_t *o = json_object();
@@ -420,6 +420,14 @@ char *pipeline_outcome_json(const struct pipeline *p, const struct negotiation *
         json_object_set_new(agreed, negotiate_slot_name((enum negotiate_slot)s), v);
     }
     json_object_set_new(o, "slots", agreed);
+    return o;
+}
+
+char *pipeline_outcome_json(const struct pipeline *p, const struct negotiation *n)
+{
+    json_t *o = pipeline_outcome_object(p, n);
+    if (!o)
+        return NULL;
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return text;

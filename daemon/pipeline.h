@@ -63,9 +63,15 @@ void pipeline_finish(struct pipeline *p);
 /* Flushes buffered output (dump file). */
 void pipeline_flush(struct pipeline *p);
 
-/* The negotiation outcome as one JSON object (one line, no newline) in a
- * malloc'd string the caller frees; NULL when memory is short. Marker
- * pseudo-algorithms are left out of the offers shown. */
+/* The negotiation outcome as a JSON object (jansson's json_t; a new
+ * reference the caller releases with json_decref), built once for every
+ * consumer: the alert object takes its fields from it. NULL when memory is
+ * short. Marker pseudo-algorithms are left out of the offers shown. */
+struct json_t;
+struct json_t *pipeline_outcome_object(const struct pipeline *p, const struct negotiation *n);
+
+/* The same object as one line of JSON (no newline) in a malloc'd string the
+ * caller frees; NULL when memory is short. */
 char *pipeline_outcome_json(const struct pipeline *p, const struct negotiation *n);
 
 /* Counters of the correlation stage. */

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "session.h"
+#include "negotiation.h"
 
 struct store;
 
