@@ -1,0 +1,251 @@
+/* store-private.h: what the store's files share (store.c: open, migrate,
+ * close; store-write.c: the queue, interning, flush and retention;
+ * store-query.c: history queries; store-alert.c: alert state and outbox).
+ * Included by those files only: it is the one place besides them that
+ * includes sqlite3.h. See store.c for the design of the write path. */
+#ifndef KW_STORE_PRIVATE_H
+#define KW_STORE_PRIVATE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+#include "negotiate.h"
+#include "store.h"
+
+#define STORE_QUEUE_DEFAULT 100000              /* queued negotiations when the caller says 0 */
+#define STORE_FLUSH_MAX     20000               /* negotiations per transaction: bounds one commit's time */
+#define STORE_PROFILES_MAX  8192                /* queued learned lists */
+#define STORE_STR_MAX       1024                /* bytes kept of a received string (device, software, reason...) */
+#define STORE_CACHE_MAX     65536               /* entries per id cache before it is emptied */
+#define STORE_BUSY_MS       5000                /* wait for another writer (kexwatch replay --db) this long */
+#define STORE_APP_ID        0x4b455857          /* "KEXW", set by 001-initial.sql */
+#define STORE_ANALYZE_US    (3600ULL * 1000000) /* planner statistics refreshed hourly */
+
+/* Common head of every cached thing: its key and the key's hash. */
+struct hnode {
+    uint64_t hash;
+    size_t klen;
+    char *key;
+};
+
+/* Open addressing, linear probing, never more than half full. Nodes are
+ * owned by whoever put them there. */
+struct htab {
+    struct hnode **slot;
+    size_t mask; /* slots - 1; 0 with no slots */
+    size_t count;
+};
+
+/* ------------------------------------------------------------ cached rows */
+
+/* A device row as committed (or as this transaction has made it). */
+struct dev_node {
+    struct hnode h;
+    int64_t id;
+    int64_t first, last;
+    char *name, *vendor;
+    bool touched; /* first/last/name/vendor to be written at the end of the batch */
+};
+
+/* A client type row. key is "fingerprint\0software" ("" for unknown). */
+struct cli_node {
+    struct hnode h;
+    int64_t id;
+    int64_t first, last;
+    unsigned nulls; /* bit per CL_*: list column still NULL in the row */
+    bool touched;
+};
+
+/* An interned name-list. key is "names\0P" (P '1' when partial, else '0'),
+ * so a partial list never matches the whole one. The row id, and used (its
+ * last_used), are valid while gen equals the store's list generation. */
+struct list_node {
+    struct hnode h;
+    uint32_t refs; /* queued records holding it */
+    uint64_t gen;
+    int64_t id;
+    int64_t used;
+    bool touched; /* used to be written at the end of the batch */
+};
+
+/* The client type's lists stored with it, and the failing slot's two. */
+enum { CL_KEX = 0, CL_HOSTKEY, CL_CIPHER, CL_MAC, CL_COMP, CL_FAIL_CLIENT, CL_FAIL_SERVER, CL_N };
+
+/* Strings of a record, in this order in its buffer: FP and SOFTWARE are
+ * adjacent so "fp\0software" is the client key in place. */
+enum { RS_DEVICE = 0, RS_NAME, RS_VENDOR, RS_PEER, RS_FP, RS_SOFTWARE, RS_REASON, RS_MISMATCH, RS_N };
+
+/* One queued negotiation: a deep copy, strings in one allocation. */
+struct rec {
+    int64_t time;
+    unsigned port;
+    signed char failed, category, slot, evidence;
+    unsigned char nulls; /* bit per RS_*: the string was NULL */
+    struct list_node *list[CL_N];
+    uint16_t off[RS_N], len[RS_N];
+    char buf[];
+};
+
+/* One queued learned server list. */
+struct prec {
+    int64_t learned_at;
+    int slot;
+    struct list_node *list;
+    size_t dlen;
+    char device[];
+};
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    unsigned flags;
+    int version;
+    struct store_counts counts;
+    struct log_ratelimit rl;
+
+    struct rec **q; /* ring of queued negotiations */
+    size_t qcap, qhead, qlen;
+    struct prec **pq; /* ring of queued profiles */
+    size_t pqhead, pqlen;
+
+    struct htab devices, clients, lists;
+    uint64_t seed; /* of the hashes */
+    uint64_t list_gen;
+    /* rows touched by the current batch; sized so they cannot overflow (a
+     * record touches one device, one client type, two lists) */
+    struct dev_node **dtouched;
+    size_t ndtouched, dtouched_cap;
+    struct cli_node **ctouched;
+    size_t nctouched, ctouched_cap;
+    struct list_node **ltouched;
+    size_t nltouched, ltouched_cap;
+
+    char lasterr[256]; /* SQLite's words for the last failed transaction */
+    char *scratch;     /* joining lists */
+    size_t scratch_cap;
+
+    bool orphans_due;     /* negotiations were purged since the last orphan pass */
+    uint64_t analyzed_us; /* when the planner's statistics were last refreshed */
+
+    sqlite3_stmt *st_begin, *st_commit, *st_rollback;
+    sqlite3_stmt *st_dev_sel, *st_dev_ins, *st_dev_upd;
+    sqlite3_stmt *st_cli_sel, *st_cli_ins, *st_cli_fill, *st_cli_upd;
+    sqlite3_stmt *st_list_sel, *st_list_ins, *st_list_upd, *st_item_ins;
+    sqlite3_stmt *st_neg_ins, *st_prof_up, *st_prof_load;
+    sqlite3_stmt *st_purge_fail, *st_purge_ok, *st_purge_old, *st_purge_cli, *st_purge_dev, *st_purge_list;
+};
+
+/* ------------------------------------------------------------ small helpers */
+
+static inline void set_err(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static inline void set_err(char *err, size_t errsize, const char *fmt, ...)
+{
+    if (!err || !errsize)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errsize, fmt, ap);
+    va_end(ap);
+}
+
+static inline uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Length of s kept: at most max bytes, not ending inside a UTF-8 sequence. */
+static inline size_t cut_len(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max)
+        return n;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
+static inline int bind_text(sqlite3_stmt *st, int i, const char *p, size_t n)
+{
+    if (!p)
+        return sqlite3_bind_null(st, i);
+    /* static: every bound string outlives the statement's reset */
+    return sqlite3_bind_text(st, i, p, (int)n, SQLITE_STATIC);
+}
+
+static inline int bind_id(sqlite3_stmt *st, int i, int64_t id)
+{
+    return id > 0 ? sqlite3_bind_int64(st, i, id) : sqlite3_bind_null(st, i);
+}
+
+/* Runs a statement that returns no rows; 0 or the SQLite error code. */
+static inline int run(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : rc;
+}
+
+/* Runs a statement of fixed text (no received data in it) to the end;
+ * *first (may be NULL) gets a copy of the first column of the first row. */
+static inline int exec_sql(sqlite3 *db, const char *sql, char *first, size_t firstsize)
+{
+    sqlite3_stmt *st;
+    const char *tail = sql;
+    if (first && firstsize)
+        first[0] = '\0';
+    while (tail && *tail) {
+        int rc = sqlite3_prepare_v2(db, tail, -1, &st, &tail);
+        if (rc != SQLITE_OK)
+            return rc;
+        if (!st) /* only whitespace or comments left */
+            break;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (first && firstsize && !first[0]) {
+                const unsigned char *t = sqlite3_column_text(st, 0);
+                snprintf(first, firstsize, "%s", t ? (const char *)t : "");
+            }
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
+static inline int pragma_int(sqlite3 *db, const char *sql, int *out)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int(st, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* store-write.c: allocates the queues of a writable store (queue_max
+ * negotiations, 0: the default); 0 or -1 when memory is short. */
+int store_writer_init(struct store *s, size_t queue_max);
+
+/* store-write.c: frees what is queued (uncommitted: lost) and the caches. */
+void store_writer_free(struct store *s);
+
+/* store-write.c: refreshes the planner's statistics (a few milliseconds). */
+void store_refresh_statistics(struct store *s);
+
+#endif

@@ -1,0 +1,826 @@
+/* store-query.c: history queries of the store, for the kexwatch tool (see
+ * store.h): row by row through a callback, every value bound. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "algo.h"
+#include "store-private.h"
+
+/* Generated from sql/NNN-*.sql by sql/embed.sh. */
+extern const int store_migration_count;
+
+/* ---------------------------------------------------------- history queries */
+
+/* Hands one result row to the caller as store_values (no sqlite3 types
+ * outside this file). */
+static int emit_row(sqlite3_stmt *st, store_row_cb cb, void *arg)
+{
+    enum { MAXCOL = 16 };
+    int ncol = sqlite3_column_count(st);
+    if (ncol > MAXCOL)
+        ncol = MAXCOL;
+    const char *names[MAXCOL];
+    struct store_value v[MAXCOL];
+    for (int i = 0; i < ncol; i++) {
+        names[i] = sqlite3_column_name(st, i);
+        v[i] = (struct store_value){0};
+        switch (sqlite3_column_type(st, i)) {
+        case SQLITE_NULL: v[i].is_null = true; break;
+        case SQLITE_INTEGER:
+            v[i].is_int = true;
+            v[i].num = sqlite3_column_int64(st, i);
+            break;
+        default: v[i].text = (const char *)sqlite3_column_text(st, i); break;
+        }
+    }
+    return cb(arg, (size_t)ncol, names, v);
+}
+
+/* Steps st to the end, row by row into cb; returns the rows, the callback's
+ * non-zero value, or -1 with SQLite's words in err. Finalizes st. */
+static int run_rows(struct store *s, sqlite3_stmt *st, store_row_cb cb, void *arg, char *err, size_t errsize)
+{
+    int rc, rows = 0, stop = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((stop = emit_row(st, cb, arg)) != 0)
+            break;
+        rows++;
+    }
+    if (!stop && rc != SQLITE_DONE) {
+        set_err(err, errsize, "%s: query failed: %s", s->path, sqlite3_errmsg(s->db));
+        rows = -1;
+    }
+    sqlite3_finalize(st);
+    return stop ? stop : rows;
+}
+
+static int prepare_query(struct store *s, const char *sql, sqlite3_stmt **st, char *err, size_t errsize)
+{
+    /* prepared once per command: the tool asks one question and exits */
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
+        set_err(err, errsize, "%s: cannot prepare a query: %s", s->path, sqlite3_errmsg(s->db));
+        return -1;
+    }
+    return 0;
+}
+
+/* The statement text for a failures query; every value is a parameter
+ * (?1 from, ?2 until, ?3 device key), the text is only fixed fragments. */
+static int failures_sql(const struct store_failures_query *q, char *buf, size_t size)
+{
+    static const char *const col[] = {
+        [STORE_BY_CLIENT] = "client_id",       [STORE_BY_DEVICE] = "device_id",
+        [STORE_BY_CATEGORY] = "category",      [STORE_BY_ALGORITHM] = "client_list",
+        [STORE_BY_MISMATCH] = "mismatch",
+    };
+    if ((unsigned)q->by > STORE_BY_MISMATCH)
+        return -1;
+    /* sql/README: a device's failures, and failures per device, read
+     * failures_device; every other window query the covering failures_window */
+    bool by_device_index = q->device || q->by == STORE_BY_DEVICE;
+    const char *index = by_device_index ? "failures_device" : "failures_window";
+    const char *devcond = q->device ? "device_id = (SELECT id FROM devices WHERE key = ?3) AND " : "";
+    int n;
+    if (q->by == STORE_BY_ALGORITHM) {
+        /* per (list, device) pair: the names are expanded and devices
+         * counted in C (README: count(DISTINCT) over the expansion is ten
+         * times slower) */
+        n = snprintf(buf, size,
+                     "SELECT client_list, device_id, count(*), min(time), max(time)"
+                     " FROM negotiations INDEXED BY %s"
+                     " WHERE %sfailed = 1 AND time >= ?1 AND time < ?2 AND client_list IS NOT NULL"
+                     " GROUP BY client_list, device_id",
+                     index, devcond);
+    } else {
+        char inner[512];
+        snprintf(inner, sizeof inner,
+                 "SELECT %s AS k, count(*) AS n, count(DISTINCT device_id) AS d, min(time) AS f, max(time) AS l"
+                 " FROM negotiations INDEXED BY %s WHERE %sfailed = 1 AND time >= ?1 AND time < ?2 GROUP BY %s",
+                 col[q->by], index, devcond, col[q->by]);
+        const char *outer_cols = "g.k AS key, NULL AS detail", *join = "";
+        if (q->by == STORE_BY_CLIENT) {
+            outer_cols = "c.software AS key, c.fingerprint AS detail";
+            join = " LEFT JOIN clients c ON c.id = g.k";
+        } else if (q->by == STORE_BY_DEVICE) {
+            outer_cols = "dv.key AS key, dv.name AS detail";
+            join = " LEFT JOIN devices dv ON dv.id = g.k";
+        }
+        /* the caller's column names: key, detail, failures, devices, first_seen, last_seen */
+        n = snprintf(buf, size,
+                     "SELECT %s, g.n AS failures, g.d AS devices, g.f AS first_seen, g.l AS last_seen"
+                     " FROM (%s) g%s ORDER BY g.n DESC, 1, 2",
+                     outer_cols, inner, join);
+    }
+    return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+static int bind_window(sqlite3_stmt *st, const struct store_failures_query *q)
+{
+    int rc = sqlite3_bind_int64(st, 1, q->from);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 2, q->until);
+    if (rc == SQLITE_OK && q->device)
+        rc = sqlite3_bind_text(st, 3, q->device, -1, SQLITE_STATIC);
+    return rc;
+}
+
+int store_failures_plan(struct store *s, const struct store_failures_query *q, store_row_cb cb, void *arg,
+                        char *err, size_t errsize)
+{
+    char sql[1200];
+    memcpy(sql, "EXPLAIN QUERY PLAN ", 19);
+    if (!s || !q || !cb || failures_sql(q, sql + 19, sizeof sql - 19) < 0) {
+        set_err(err, errsize, "invalid failures query");
+        return -1;
+    }
+    sqlite3_stmt *st;
+    if (prepare_query(s, sql, &st, err, errsize) < 0)
+        return -1;
+    if (bind_window(st, q) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        set_err(err, errsize, "%s: cannot bind: %s", s->path, sqlite3_errmsg(s->db));
+        return -1;
+    }
+    return run_rows(s, st, cb, arg, err, errsize);
+}
+
+/* Markers are not algorithms a server could enable; the tool loads no
+ * algorithm table for a query, so they are recognised by name here (the
+ * same names algo's marker rows hold). */
+static bool is_marker(const char *name)
+{
+    return strcmp(name, "ext-info-c") == 0 || strcmp(name, "ext-info-s") == 0 ||
+           strncmp(name, "kex-strict-", 11) == 0 || strcmp(name, "kexguess2@matt.ucc.asn.au") == 0;
+}
+
+struct algo_pair {
+    int64_t list, device, n, first, last;
+};
+
+struct algo_agg {
+    char *name;
+    int64_t n, devices, first, last;
+    uint64_t *bits; /* devices seen, by device id */
+};
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const struct algo_pair *x = a, *y = b;
+    return x->list < y->list ? -1 : x->list > y->list;
+}
+
+static int cmp_agg(const void *a, const void *b)
+{
+    const struct algo_agg *x = a, *y = b;
+    if (x->n != y->n)
+        return x->n > y->n ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static int failures_by_algorithm(struct store *s, const struct store_failures_query *q, sqlite3_stmt *st,
+                                 store_row_cb cb, void *arg, char *err, size_t errsize)
+{
+    struct algo_pair *pairs = NULL;
+    size_t npairs = 0, cap = 0;
+    struct algo_agg *agg = NULL;
+    size_t nagg = 0, aggcap = 0;
+    int64_t maxdev = 0;
+    int rc, ret = -1;
+    sqlite3_stmt *items = NULL;
+    (void)q;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (npairs == cap) {
+            size_t nc = cap ? 2 * cap : 256;
+            struct algo_pair *np = realloc(pairs, nc * sizeof *np);
+            if (!np) {
+                set_err(err, errsize, "out of memory");
+                goto out;
+            }
+            pairs = np;
+            cap = nc;
+        }
+        struct algo_pair *p = &pairs[npairs++];
+        p->list = sqlite3_column_int64(st, 0);
+        p->device = sqlite3_column_int64(st, 1);
+        p->n = sqlite3_column_int64(st, 2);
+        p->first = sqlite3_column_int64(st, 3);
+        p->last = sqlite3_column_int64(st, 4);
+        if (p->device > maxdev)
+            maxdev = p->device;
+    }
+    if (rc != SQLITE_DONE) {
+        set_err(err, errsize, "%s: query failed: %s", s->path, sqlite3_errmsg(s->db));
+        goto out;
+    }
+    /* device ids are rowids, small and dense: one bit each */
+    size_t words = (size_t)(maxdev / 64 + 1);
+    if (npairs)
+        qsort(pairs, npairs, sizeof *pairs, cmp_pair);
+    if (prepare_query(s, "SELECT name FROM list_items WHERE list_id = ?1 ORDER BY pos", &items, err, errsize) < 0)
+        goto out;
+    for (size_t i = 0; i < npairs;) {
+        size_t j = i;
+        while (j < npairs && pairs[j].list == pairs[i].list)
+            j++;
+        /* each list expanded once, then its pairs added to each name */
+        sqlite3_bind_int64(items, 1, pairs[i].list);
+        while ((rc = sqlite3_step(items)) == SQLITE_ROW) {
+            const char *name = (const char *)sqlite3_column_text(items, 0);
+            if (!name || is_marker(name))
+                continue;
+            size_t k = 0;
+            while (k < nagg && strcmp(agg[k].name, name) != 0)
+                k++;
+            if (k == nagg) {
+                if (nagg == aggcap) {
+                    size_t nc = aggcap ? 2 * aggcap : 64;
+                    struct algo_agg *na = realloc(agg, nc * sizeof *na);
+                    if (!na) {
+                        set_err(err, errsize, "out of memory");
+                        goto out;
+                    }
+                    agg = na;
+                    aggcap = nc;
+                }
+                agg[nagg] = (struct algo_agg){.name = strdup(name), .bits = calloc(words, sizeof(uint64_t)),
+                                              .first = INT64_MAX, .last = INT64_MIN};
+                if (!agg[nagg].name || !agg[nagg].bits) {
+                    free(agg[nagg].name);
+                    free(agg[nagg].bits);
+                    set_err(err, errsize, "out of memory");
+                    goto out;
+                }
+                nagg++;
+            }
+            struct algo_agg *a = &agg[k];
+            for (size_t m = i; m < j; m++) {
+                uint64_t bit = UINT64_C(1) << (pairs[m].device % 64);
+                uint64_t *w = &a->bits[pairs[m].device / 64];
+                if (!(*w & bit)) {
+                    *w |= bit;
+                    a->devices++;
+                }
+                a->n += pairs[m].n;
+                if (pairs[m].first < a->first)
+                    a->first = pairs[m].first;
+                if (pairs[m].last > a->last)
+                    a->last = pairs[m].last;
+            }
+        }
+        sqlite3_reset(items);
+        if (rc != SQLITE_DONE) {
+            set_err(err, errsize, "%s: query failed: %s", s->path, sqlite3_errmsg(s->db));
+            goto out;
+        }
+        i = j;
+    }
+    if (nagg)
+        qsort(agg, nagg, sizeof *agg, cmp_agg);
+    static const char *const names[] = {"key", "detail", "failures", "devices", "first_seen", "last_seen"};
+    ret = 0;
+    for (size_t k = 0; k < nagg; k++) {
+        struct store_value v[6] = {
+            {.text = agg[k].name}, {.is_null = true}, {.num = agg[k].n, .is_int = true},
+            {.num = agg[k].devices, .is_int = true}, {.num = agg[k].first, .is_int = true},
+            {.num = agg[k].last, .is_int = true},
+        };
+        int stop = cb(arg, 6, names, v);
+        if (stop) {
+            ret = stop;
+            break;
+        }
+        ret++;
+    }
+out:
+    for (size_t k = 0; k < nagg; k++) {
+        free(agg[k].name);
+        free(agg[k].bits);
+    }
+    free(agg);
+    free(pairs);
+    sqlite3_finalize(items);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int store_failures(struct store *s, const struct store_failures_query *q, store_row_cb cb, void *arg, char *err,
+                   size_t errsize)
+{
+    char sql[1200];
+    if (!s || !q || !cb || failures_sql(q, sql, sizeof sql) < 0) {
+        set_err(err, errsize, "invalid failures query");
+        return -1;
+    }
+    sqlite3_stmt *st;
+    if (prepare_query(s, sql, &st, err, errsize) < 0)
+        return -1;
+    if (bind_window(st, q) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        set_err(err, errsize, "%s: cannot bind: %s", s->path, sqlite3_errmsg(s->db));
+        return -1;
+    }
+    if (q->by == STORE_BY_ALGORITHM)
+        return failures_by_algorithm(s, q, st, cb, arg, err, errsize);
+    return run_rows(s, st, cb, arg, err, errsize);
+}
+
+int store_devices(struct store *s, int64_t since, store_row_cb cb, void *arg, char *err, size_t errsize)
+{
+    static const char sql[] =
+        "SELECT d.key AS key, d.name AS name, d.vendor AS vendor, d.first_seen AS first_seen,"
+        " d.last_seen AS last_seen,"
+        " (SELECT count(*) FROM negotiations INDEXED BY failures_device"
+        "  WHERE device_id = d.id AND failed = 1 AND time >= ?1) AS failures"
+        " FROM devices d ORDER BY d.last_seen DESC, d.key";
+    if (!s || !cb)
+        return -1;
+    sqlite3_stmt *st;
+    if (prepare_query(s, sql, &st, err, errsize) < 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, since);
+    return run_rows(s, st, cb, arg, err, errsize);
+}
+
+int store_device(struct store *s, enum store_device_part part, const char *key, int64_t since, unsigned limit,
+                 store_row_cb cb, void *arg, char *err, size_t errsize)
+{
+    static const char *const sql[] = {
+        [STORE_DEVICE_INFO] = "SELECT key, name, vendor, first_seen, last_seen FROM devices WHERE key = ?1",
+        [STORE_DEVICE_PROFILE] =
+            "SELECT p.slot AS slot, p.source AS source, l.names AS list, p.learned_at AS learned_at"
+            " FROM profiles p JOIN lists l ON l.id = p.list_id"
+            " WHERE p.device_id = (SELECT id FROM devices WHERE key = ?1)"
+            " ORDER BY CASE p.slot WHEN 'kex' THEN 0 WHEN 'hostkey' THEN 1 WHEN 'cipher_c2s' THEN 2"
+            " WHEN 'cipher_s2c' THEN 3 WHEN 'mac_c2s' THEN 4 WHEN 'mac_s2c' THEN 5 WHEN 'comp_c2s' THEN 6"
+            " ELSE 7 END, p.source",
+        /* sql/README: a device's recent failures come from failures_device in
+         * time order */
+        [STORE_DEVICE_FAILURES] =
+            "SELECT n.time AS time, n.category AS category, n.direction AS direction, n.mismatch AS mismatch,"
+            " n.evidence AS evidence, c.software AS software, c.fingerprint AS fingerprint, n.address AS address"
+            " FROM negotiations n INDEXED BY failures_device LEFT JOIN clients c ON c.id = n.client_id"
+            " WHERE n.device_id = (SELECT id FROM devices WHERE key = ?1) AND n.failed = 1 AND n.time >= ?2"
+            " ORDER BY n.time DESC LIMIT ?3",
+        /* client types that failed on it: failures only, since reading every
+         * negotiation of a device has no index (successes are by time) */
+        [STORE_DEVICE_CLIENTS] =
+            "SELECT c.software AS software, c.fingerprint AS fingerprint, g.n AS failures, g.f AS first_seen,"
+            " g.l AS last_seen FROM"
+            " (SELECT client_id AS k, count(*) AS n, min(time) AS f, max(time) AS l"
+            "  FROM negotiations INDEXED BY failures_device"
+            "  WHERE device_id = (SELECT id FROM devices WHERE key = ?1) AND failed = 1 AND time >= ?2"
+            "  GROUP BY client_id) g LEFT JOIN clients c ON c.id = g.k ORDER BY g.n DESC, 1, 2",
+    };
+    if (!s || !cb || !key || (unsigned)part > STORE_DEVICE_CLIENTS)
+        return -1;
+    sqlite3_stmt *st;
+    if (prepare_query(s, sql[part], &st, err, errsize) < 0)
+        return -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (part == STORE_DEVICE_FAILURES || part == STORE_DEVICE_CLIENTS)
+        sqlite3_bind_int64(st, 2, since);
+    if (part == STORE_DEVICE_FAILURES)
+        sqlite3_bind_int64(st, 3, limit ? limit : 50);
+    return run_rows(s, st, cb, arg, err, errsize);
+}
+
+/* Client types, most failures in [from, until) first: software, fingerprint,
+ * failures, devices (distinct, failed on), fails_on (up to three device keys,
+ * most failures first), first_seen, last_seen, and the lists it offered.
+ * The failures are one range scan of the covering failures_window (client
+ * and device ids only); they are counted per client type and device here,
+ * in C: grouping the pairs in SQL needs a temporary b-tree and takes several
+ * times as long on a year of failures. */
+struct cli_pair {
+    int64_t client, device;
+};
+
+struct cli_agg {
+    int64_t client, n, devices;
+    int64_t top[3], topn[3]; /* device ids with most failures; 0: none */
+};
+
+struct cli_row {
+    char *text[8]; /* software, fingerprint, fails_on, kex, hostkey, cipher, mac, compression */
+    int64_t failures, devices, first, last;
+};
+
+static int cmp_cli_pair(const void *a, const void *b)
+{
+    const struct cli_pair *x = a, *y = b;
+    if (x->client != y->client)
+        return x->client < y->client ? -1 : 1;
+    return x->device < y->device ? -1 : x->device > y->device;
+}
+
+/* NULL sorts first, as in SQLite */
+static int cmp_text(const char *a, const char *b)
+{
+    if (!a || !b)
+        return !a && !b ? 0 : !a ? -1 : 1;
+    return strcmp(a, b);
+}
+
+static int cmp_cli_row(const void *a, const void *b)
+{
+    const struct cli_row *x = a, *y = b;
+    if (x->failures != y->failures)
+        return x->failures > y->failures ? -1 : 1;
+    int c = cmp_text(x->text[0], y->text[0]);
+    return c ? c : cmp_text(x->text[1], y->text[1]);
+}
+
+static char *dup_col(sqlite3_stmt *st, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    return t ? strdup(t) : NULL;
+}
+
+int store_clients(struct store *s, int64_t from, int64_t until, store_row_cb cb, void *arg, char *err,
+                  size_t errsize)
+{
+    static const char pairs_sql[] =
+        "SELECT client_id, device_id FROM negotiations INDEXED BY failures_window"
+        " WHERE failed = 1 AND time >= ?1 AND time < ?2 AND client_id IS NOT NULL";
+    static const char clients_sql[] =
+        "SELECT c.id, c.software, c.fingerprint, c.first_seen, c.last_seen, lk.names, lh.names, lc.names,"
+        " lm.names, lz.names FROM clients c"
+        " LEFT JOIN lists lk ON lk.id = c.kex_list LEFT JOIN lists lh ON lh.id = c.hostkey_list"
+        " LEFT JOIN lists lc ON lc.id = c.cipher_list LEFT JOIN lists lm ON lm.id = c.mac_list"
+        " LEFT JOIN lists lz ON lz.id = c.compression_list ORDER BY c.id";
+    if (!s || !cb)
+        return -1;
+    struct cli_pair *pairs = NULL;
+    struct cli_agg *aggs = NULL;
+    struct cli_row *rows = NULL;
+    size_t npairs = 0, cap = 0, naggs = 0, nrows = 0, rowcap = 0;
+    sqlite3_stmt *st = NULL, *key_st = NULL;
+    int ret = -1, rc;
+
+    if (prepare_query(s, pairs_sql, &st, err, errsize) < 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, until);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (npairs == cap) {
+            size_t nc = cap ? 2 * cap : 4096;
+            struct cli_pair *n = realloc(pairs, nc * sizeof *n);
+            if (!n)
+                goto oom;
+            pairs = n;
+            cap = nc;
+        }
+        pairs[npairs++] = (struct cli_pair){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1)};
+    }
+    if (rc != SQLITE_DONE)
+        goto sqlerr;
+    sqlite3_finalize(st);
+    st = NULL;
+    qsort(pairs, npairs, sizeof *pairs, cmp_cli_pair);
+    /* one aggregate per client type: failures, devices, the top three */
+    for (size_t i = 0; i < npairs;) {
+        size_t j = i;
+        while (j < npairs && pairs[j].client == pairs[i].client)
+            j++;
+        if (!naggs || naggs % 256 == 0) {
+            struct cli_agg *n = realloc(aggs, (naggs + 256) * sizeof *n);
+            if (!n)
+                goto oom;
+            aggs = n;
+        }
+        struct cli_agg *a = &aggs[naggs++];
+        *a = (struct cli_agg){.client = pairs[i].client, .n = (int64_t)(j - i)};
+        for (size_t k = i; k < j;) {
+            size_t m = k;
+            while (m < j && pairs[m].device == pairs[k].device)
+                m++;
+            int64_t dn = (int64_t)(m - k), dev = pairs[k].device;
+            a->devices++;
+            /* devices come in id order: a later one wins only with more failures */
+            for (int t = 0; t < 3; t++) {
+                if (!a->top[t] || dn > a->topn[t]) {
+                    for (int u = 2; u > t; u--) {
+                        a->top[u] = a->top[u - 1];
+                        a->topn[u] = a->topn[u - 1];
+                    }
+                    a->top[t] = dev;
+                    a->topn[t] = dn;
+                    break;
+                }
+            }
+            k = m;
+        }
+        i = j;
+    }
+    free(pairs);
+    pairs = NULL;
+
+    if (prepare_query(s, "SELECT key FROM devices WHERE id = ?1", &key_st, err, errsize) < 0 ||
+        prepare_query(s, clients_sql, &st, err, errsize) < 0)
+        goto out;
+    size_t ai = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0), last = sqlite3_column_int64(st, 4);
+        while (ai < naggs && aggs[ai].client < id)
+            ai++;
+        const struct cli_agg *a = ai < naggs && aggs[ai].client == id ? &aggs[ai] : NULL;
+        if (!a && last < from)
+            continue;
+        if (nrows == rowcap) {
+            size_t nc = rowcap ? 2 * rowcap : 256;
+            struct cli_row *n = realloc(rows, nc * sizeof *n);
+            if (!n)
+                goto oom;
+            rows = n;
+            rowcap = nc;
+        }
+        struct cli_row *r = &rows[nrows++];
+        *r = (struct cli_row){.failures = a ? a->n : 0, .devices = a ? a->devices : 0,
+                              .first = sqlite3_column_int64(st, 3), .last = last};
+        r->text[0] = dup_col(st, 1);
+        r->text[1] = dup_col(st, 2);
+        for (int k = 0; k < 5; k++)
+            r->text[3 + k] = dup_col(st, 5 + k);
+        if (a) {
+            char keys[1024] = "";
+            size_t off = 0;
+            for (int t = 0; t < 3 && a->top[t]; t++) {
+                sqlite3_bind_int64(key_st, 1, a->top[t]);
+                if (sqlite3_step(key_st) == SQLITE_ROW && off < sizeof keys)
+                    off += (size_t)snprintf(keys + off, sizeof keys - off, "%s%s", off ? " " : "",
+                                            (const char *)sqlite3_column_text(key_st, 0));
+                sqlite3_reset(key_st);
+            }
+            r->text[2] = off ? strdup(keys) : NULL;
+        }
+    }
+    if (rc != SQLITE_DONE)
+        goto sqlerr;
+    qsort(rows, nrows, sizeof *rows, cmp_cli_row);
+    static const char *const names[] = {"software", "fingerprint", "failures", "devices", "fails_on", "first_seen",
+                                        "last_seen", "kex", "hostkey", "cipher", "mac", "compression"};
+    ret = 0;
+    for (size_t i = 0; i < nrows; i++) {
+        const struct cli_row *r = &rows[i];
+        struct store_value v[12] = {0};
+        const char *txt[12] = {r->text[0], r->text[1], NULL, NULL, r->text[2], NULL, NULL,
+                               r->text[3], r->text[4], r->text[5], r->text[6], r->text[7]};
+        const int64_t num[12] = {0, 0, r->failures, r->devices, 0, r->first, r->last};
+        for (int c = 0; c < 12; c++) {
+            if (c == 2 || c == 3 || c == 5 || c == 6)
+                v[c] = (struct store_value){.num = num[c], .is_int = true};
+            else
+                v[c] = (struct store_value){.text = txt[c], .is_null = !txt[c]};
+        }
+        int stop = cb(arg, 12, names, v);
+        if (stop) {
+            ret = stop;
+            break;
+        }
+        ret++;
+    }
+    goto out;
+oom:
+    set_err(err, errsize, "out of memory");
+    goto out;
+sqlerr:
+    set_err(err, errsize, "%s: query failed: %s", s->path, sqlite3_errmsg(s->db));
+out:
+    sqlite3_finalize(st);
+    sqlite3_finalize(key_st);
+    for (size_t i = 0; i < nrows; i++)
+        for (int k = 0; k < 8; k++)
+            free(rows[i].text[k]);
+    free(rows);
+    free(aggs);
+    free(pairs);
+    return ret;
+}
+
+/* --------------------------------------------- several databases (ATTACH) */
+
+#define STORE_MAX_SCHEMAS 16
+
+/* Attaches another kexwatch database as schema kwdbN, read-only (the
+ * connection was opened SQLITE_OPEN_READONLY and ATTACH inherits that; it is
+ * checked), after the same checks store_open makes: a kexwatch database of
+ * exactly this build's schema version. */
+int store_attach(struct store *s, const char *path, char *err, size_t errsize)
+{
+    if (!s || !path || !(s->flags & STORE_READONLY)) {
+        set_err(err, errsize, "%s: only a read-only store attaches databases", path ? path : "?");
+        return -1;
+    }
+    int n = 0;
+    sqlite3_stmt *st;
+    if (prepare_query(s, "SELECT count(*) FROM pragma_database_list WHERE name <> 'temp'", &st, err, errsize) < 0)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (n < 1 || n >= STORE_MAX_SCHEMAS) {
+        set_err(err, errsize, "%s: at most %d databases at once", path, STORE_MAX_SCHEMAS);
+        return -1;
+    }
+    if (access(path, R_OK) != 0) {
+        set_err(err, errsize, "%s: cannot read: %s; check --db", path, strerror(errno));
+        return -1;
+    }
+    char name[16], sql[160];
+    snprintf(name, sizeof name, "kwdb%d", n);
+    snprintf(sql, sizeof sql, "ATTACH DATABASE ?1 AS %s", name);
+    if (prepare_query(s, sql, &st, err, errsize) < 0)
+        return -1;
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        set_err(err, errsize, "%s: cannot attach: %s", path, sqlite3_errmsg(s->db));
+        return -1;
+    }
+    int version = 0, app_id = 0;
+    snprintf(sql, sizeof sql, "PRAGMA %s.user_version", name);
+    int r1 = pragma_int(s->db, sql, &version);
+    snprintf(sql, sizeof sql, "PRAGMA %s.application_id", name);
+    int r2 = pragma_int(s->db, sql, &app_id);
+    const char *why = NULL;
+    if (r1 != SQLITE_OK || r2 != SQLITE_OK)
+        why = sqlite3_errmsg(s->db);
+    else if (sqlite3_db_readonly(s->db, name) != 1)
+        why = "not attached read-only";
+    else if (app_id != STORE_APP_ID || version == 0)
+        why = "not a kexwatch database";
+    else if (version > store_migration_count)
+        why = "schema version newer than this kexwatch; upgrade kexwatch";
+    else if (version < store_migration_count)
+        why = "schema version older than this kexwatch; start kexwatchd of this version once to upgrade it";
+    if (why) {
+        set_err(err, errsize, "%s: %s", path, why);
+        snprintf(sql, sizeof sql, "DETACH DATABASE %s", name);
+        exec_sql(s->db, sql, NULL, 0);
+        return -1;
+    }
+    return 0;
+}
+
+/* The schemas to read: main and every kwdbN attached, in order. */
+static int schema_names(struct store *s, char names[][16], char *err, size_t errsize)
+{
+    sqlite3_stmt *st;
+    if (prepare_query(s, "SELECT name FROM pragma_database_list WHERE name <> 'temp' ORDER BY seq", &st, err,
+                      errsize) < 0)
+        return -1;
+    int n = 0;
+    while (n < STORE_MAX_SCHEMAS && sqlite3_step(st) == SQLITE_ROW) {
+        const char *x = (const char *)sqlite3_column_text(st, 0);
+        /* only names this file gave (main, kwdbN): they go into SQL text */
+        if (x && (strcmp(x, "main") == 0 ||
+                  (strncmp(x, "kwdb", 4) == 0 && strspn(x + 4, "0123456789") == strlen(x + 4))))
+            snprintf(names[n++], 16, "%s", x);
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* Runs the statement made of head, then each schema's part (fmt with the
+ * schema name at every %1$s) joined by UNION ALL, then tail, with ?1 ?2 ?3
+ * bound to from, until and key (when not NULL). */
+static int run_merged(struct store *s, const char *head, const char *part, const char *tail, int64_t from,
+                      int64_t until, const char *key, store_row_cb cb, void *arg, char *err, size_t errsize)
+{
+    char names[STORE_MAX_SCHEMAS][16];
+    int n = schema_names(s, names, err, errsize);
+    if (n <= 0) {
+        if (n == 0)
+            set_err(err, errsize, "%s: no database to read", s->path);
+        return -1;
+    }
+    size_t cap = strlen(head) + strlen(tail) + (size_t)n * (strlen(part) * 2 + 200) + 1;
+    char *sql = malloc(cap);
+    if (!sql) {
+        set_err(err, errsize, "out of memory");
+        return -1;
+    }
+    size_t off = (size_t)snprintf(sql, cap, "%s", head);
+    for (int i = 0; i < n; i++) {
+        if (i)
+            off += (size_t)snprintf(sql + off, cap - off, " UNION ALL ");
+        /* part names the schema as {S}: replaced here */
+        for (const char *p = part; *p && off + 16 < cap;) {
+            if (strncmp(p, "{S}", 3) == 0) {
+                off += (size_t)snprintf(sql + off, cap - off, "%s", names[i]);
+                p += 3;
+            } else {
+                sql[off++] = *p++;
+            }
+        }
+        sql[off] = '\0';
+    }
+    snprintf(sql + off, cap - off, "%s", tail);
+    sqlite3_stmt *st;
+    int rc = prepare_query(s, sql, &st, err, errsize);
+    free(sql);
+    if (rc < 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, until);
+    if (key)
+        sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
+    return run_rows(s, st, cb, arg, err, errsize);
+}
+
+int store_failures_merged(struct store *s, const struct store_failures_query *q, store_row_cb cb, void *arg,
+                          char *err, size_t errsize)
+{
+    if (!s || !q || !cb || q->by == STORE_BY_ALGORITHM || (unsigned)q->by > STORE_BY_MISMATCH) {
+        set_err(err, errsize, "this failures query does not merge several databases");
+        return -1;
+    }
+    /* per database: grouped by ids first (one range scan of an index),
+     * then named, with the device's key so that devices are counted
+     * distinct across databases by key */
+    static const char *const keys[] = {
+        [STORE_BY_CLIENT] = "c.software AS k, c.fingerprint AS x",
+        [STORE_BY_DEVICE] = "dv.key AS k, dv.name AS x",
+        [STORE_BY_CATEGORY] = "g.g AS k, NULL AS x",
+        [STORE_BY_MISMATCH] = "g.g AS k, NULL AS x",
+    };
+    static const char *const groups[] = {
+        [STORE_BY_CLIENT] = "client_id", [STORE_BY_DEVICE] = "device_id",
+        [STORE_BY_CATEGORY] = "category", [STORE_BY_MISMATCH] = "mismatch",
+    };
+    char part[1200];
+    snprintf(part, sizeof part,
+             "SELECT %s, dv.key AS dkey, g.n AS n, g.f AS f, g.l AS l FROM"
+             " (SELECT %s AS g, device_id AS d, count(*) AS n, min(time) AS f, max(time) AS l"
+             "  FROM {S}.negotiations INDEXED BY %s WHERE %sfailed = 1 AND time >= ?1 AND time < ?2"
+             "  GROUP BY %s, device_id) g JOIN {S}.devices dv ON dv.id = g.d%s",
+             keys[q->by], groups[q->by], q->device ? "failures_device" : "failures_window",
+             q->device ? "device_id = (SELECT id FROM {S}.devices WHERE key = ?3) AND " : "", groups[q->by],
+             q->by == STORE_BY_CLIENT ? " LEFT JOIN {S}.clients c ON c.id = g.g" : "");
+    const char *head = q->by == STORE_BY_DEVICE
+                           ? "SELECT k AS key, max(x) AS detail, sum(n) AS failures, count(DISTINCT dkey) AS devices,"
+                             " min(f) AS first_seen, max(l) AS last_seen FROM ("
+                           : "SELECT k AS key, x AS detail, sum(n) AS failures, count(DISTINCT dkey) AS devices,"
+                             " min(f) AS first_seen, max(l) AS last_seen FROM (";
+    const char *tail = q->by == STORE_BY_DEVICE ? ") GROUP BY k ORDER BY failures DESC, 1, 2"
+                                                : ") GROUP BY k, x ORDER BY failures DESC, 1, 2";
+    return run_merged(s, head, part, tail, q->from, q->until, q->device, cb, arg, err, errsize);
+}
+
+int store_devices_merged(struct store *s, int64_t since, store_row_cb cb, void *arg, char *err, size_t errsize)
+{
+    if (!s || !cb)
+        return -1;
+    return run_merged(
+        s,
+        "SELECT key, max(name) AS name, max(vendor) AS vendor, min(first_seen) AS first_seen,"
+        " max(last_seen) AS last_seen, sum(failures) AS failures FROM (",
+        "SELECT d.key AS key, d.name AS name, d.vendor AS vendor, d.first_seen AS first_seen,"
+        " d.last_seen AS last_seen, (SELECT count(*) FROM {S}.negotiations INDEXED BY failures_device"
+        " WHERE device_id = d.id AND failed = 1 AND time >= ?1 AND time < ?2) AS failures FROM {S}.devices d",
+        ") GROUP BY key ORDER BY last_seen DESC, key", since, INT64_MAX, NULL, cb, arg, err, errsize);
+}
+
+int store_clients_merged(struct store *s, int64_t from, int64_t until, store_row_cb cb, void *arg, char *err,
+                         size_t errsize)
+{
+    if (!s || !cb)
+        return -1;
+    /* one UNION ALL of two kinds of rows per database: kind 0, a client type
+     * with its lists; kind 1, failures of a client type on a device */
+    return run_merged(
+        s,
+        "WITH u AS MATERIALIZED (",
+        "SELECT 0 AS kind, c.software AS sw, c.fingerprint AS fp, NULL AS dkey, 0 AS n, c.first_seen AS fs,"
+        " c.last_seen AS ls, lk.names AS kex, lh.names AS hostkey, lc.names AS cipher, lm.names AS mac,"
+        " lz.names AS compression FROM {S}.clients c"
+        " LEFT JOIN {S}.lists lk ON lk.id = c.kex_list LEFT JOIN {S}.lists lh ON lh.id = c.hostkey_list"
+        " LEFT JOIN {S}.lists lc ON lc.id = c.cipher_list LEFT JOIN {S}.lists lm ON lm.id = c.mac_list"
+        " LEFT JOIN {S}.lists lz ON lz.id = c.compression_list"
+        " UNION ALL SELECT 1, c.software, c.fingerprint, dv.key, g.n, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+        " FROM (SELECT client_id AS c, device_id AS d, count(*) AS n FROM {S}.negotiations INDEXED BY failures_window"
+        "  WHERE failed = 1 AND time >= ?1 AND time < ?2 AND client_id IS NOT NULL GROUP BY client_id, device_id) g"
+        " JOIN {S}.clients c ON c.id = g.c JOIN {S}.devices dv ON dv.id = g.d",
+        "),"
+        " f AS MATERIALIZED (SELECT sw, fp, dkey, sum(n) AS n FROM u WHERE kind = 1 GROUP BY sw, fp, dkey),"
+        " cl AS (SELECT sw, fp, min(fs) AS fs, max(ls) AS ls, max(kex) AS kex, max(hostkey) AS hostkey,"
+        "  max(cipher) AS cipher, max(mac) AS mac, max(compression) AS compression FROM u WHERE kind = 0"
+        "  GROUP BY sw, fp),"
+        " t AS (SELECT sw, fp, sum(n) AS n, count(*) AS d FROM f GROUP BY sw, fp),"
+        " top AS (SELECT sw, fp, group_concat(dkey, ' ') AS keys FROM"
+        "  (SELECT sw, fp, dkey, row_number() OVER (PARTITION BY sw, fp ORDER BY n DESC, dkey) AS rn FROM f"
+        "   ORDER BY sw, fp, rn) WHERE rn <= 3 GROUP BY sw, fp)"
+        " SELECT cl.sw AS software, cl.fp AS fingerprint, ifnull(t.n, 0) AS failures, ifnull(t.d, 0) AS devices,"
+        " top.keys AS fails_on, cl.fs AS first_seen, cl.ls AS last_seen, cl.kex AS kex, cl.hostkey AS hostkey,"
+        " cl.cipher AS cipher, cl.mac AS mac, cl.compression AS compression"
+        " FROM cl LEFT JOIN t ON t.sw IS cl.sw AND t.fp IS cl.fp LEFT JOIN top ON top.sw IS cl.sw AND top.fp IS cl.fp"
+        " WHERE cl.ls >= ?1 OR t.n IS NOT NULL ORDER BY failures DESC, cl.sw, cl.fp",
+        from, until, NULL, cb, arg, err, errsize);
+}
+
