@@ -162,4 +162,3 @@ int store_outbox_load(struct store *s, const char *sink, store_outbox_cb cb, voi
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? n : -1;
 }
-

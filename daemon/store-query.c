@@ -823,4 +823,3 @@ int store_clients_merged(struct store *s, int64_t from, int64_t until, store_row
         " WHERE cl.ls >= ?1 OR t.n IS NOT NULL ORDER BY failures DESC, cl.sw, cl.fp",
         from, until, NULL, cb, arg, err, errsize);
 }
-

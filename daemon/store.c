@@ -518,4 +518,3 @@ const struct store_counts *store_get_counts(const struct store *s)
 {
     return s ? &s->counts : NULL;
 }
-
