@@ -4,16 +4,12 @@
  * last_seen and is re-sent at most once per repeat_interval; a later
  * success of the same client type on the same device resolves it.
  *
- * Sinks: the JSON Lines file, stdout, and a webhook (HTTP POST through
- * libevent's evhttp; Alertmanager v2 /api/v2/alerts body by default, or the
- * alert object itself with webhook_format = generic), retried with
- * exponential back-off and jitter while the receiver is down. With a store,
+ * Delivery is the sinks' (sink.h, one file each): the JSON Lines file and
+ * stdout (sink_file.c), a webhook (sink_webhook.c), syslog forwarding
+ * (sink_syslog.c) and a program run per alert (sink_exec.c). With a store,
  * every alert sent is saved (its deduplication state survives a restart)
- * and every webhook notification goes through the store's outbox first, so
- * one accepted is delivered after a restart too. Also: syslog forwarding
- * (RFC 5424 over UDP, or TCP with octet counting; fire and forget) and a
- * program run per alert with the JSON on its standard input (exec_timeout,
- * at most exec_max at once, the rest waiting).
+ * and every durable sink's notification goes through the store's outbox
+ * first, so one accepted is delivered after a restart too.
  */
 #ifndef KW_ALERT_H
 #define KW_ALERT_H

@@ -1,0 +1,220 @@
+/* The exec sink: a program run per alert with the JSON on its standard
+ * input (exec_timeout, at most exec_max at once, the rest waiting). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "log.h"
+#include "sink.h"
+#include "store.h"
+
+#define EXEC_QUEUE_MAX 1000u
+
+struct exec_job {
+    struct exec_job *next;
+    char *json;
+    int64_t outbox_id; /* 0 when not in the store's outbox */
+};
+
+struct exec_child {
+    pid_t pid;
+    int64_t started;
+    int64_t outbox_id;
+};
+
+struct exec_sink {
+    struct sink s;
+    char *path;
+    struct exec_job *head, *tail;
+    struct exec_child *running;
+    unsigned n_running;
+};
+
+static void exec_start(struct exec_sink *ex, struct exec_job *job, int64_t now)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        ex->s.failed++;
+        return;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        ex->s.failed++;
+        return;
+    }
+    if (pid == 0) {
+        dup2(p[0], STDIN_FILENO);
+        execl(ex->path, ex->path, (char *)NULL);
+        _exit(127);
+    }
+    close(p[0]);
+    /* an alert is a few kilobytes: it fits the pipe, so this never blocks */
+    size_t len = strlen(job->json), off = 0;
+    while (off < len) {
+        ssize_t w = write(p[1], job->json + off, len - off);
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    if (write(p[1], "\n", 1) < 0)
+        off = 0;
+    close(p[1]);
+    ex->running[ex->n_running].pid = pid;
+    ex->running[ex->n_running].started = now;
+    ex->running[ex->n_running].outbox_id = job->outbox_id;
+    ex->n_running++;
+}
+
+/* Reaps finished programs, kills those over exec_timeout, starts waiting
+ * ones while fewer than exec_max run. */
+static void exec_tick(struct sink *s, int64_t now)
+{
+    struct exec_sink *ex = (struct exec_sink *)s;
+    const struct cfg *cfg = s->env->cfg;
+    for (unsigned i = 0; i < ex->n_running;) {
+        int status;
+        pid_t r = waitpid(ex->running[i].pid, &status, WNOHANG);
+        if (r == 0 && now - ex->running[i].started >= (int64_t)cfg->exec_timeout) {
+            kill(ex->running[i].pid, SIGKILL);
+            r = waitpid(ex->running[i].pid, &status, 0);
+            status = -1;
+            if (log_ratelimit_allow(s->env->rl, time(NULL), NULL))
+                log_warning("alert program %s ran longer than %u s and was killed; check it", ex->path,
+                            cfg->exec_timeout);
+        }
+        if (r == 0) {
+            i++;
+            continue;
+        }
+        /* the program ran: its outbox row goes either way; one that failed
+         * or hung is not run again (it may have half acted), only counted
+         * and reported */
+        if (ex->running[i].outbox_id && s->env->store)
+            store_outbox_done(s->env->store, ex->running[i].outbox_id);
+        if (r > 0 && status == 0) {
+            s->sent++;
+        } else {
+            s->failed++;
+            if (status != -1 && log_ratelimit_allow(s->env->rl, time(NULL), NULL))
+                log_warning("alert program %s failed (exit status %d); the alert was still written to the other "
+                            "sinks",
+                            ex->path, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        }
+        ex->running[i] = ex->running[--ex->n_running];
+    }
+    while (ex->head && ex->n_running < cfg->exec_max) {
+        struct exec_job *job = ex->head;
+        ex->head = job->next;
+        if (!ex->head)
+            ex->tail = NULL;
+        s->pending--;
+        exec_start(ex, job, now);
+        free(job->json);
+        free(job);
+    }
+}
+
+static void exec_enqueue(struct exec_sink *ex, const char *json, int64_t outbox_id)
+{
+    if (ex->s.pending >= EXEC_QUEUE_MAX) {
+        ex->s.failed++;
+        if (log_ratelimit_allow(ex->s.env->rl, time(NULL), NULL))
+            log_error("alert program %s: %u alerts waiting, one was not run; the program is too slow",
+                      ex->path, EXEC_QUEUE_MAX);
+        return;
+    }
+    struct exec_job *job = calloc(1, sizeof *job);
+    if (!job || !(job->json = strdup(json))) {
+        free(job);
+        return;
+    }
+    job->outbox_id = outbox_id;
+    if (ex->tail)
+        ex->tail->next = job;
+    else
+        ex->head = job;
+    ex->tail = job;
+    ex->s.pending++;
+    exec_tick(&ex->s, (int64_t)time(NULL));
+}
+
+static void exec_send(struct sink *s, struct json_t *o, const char *line, const char *alert_id)
+{
+    (void)o;
+    int64_t oid = 0;
+    if (s->env->store)
+        store_outbox_add(s->env->store, alert_id, "exec", line, (int64_t)time(NULL), &oid);
+    exec_enqueue((struct exec_sink *)s, line, oid);
+}
+
+static void restore_one(void *arg, int64_t id, const char *payload)
+{
+    exec_enqueue(arg, payload, id);
+}
+
+static int exec_restore(struct sink *s)
+{
+    return s->env->store ? store_outbox_load(s->env->store, "exec", restore_one, s) : 0;
+}
+
+static void exec_free(struct sink *s)
+{
+    struct exec_sink *ex = (struct exec_sink *)s;
+    /* programs still running finish on their own; reap what has */
+    for (unsigned i = 0; i < ex->n_running; i++)
+        waitpid(ex->running[i].pid, NULL, WNOHANG);
+    while (ex->head) {
+        struct exec_job *j = ex->head;
+        ex->head = j->next;
+        free(j->json);
+        free(j);
+    }
+    free(ex->running);
+    free(ex->path);
+    free(ex);
+}
+
+static const struct sink_ops exec_ops = {
+    .name = "exec",
+    .send = exec_send,
+    .restore = exec_restore,
+    .tick = exec_tick,
+    .free = exec_free,
+};
+
+int sink_exec_new(const struct sink_env *env, const char *path, struct sink **out, char *err, size_t errsize)
+{
+    *out = NULL;
+    struct exec_sink *ex = calloc(1, sizeof *ex);
+    if (ex) {
+        ex->s.ops = &exec_ops;
+        ex->s.env = env;
+        ex->path = strdup(path);
+        ex->running = calloc(env->cfg->exec_max ? env->cfg->exec_max : 1, sizeof *ex->running);
+    }
+    if (!ex || !ex->path || !ex->running) {
+        snprintf(err, errsize, "out of memory");
+        if (ex)
+            exec_free(&ex->s);
+        return -1;
+    }
+    if (access(path, X_OK) != 0) {
+        snprintf(err, errsize, "[alerts] exec: %s is not an executable program: %s", path, strerror(errno));
+        exec_free(&ex->s);
+        return -1;
+    }
+    *out = &ex->s;
+    return 0;
+}

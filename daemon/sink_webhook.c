@@ -1,0 +1,322 @@
+/* The webhook sink: HTTP POST through libevent's evhttp (Alertmanager v2
+ * /api/v2/alerts body by default, or the alert object itself with
+ * webhook_format = generic), retried with exponential back-off and jitter
+ * while the receiver is down. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "cfg.h"
+#include "log.h"
+#include "sink.h"
+#include "store.h"
+#include "text.h"
+
+#define HOOK_QUEUE_MAX 10000u  /* notifications waiting for the webhook */
+#define HOOK_BACKOFF_MIN 1u     /* seconds */
+#define HOOK_BACKOFF_MAX 300u
+#define HOOK_TIMEOUT_S 10
+#define HOOK_BATCH_MAX 100      /* Alertmanager alerts grouped in one POST */
+
+struct hook_item {
+    struct hook_item *next;
+    char *body;
+    size_t len;
+    int64_t outbox_id; /* 0 when not in the store's outbox */
+};
+
+struct webhook {
+    struct sink s;
+    struct evhttp_connection *conn;
+    char url[512];
+    char host[256];
+    char path[1024];
+    int alertmanager;
+    struct hook_item *head, *tail;
+    int in_flight;        /* notifications the request in flight carries */
+    struct event *retry_ev;
+    unsigned backoff;
+    uint64_t dropped;
+};
+
+static void hook_send(struct webhook *w);
+
+static void hook_pop(struct webhook *w)
+{
+    struct hook_item *it = w->head;
+    if (!it)
+        return;
+    w->head = it->next;
+    if (!w->head)
+        w->tail = NULL;
+    w->s.pending--;
+    free(it->body);
+    free(it);
+}
+
+static void hook_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    hook_send(arg);
+}
+
+/* A failed attempt waits longer each time (with jitter, so a fleet of
+ * collectors does not hammer a recovering receiver in step). */
+static void hook_failed(struct webhook *w, const char *why)
+{
+    w->s.failed++;
+    uint64_t held = 0;
+    if (log_ratelimit_allow(w->s.env->rl, time(NULL), &held))
+        log_warning("webhook %s: delivery failed (%s); %zu alert(s) waiting, retrying in %u s; check the "
+                    "receiver%s",
+                    w->url, why, w->s.pending, w->backoff, held ? " (similar warnings were held back)" : "");
+    struct timeval tv = {.tv_sec = (time_t)w->backoff, .tv_usec = (suseconds_t)(rand() % 250000)};
+    evtimer_add(w->retry_ev, &tv);
+    w->backoff = w->backoff * 2 > HOOK_BACKOFF_MAX ? HOOK_BACKOFF_MAX : w->backoff * 2;
+}
+
+static void hook_done(struct evhttp_request *req, void *arg)
+{
+    struct webhook *w = arg;
+    struct store *store = w->s.env->store;
+    int carried = w->in_flight;
+    w->in_flight = 0;
+    int code = req ? evhttp_request_get_response_code(req) : 0;
+    if (code >= 200 && code < 300) {
+        w->backoff = HOOK_BACKOFF_MIN;
+        for (int i = 0; i < carried && w->head; i++) {
+            if (w->head->outbox_id && store)
+                store_outbox_done(store, w->head->outbox_id);
+            hook_pop(w);
+            w->s.sent++;
+        }
+        hook_send(w);
+        return;
+    }
+    int i = 0;
+    for (struct hook_item *it = w->head; it && i < carried; it = it->next, i++)
+        if (it->outbox_id && store)
+            store_outbox_failed(store, it->outbox_id, (int64_t)time(NULL) + w->backoff);
+    char why[64];
+    if (code)
+        snprintf(why, sizeof why, "HTTP %d", code);
+    else
+        snprintf(why, sizeof why, "no response: connection refused or timed out");
+    hook_failed(w, why);
+}
+
+/* One request at a time per sink; in Alertmanager mode the waiting alerts
+ * go together (up to HOOK_BATCH_MAX per POST), so a storm of failures makes
+ * a bounded number of requests without dropping any alert. */
+static void hook_send(struct webhook *w)
+{
+    if (w->in_flight || !w->head || evtimer_pending(w->retry_ev, NULL))
+        return;
+    struct evhttp_request *req = evhttp_request_new(hook_done, w);
+    if (!req) {
+        hook_failed(w, "out of memory");
+        return;
+    }
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Host", w->host);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evhttp_add_header(h, "User-Agent", "kexwatchd/" PACKAGE_VERSION);
+    struct evbuffer *out = evhttp_request_get_output_buffer(req);
+    int n = 0;
+    if (w->alertmanager) {
+        /* each body is a one-alert array "[{...}]": join their insides */
+        evbuffer_add(out, "[", 1);
+        for (struct hook_item *it = w->head; it && n < HOOK_BATCH_MAX; it = it->next, n++) {
+            if (n)
+                evbuffer_add(out, ",", 1);
+            if (it->len >= 2)
+                evbuffer_add(out, it->body + 1, it->len - 2);
+        }
+        evbuffer_add(out, "]", 1);
+    } else {
+        evbuffer_add(out, w->head->body, w->head->len);
+        n = 1;
+    }
+    if (evhttp_make_request(w->conn, req, EVHTTP_REQ_POST, w->path) != 0) {
+        hook_failed(w, "cannot start the request");
+        return;
+    }
+    w->in_flight = n;
+}
+
+static void hook_enqueue(struct webhook *w, char *body, int64_t outbox_id)
+{
+    if (w->s.pending >= HOOK_QUEUE_MAX) {
+        /* bounded: the oldest notification goes, and the operator is told */
+        hook_pop(w);
+        w->dropped++;
+        if (log_ratelimit_allow(w->s.env->rl, time(NULL), NULL))
+            log_error("webhook %s: %u alerts waiting, the oldest was dropped; the receiver has been down too long",
+                      w->url, HOOK_QUEUE_MAX);
+    }
+    struct hook_item *it = calloc(1, sizeof *it);
+    if (!it) {
+        free(body);
+        return;
+    }
+    it->body = body;
+    it->len = strlen(body);
+    it->outbox_id = outbox_id;
+    if (w->tail)
+        w->tail->next = it;
+    else
+        w->head = it;
+    w->tail = it;
+    w->s.pending++;
+    hook_send(w);
+}
+
+/* Alertmanager v2 (/api/v2/alerts): an array of alerts with labels that
+ * route and group, annotations for people, and startsAt/endsAt. A firing
+ * alert ends after resolve_after unless it is repeated, so the quiet period
+ * resolves it in Alertmanager too. */
+static char *alertmanager_body(const struct cfg *cfg, json_t *o, int64_t now)
+{
+    json_t *labels = json_object(), *ann = json_object(), *al = json_object();
+    json_t *dev = json_object_get(o, "device"), *cl = json_object_get(o, "client");
+    json_t *mm = json_object_get(o, "mismatch"), *rem = json_object_get(o, "remediation");
+    json_object_set_new(labels, "alertname", json_string("SSHAlgorithmMismatch"));
+    json_object_set(labels, "device", json_object_get(dev, "key"));
+    json_object_set(labels, "mismatch", json_object_get(mm, "id"));
+    json_object_set(labels, "category", json_object_get(o, "category"));
+    json_object_set(labels, "severity", json_object_get(mm, "severity"));
+    json_t *sw = json_object_get(cl, "software");
+    json_object_set_new(labels, "client_software", json_is_string(sw) ? json_copy(sw) : json_string("unknown"));
+    /* Alertmanager labels and annotations must be strings */
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(labels, tmp, k, v)
+    {
+        if (!json_is_string(v))
+            json_object_set_new(labels, k, json_string(""));
+    }
+    json_object_set(ann, "summary", json_object_get(mm, "summary"));
+    json_object_set(ann, "remediation", json_object_get(rem, "server"));
+    json_object_set(ann, "client_remediation", json_object_get(rem, "client"));
+    json_object_set(ann, "risk", json_object_get(rem, "risk"));
+    json_object_set(ann, "alert_id", json_object_get(o, "alert_id"));
+    json_object_foreach_safe(ann, tmp, k, v)
+    {
+        if (!json_is_string(v))
+            json_object_del(ann, k);
+    }
+    char tbuf[40];
+    json_object_set_new(al, "labels", labels);
+    json_object_set_new(al, "annotations", ann);
+    json_object_set(al, "startsAt", json_object_get(o, "first_seen"));
+    const char *status = json_string_value(json_object_get(o, "status"));
+    int64_t ends = status && strcmp(status, "resolved") == 0 ? now : now + (int64_t)cfg->resolve_after;
+    json_object_set_new(al, "endsAt", json_string(text_rfc3339(tbuf, sizeof tbuf, ends, -1)));
+    json_t *arr = json_array();
+    json_array_append_new(arr, al);
+    char *body = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    return body;
+}
+
+static void hook_sink_send(struct sink *s, json_t *o, const char *line, const char *alert_id)
+{
+    struct webhook *w = (struct webhook *)s;
+    char *body = w->alertmanager ? alertmanager_body(s->env->cfg, o, (int64_t)time(NULL)) : strdup(line);
+    if (!body)
+        return;
+    int64_t oid = 0;
+    /* in the outbox before the first attempt: accepted means delivered,
+     * even across a restart */
+    if (s->env->store)
+        store_outbox_add(s->env->store, alert_id, "webhook", body, (int64_t)time(NULL), &oid);
+    hook_enqueue(w, body, oid);
+}
+
+static void restore_one(void *arg, int64_t id, const char *payload)
+{
+    char *body = strdup(payload);
+    if (body)
+        hook_enqueue(arg, body, id);
+}
+
+static int hook_restore(struct sink *s)
+{
+    return s->env->store ? store_outbox_load(s->env->store, "webhook", restore_one, s) : 0;
+}
+
+static void hook_free(struct sink *s)
+{
+    struct webhook *w = (struct webhook *)s;
+    while (w->head)
+        hook_pop(w);
+    if (w->retry_ev)
+        event_free(w->retry_ev);
+    if (w->conn)
+        evhttp_connection_free(w->conn);
+    free(w);
+}
+
+static const struct sink_ops webhook_ops = {
+    .name = "webhook",
+    .send = hook_sink_send,
+    .restore = hook_restore,
+    .free = hook_free,
+};
+
+int sink_webhook_new(const struct sink_env *env, const char *url, const char *format, struct sink **out, char *err,
+                     size_t errsize)
+{
+    *out = NULL;
+    struct evhttp_uri *u = evhttp_uri_parse(url);
+    const char *scheme = u ? evhttp_uri_get_scheme(u) : NULL;
+    const char *host = u ? evhttp_uri_get_host(u) : NULL;
+    if (!u || !scheme || strcmp(scheme, "http") != 0 || !host) {
+        snprintf(err, errsize,
+                 "[alerts] webhook: '%s' is not an http:// URL (for https put a TLS-terminating proxy in front)",
+                 url);
+        if (u)
+            evhttp_uri_free(u);
+        return -1;
+    }
+    struct webhook *w = calloc(1, sizeof *w);
+    if (!w) {
+        evhttp_uri_free(u);
+        snprintf(err, errsize, "out of memory");
+        return -1;
+    }
+    w->s.ops = &webhook_ops;
+    w->s.env = env;
+    w->backoff = HOOK_BACKOFF_MIN;
+    w->alertmanager = strcmp(format, "generic") != 0;
+    int port = evhttp_uri_get_port(u);
+    if (port < 0)
+        port = 80;
+    snprintf(w->url, sizeof w->url, "%s", url);
+    snprintf(w->host, sizeof w->host, "%s:%d", host, port);
+    const char *path = evhttp_uri_get_path(u);
+    const char *query = evhttp_uri_get_query(u);
+    snprintf(w->path, sizeof w->path, "%s%s%s", path && *path ? path : "/", query ? "?" : "", query ? query : "");
+    w->conn = evhttp_connection_base_new(env->base, NULL, host, (unsigned short)port);
+    w->retry_ev = evtimer_new(env->base, hook_retry_cb, w);
+    evhttp_uri_free(u);
+    if (!w->conn || !w->retry_ev) {
+        hook_free(&w->s);
+        snprintf(err, errsize, "out of memory");
+        return -1;
+    }
+    evhttp_connection_set_timeout(w->conn, HOOK_TIMEOUT_S);
+    *out = &w->s;
+    return 0;
+}
