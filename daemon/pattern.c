@@ -83,7 +83,7 @@ static const char *const vendor_names[] = {"huawei", "h3c", "cisco", "openssh", 
 #define N_VENDORS (sizeof vendor_names / sizeof vendor_names[0])
 
 static const char *const event_names[PAT_EV_COUNT] = {
-    "connect", "version", "proposal", "list", "agreed", "failure", "success", "login_fail", "close",
+    "connect", "version", "proposal", "list", "agreed", "failure", "success", "login_fail", "close", "no_match",
 };
 
 static const char *const category_words[ALGO_NCATEGORIES] = {"kex", "hostkey", "cipher", "mac", "compression"};

@@ -35,6 +35,11 @@ enum pat_event {
     PAT_EV_SUCCESS,       /* the session got past key exchange (a login, an agreed cipher set) */
     PAT_EV_LOGIN_FAIL,    /* a login failed without negotiation detail (peer, reason) */
     PAT_EV_CLOSE,         /* the connection closed (peer, port) */
+    PAT_EV_NO_MATCH,      /* the device says a slot has no match, and a failure line with
+                             the lists follows (OpenSSH DEBUG1 "kex: algorithm: (no match)"
+                             before "Unable to negotiate ... Their offer:"): the session is
+                             a failure of that slot, decided when the failure line or the
+                             session's end comes (slot/category) */
     PAT_EV_COUNT
 };
 

@@ -157,7 +157,7 @@ static void decide(struct session_table *t, struct dev *d, struct sess *s)
     if (s->decided)
         return;
     s->decided = true;
-    if (!s->has_data && !s->explicit_fail) {
+    if (!s->has_data && !s->explicit_fail && !s->success) {
         t->counts.undecided++;
         return;
     }
@@ -375,9 +375,10 @@ static bool starts_connection(enum pat_event ev)
     return ev == PAT_EV_CONNECT || ev == PAT_EV_VERSION;
 }
 
+/* lines that end a negotiation without starting one */
 static bool is_outcome(enum pat_event ev)
 {
-    return ev == PAT_EV_SUCCESS || ev == PAT_EV_LOGIN_FAIL || ev == PAT_EV_CLOSE;
+    return ev == PAT_EV_LOGIN_FAIL || ev == PAT_EV_CLOSE;
 }
 
 static unsigned span_uint(struct pat_span sp)
@@ -521,11 +522,23 @@ void session_event(struct session_table *t, const char *device, const struct soc
             t->counts.orphans++;
         return;
     }
-    if (m->event == PAT_EV_FAILURE && s && s->decided) {
-        /* sshd logs "(no match)" and then "Unable to negotiate": one failure */
+    if ((m->event == PAT_EV_FAILURE || m->event == PAT_EV_NO_MATCH) && s && s->decided) {
+        /* a failure line repeating a decided session's (a relay's duplicate) */
         t->counts.duplicates++;
         s->last = now;
         return;
+    }
+    if (m->event == PAT_EV_SUCCESS && s && s->decided) {
+        /* a session past key exchange logs many such lines (Postponed,
+         * Failed password, Accepted, ...): the first decided it. One from
+         * another client address or port is another connection (at INFO
+         * sshd logs no connection line that would tell). */
+        char p[64];
+        copy_span(p, sizeof p, m->peer);
+        if (!(p[0] && s->peer[0] && strcmp(p, s->peer) != 0) && !(port && s->port && port != s->port)) {
+            s->last = now;
+            return;
+        }
     }
     if (s && (s->decided || (starts_connection(m->event) && (s->has_data || s->software[0])))) {
         /* a new connection reusing a key (VTY numbers and pids are reused) */
@@ -575,6 +588,13 @@ void session_event(struct session_table *t, const char *device, const struct soc
     }
     case PAT_EV_AGREED:
         s->has_data = true;
+        break;
+    case PAT_EV_NO_MATCH:
+        /* the failure line with the client's offer is still to come: it
+         * decides (else the session's end does) */
+        s->explicit_fail = true;
+        s->fail_slot = slot >= 0 ? slot : -1;
+        s->fail_cat = m->category >= 0 ? m->category : slot_category(s->fail_slot);
         break;
     case PAT_EV_FAILURE:
         s->explicit_fail = true;

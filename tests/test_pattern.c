@@ -298,7 +298,7 @@ static void test_event_names(void **state)
 {
     (void)state;
     static const char *const want[PAT_EV_COUNT] = {"connect", "version", "proposal",   "list", "agreed",
-                                                   "failure", "success", "login_fail", "close"};
+                                                   "failure", "success", "login_fail", "close", "no_match"};
     for (int i = 0; i < PAT_EV_COUNT; i++)
         assert_string_equal(pattern_event_name((enum pat_event)i), want[i]);
     assert_null(pattern_event_name(PAT_EV_COUNT));

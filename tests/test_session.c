@@ -27,6 +27,7 @@ struct seen {
     int last_category;
     enum evidence last_evidence;
     bool last_has_fp;
+    size_t last_offer; /* names in the client's list of the failing slot */
 };
 
 static struct algo_db *g_db;
@@ -44,6 +45,7 @@ static void on_outcome(void *arg, const struct negotiation *n)
     s->last_category = n->category;
     s->last_evidence = n->evidence;
     s->last_has_fp = n->fingerprint != NULL;
+    s->last_offer = n->slot >= 0 ? negotiate_list_count(n->client[n->slot]) : 0;
 }
 
 static int setup(void **state)
@@ -283,6 +285,69 @@ static void test_bounds(void **state)
     session_table_free(t);
 }
 
+/* sshd DEBUG1: "kex: algorithm: (no match)" comes BEFORE "Unable to
+ * negotiate ... Their offer": the first must not decide without the offer */
+static void test_no_match_then_offer(void **state)
+{
+    (void)state;
+    struct seen s;
+    struct session_table *t = table(&s, 0, 0);
+    struct pat_match nm = ev(PAT_EV_NO_MATCH, NEG_HOSTKEY, PAT_SIDE_NONE, NULL);
+    session_event(t, "edge", NULL, "4358", 4, 1000, &nm, NULL);
+    assert_int_equal(s.n, 0);
+    struct pat_match f = ev(PAT_EV_FAILURE, NEG_HOSTKEY, PAT_SIDE_NONE, NULL);
+    f.client_list = sp("ssh-rsa,ssh-dss");
+    f.peer = sp("127.0.0.1");
+    f.port = sp("35010");
+    session_event(t, "edge", NULL, "4358", 4, 1000, &f, NULL);
+    assert_int_equal(s.n, 1);
+    assert_true(s.last_failed);
+    assert_int_equal(s.last_slot, NEG_HOSTKEY);
+    assert_int_equal(s.last_offer, 2);
+    assert_int_equal(s.last_evidence, EVIDENCE_EXPLICIT);
+    /* without the failure line, the session's end decides it all the same */
+    session_event(t, "edge", NULL, "4400", 4, 1001, &nm, NULL);
+    assert_int_equal(s.n, 1);
+    session_expire(t, 1001 + 120);
+    assert_int_equal(s.n, 2);
+    assert_true(s.last_failed);
+    assert_int_equal(s.last_slot, NEG_HOSTKEY);
+    assert_int_equal(s.last_offer, 0);
+    session_table_free(t);
+}
+
+/* sshd INFO/VERBOSE, Dropbear: a userauth line with no lists and no
+ * connection line before it is a success; the session's later userauth
+ * lines are the same success; another port is another connection */
+static void test_success_without_lists(void **state)
+{
+    (void)state;
+    struct seen s;
+    struct session_table *t = table(&s, 0, 0);
+    struct pat_match ok = ev(PAT_EV_SUCCESS, PAT_SLOT_NONE, PAT_SIDE_NONE, NULL);
+    ok.peer = sp("127.0.0.1");
+    ok.port = sp("55074");
+    for (int i = 0; i < 4; i++) /* "Failed password" x4, "maximum ... exceeded" */
+        session_event(t, "lab", NULL, "3779", 4, 1000 + i, &ok, NULL);
+    assert_int_equal(s.n, 1);
+    assert_false(s.last_failed);
+    assert_string_equal(s.last_peer, "127.0.0.1");
+    assert_int_equal(session_table_counts(t)->successes, 1);
+    /* the pid reused by another connection (port 55080) */
+    ok.port = sp("55080");
+    session_event(t, "lab", NULL, "3779", 4, 1010, &ok, NULL);
+    assert_int_equal(s.n, 2);
+    /* a close with no session stays an orphan; a success after a failure
+     * of the same session changes nothing */
+    struct pat_match f = ev(PAT_EV_FAILURE, PAT_SLOT_NONE, PAT_SIDE_NONE, NULL);
+    f.category = ALGO_KEX;
+    session_event(t, "lab", NULL, "3800", 4, 1011, &f, NULL);
+    session_event(t, "lab", NULL, "3800", 4, 1011, &ok, NULL);
+    assert_int_equal(s.n, 3);
+    assert_true(s.last_failed);
+    session_table_free(t);
+}
+
 /* an outcome line with no session to join is counted, not invented */
 static void test_orphans(void **state)
 {
@@ -309,6 +374,8 @@ int main(void)
         cmocka_unit_test(test_unknown_server_no_failure),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_orphans),
+        cmocka_unit_test(test_no_match_then_offer),
+        cmocka_unit_test(test_success_without_lists),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

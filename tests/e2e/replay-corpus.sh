@@ -12,13 +12,19 @@ rc1=$?
 rc2=$?
 "$KEXWATCH" replay --outcomes "$C/published/published.log" > "$WORK/published.jsonl" 2> "$WORK/published.err"
 rc3=$?
+# openssh-levels: one set of real clients against real sshd at INFO,
+# VERBOSE, DEBUG1, DEBUG2 and a real Dropbear server (one file per device)
+for f in "$C"/openssh-levels/*.log; do
+    "$KEXWATCH" replay --outcomes "$f" 2>> "$WORK/levels.err"
+done > "$WORK/levels.jsonl"
+rc4=$?
 # without --outcomes, replay prints the alerts the daemon would raise
 "$KEXWATCH" -c "$C/huawei-assumed/huawei-inventory.conf" replay "$C/huawei-assumed/huawei.log" > "$WORK/alerts.jsonl" 2>&1
 
-python3 - "$C" "$WORK" "$rc1" "$rc2" "$rc3" <<'PY'
+python3 - "$C" "$WORK" "$rc1" "$rc2" "$rc3" "$rc4" <<'PY'
 import collections, json, sys
 corpus, work = sys.argv[1], sys.argv[2]
-rcs = sys.argv[3:6]
+rcs = sys.argv[3:7]
 n = 0
 failed = 0
 def check(ok, desc, detail=""):
@@ -52,7 +58,7 @@ def tsv(path):
     rows = [l.rstrip("\n").split("\t") for l in open(path, encoding="utf-8") if l.strip()]
     return [dict(zip(rows[0], r)) for r in rows[1:]]
 
-for name, rc in zip(("openssh", "huawei", "published"), rcs):
+for name, rc in zip(("openssh", "huawei", "published", "levels"), rcs):
     check(rc == "0", f"replay of the {name} corpus exits 0", open(f"{work}/{name}.err").read())
 
 # openssh-lab: sshd logged every failure itself
@@ -121,6 +127,33 @@ wmm = collections.Counter((r["device"], r["mismatch"])
                           for r in tsv(f"{corpus}/published/published.expected.tsv") if r["category"] != "-")
 check(mm == wmm, "published: every failure carries the expected catalogue id",
       f"missing {sorted((wmm - mm).items())}\nextra   {sorted((mm - wmm).items())}")
+# openssh-levels: every connection, in order, decided as the client saw it:
+# successes at every LogLevel (sshd logs nothing but userauth lines for a
+# working client at INFO/VERBOSE), failures with the catalogue id; at DEBUG1
+# the "(no match)" line before "Unable to negotiate" does not lose the offer
+got = load("levels")
+seq = collections.defaultdict(list)
+for o in got:
+    if o["outcome"] == "failure":
+        seq[o["device"]["key"]].append(("failure", o["category"], o["mismatch"]["id"]))
+    else:
+        seq[o["device"]["key"]].append(("success", None, None))
+wseq = collections.defaultdict(list)
+for r in tsv(f"{corpus}/openssh-levels/expected.tsv"):
+    if r["outcome"] == "ok":
+        wseq[r["device"]].append(("success", None, None))
+    elif r["outcome"].startswith("fail:"):
+        wseq[r["device"]].append(("failure", r["outcome"][5:], r["mismatch"]))
+for dev in sorted(set(wseq) | set(seq)):
+    check(seq[dev] == wseq[dev], f"openssh-levels {dev}: every connection decided in order as the client saw it "
+          f"({len(wseq[dev])})", f"want {wseq[dev]}\ngot  {seq[dev]}")
+bad = [o for o in got if o["outcome"] == "failure" and o["device"]["key"] != "lab-dropbear"
+       and (not o["client_offer"] or "LogLevel" in json.dumps(o["remediation"]))]
+check(not bad, "openssh-levels: every sshd failure carries the client's offer and no advice to raise LogLevel",
+      json.dumps(bad[:1]))
+sw = {o["client"]["software"] for o in got if o["device"]["key"] in ("lab-debug1", "lab-debug2")}
+check(None not in sw, "openssh-levels: at DEBUG1/DEBUG2 every outcome names the client software", str(sw))
+
 # alerts: one per distinct (device, client type, mismatch); the second half
 # of the Huawei stream repeats the first within repeat_interval
 al = [json.loads(l) for l in open(f"{work}/alerts.jsonl")]
