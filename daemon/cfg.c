@@ -16,6 +16,8 @@
 #include "log.h"
 
 #define CFG_DEFAULT_MAX_MESSAGE 65536
+/* bursts of 60-100k msg/s overflow the kernel default (about 208 KiB) */
+#define CFG_DEFAULT_UDP_RCVBUF (8 * 1024 * 1024)
 #define CFG_MAX_MESSAGE_LIMIT (16u * 1024 * 1024)
 
 static const char *const category_names[CFG_CAT_COUNT] = {"kex", "hostkey", "cipher", "mac", "compression"};
@@ -449,6 +451,11 @@ static void apply_key(struct ctx *x, const struct keydef *k, const char *value, 
         return;
     }
     case K_SIZE:
+        /* udp_rcvbuf = 0 leaves the kernel's default buffer */
+        if (k->offset == OFF(udp_rcvbuf) && strcmp(value, "0") == 0) {
+            *(int *)(void *)base = 0;
+            return;
+        }
         if (parse_size(value, k->max, &u) < 0 || u == 0) {
             add_error(x, line, "[%s] %s: '%s' is not a size from 1 to %llu bytes (suffixes k, m allowed)",
                       k->section, k->name, value, k->max);
@@ -695,6 +702,7 @@ static void set_defaults(struct cfg *c)
     c->max_message = CFG_DEFAULT_MAX_MESSAGE;
     c->max_connections = 4096;
     c->identify = CFG_IDENTIFY_SOURCE;
+    c->udp_rcvbuf = CFG_DEFAULT_UDP_RCVBUF;
     c->tcp_idle_timeout = 3600;
     c->tcp_max_buffer = 4 * CFG_DEFAULT_MAX_MESSAGE;
     c->retention_days = 400;

@@ -63,7 +63,7 @@ struct cfg {
     size_t max_message;       /* bytes */
     unsigned max_connections;
     enum cfg_identify identify;
-    int udp_rcvbuf;           /* bytes; 0 = kernel default */
+    int udp_rcvbuf;           /* bytes asked for; default CFG_DEFAULT_UDP_RCVBUF; 0 = kernel default */
     unsigned tcp_idle_timeout; /* seconds; 0 = never */
     size_t tcp_max_buffer;    /* bytes buffered per connection before reads pause */
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -67,6 +68,7 @@ struct listen {
     int no_recvmmsg;
     int paused;
     int adopted; /* sockets came from systemd: [listen] is not ours to apply */
+    int rcvbuf_warned; /* said once that the kernel granted less than udp_rcvbuf */
     struct log_ratelimit rl_reject;
     struct log_ratelimit rl_conn;
     struct log_ratelimit rl_input; /* complaints about bad input */
@@ -244,6 +246,53 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* The usable receive buffer: Linux reports twice what was set (the other
+ * half is its bookkeeping), so this is comparable with udp_rcvbuf. */
+static int udp_rcvbuf_get(int fd)
+{
+    int v = 0;
+    socklen_t len = sizeof v;
+    if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, &len) < 0)
+        return 0;
+    return v / 2;
+}
+
+/* Asks for [listen] udp_rcvbuf: SO_RCVBUFFORCE passes net.core.rmem_max but
+ * needs CAP_NET_ADMIN, SO_RCVBUF is capped at rmem_max. A buffer already as
+ * large (systemd's ReceiveBuffer=) is kept. When the kernel grants less than
+ * asked it says so once per listen object, with the sysctl that raises the cap.
+ * Returns the usable buffer in bytes. */
+static int udp_set_rcvbuf(struct listen *l, int fd, const char *text)
+{
+    int want = l->cfg->udp_rcvbuf;
+    int have = udp_rcvbuf_get(fd);
+    if (want <= 0 || have >= want)
+        return have;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) < 0 &&
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want) < 0)
+        log_warning("udp %s: cannot set the receive buffer to %d bytes: %s", text, want, strerror(errno));
+    have = udp_rcvbuf_get(fd);
+    if (have < want && !l->rcvbuf_warned) {
+        l->rcvbuf_warned = 1;
+        long long cap = -1;
+        FILE *f = fopen("/proc/sys/net/core/rmem_max", "r");
+        if (f) {
+            if (fscanf(f, "%lld", &cap) != 1)
+                cap = -1;
+            fclose(f);
+        }
+        char capt[48] = "";
+        if (cap >= 0)
+            snprintf(capt, sizeof capt, " (now %lld)", cap);
+        log_warning("udp %s: the kernel granted a receive buffer of %d KiB, less than the %d KiB asked "
+                    "([listen] udp_rcvbuf); bursts beyond it are dropped: without CAP_NET_ADMIN the cap is "
+                    "net.core.rmem_max%s, raise it with 'sysctl -w net.core.rmem_max=%d' (and a file in "
+                    "/etc/sysctl.d/ to keep it)",
+                    text, have / 1024, want / 1024, capt, want);
+    }
+    return have;
+}
+
 static int udp_add(struct listen *l, int fd, const char *text)
 {
     if (!l->udp_buf) {
@@ -264,13 +313,7 @@ static int udp_add(struct listen *l, int fd, const char *text)
     int one = 1;
     if (setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one) < 0)
         log_notice("udp %s: kernel drop counting unavailable: %s", text, strerror(errno));
-    if (l->cfg->udp_rcvbuf > 0) {
-        int sz = l->cfg->udp_rcvbuf;
-        /* SO_RCVBUFFORCE ignores rmem_max but needs CAP_NET_ADMIN */
-        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof sz) < 0 &&
-            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz) < 0)
-            log_warning("udp %s: cannot set the receive buffer to %d bytes: %s", text, sz, strerror(errno));
-    }
+    int granted = udp_set_rcvbuf(l, fd, text);
     evutil_make_socket_nonblocking(fd);
     u->ev = event_new(l->base, fd, EV_READ | EV_PERSIST, udp_read_cb, u);
     if (!u->ev || event_add(u->ev, NULL) < 0) {
@@ -280,7 +323,7 @@ static int udp_add(struct listen *l, int fd, const char *text)
         return -1;
     }
     l->udp[l->n_udp++] = u;
-    log_info("listening for syslog on udp %s", text);
+    log_info("listening for syslog on udp %s (receive buffer %d KiB)", text, granted / 1024);
     return 0;
 }
 
