@@ -42,14 +42,15 @@ static int parse_uint(const char *text, unsigned long long max, unsigned long lo
     return 0;
 }
 
-int cfg_parse_duration(const char *text, unsigned *seconds)
+int cfg_parse_duration64(const char *text, int64_t *seconds)
 {
     if (!*text || !isdigit((unsigned char)*text))
         return -1;
     errno = 0;
     char *end;
     unsigned long long v = strtoull(text, &end, 10);
-    if (errno)
+    int too_large = errno == ERANGE;
+    if (errno && !too_large)
         return -1;
     unsigned long long mul = 1;
     if (*end) {
@@ -63,9 +64,18 @@ int cfg_parse_duration(const char *text, unsigned *seconds)
         if (end[1])
             return -1;
     }
-    if (v > UINT_MAX / mul)
+    if (too_large || v > (unsigned long long)INT64_MAX / mul)
+        return -2;
+    *seconds = (int64_t)(v * mul);
+    return 0;
+}
+
+int cfg_parse_duration(const char *text, unsigned *seconds)
+{
+    int64_t v;
+    if (cfg_parse_duration64(text, &v) < 0 || v > (int64_t)UINT_MAX)
         return -1;
-    *seconds = (unsigned)(v * mul);
+    *seconds = (unsigned)v;
     return 0;
 }
 
@@ -475,13 +485,19 @@ static void apply_key(struct ctx *x, const struct keydef *k, const char *value, 
         *(unsigned *)(void *)base = (unsigned)u;
         return;
     case K_DURATION: {
-        unsigned s;
-        if (cfg_parse_duration(value, &s) < 0) {
+        int64_t s;
+        int rc = cfg_parse_duration64(value, &s);
+        if (rc == -2 || (rc == 0 && s > (int64_t)UINT_MAX)) {
+            add_error(x, line, "[%s] %s: '%s' is too large (at most %ud, about 136 years)", k->section, k->name,
+                      value, UINT_MAX / 86400);
+            return;
+        }
+        if (rc < 0) {
             add_error(x, line, "[%s] %s: '%s' is not a duration (e.g. 90s, 30m, 4h, 7d)", k->section, k->name,
                       value);
             return;
         }
-        *(unsigned *)(void *)base = s;
+        *(unsigned *)(void *)base = (unsigned)s;
         return;
     }
     case K_BOOL:

@@ -124,6 +124,13 @@ int cfg_parse_addr(const char *text, struct cfg_addr *a);
 /* Parses a duration "90", "30s", "5m", "4h", "7d" into seconds. Returns 0 or -1. */
 int cfg_parse_duration(const char *text, unsigned *seconds);
 
+/* The same into 64 bits ("100000d" works). Returns 0, -1 when text is not
+ * a duration, or -2 when it is one but exceeds INT64_MAX seconds
+ * (CFG_DURATION64_MAX_DAYS = 106751991167300 days is the largest whole
+ * number of days). */
+#define CFG_DURATION64_MAX_DAYS 106751991167300LL
+int cfg_parse_duration64(const char *text, int64_t *seconds);
+
 /* The key name of a category ("kex", "hostkey", "cipher", "mac", "compression"). */
 const char *cfg_category_name(enum cfg_category c);
 

@@ -482,6 +482,28 @@ static int print_plan(void *arg, size_t ncol, const char *const *names, const st
     return 0;
 }
 
+/* --since DURATION into the window's start, now - DURATION, in 64 bits:
+ * "100000d" works; more than INT64_MAX seconds is refused as too large.
+ * Returns 0, or -1 after saying what is wrong. */
+static int parse_since(const char *cmd, const char *text, time_t now, int64_t *from)
+{
+    int64_t secs;
+    int rc = cfg_parse_duration64(text, &secs);
+    if (rc == -2) {
+        fprintf(stderr,
+                "kexwatch %s: --since '%s' is too large: at most %lldd (2^63 - 1 seconds), which already "
+                "reaches back before any stored time\n",
+                cmd, text, CFG_DURATION64_MAX_DAYS);
+        return -1;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "kexwatch %s: --since '%s' is not a duration (30d, 12h, 90m, 3600s)\n", cmd, text);
+        return -1;
+    }
+    *from = (int64_t)now - secs;
+    return 0;
+}
+
 static void failures_help(FILE *f)
 {
     fprintf(f, "Usage: kexwatch [-c CONFIG | --db PATH] failures [--since 30d | --from T --until T]\n"
@@ -560,14 +582,8 @@ int query_failures(const char *cfg_path, const char *db_path, int argc, char **a
     q.from = (int64_t)now - DEFAULT_WINDOW;
     q.until = INT64_MAX;
     long long t;
-    if (since) {
-        unsigned secs;
-        if (cfg_parse_duration(since, &secs) < 0) {
-            fprintf(stderr, "kexwatch failures: --since '%s' is not a duration (30d, 12h, 90m, 3600s)\n", since);
-            return 2;
-        }
-        q.from = (int64_t)now - secs;
-    }
+    if (since && parse_since("failures", since, now, &q.from) < 0)
+        return 2;
     if (from) {
         if (query_parse_time(from, &t) < 0) {
             fprintf(stderr, "kexwatch failures: --from '%s' is not an RFC 3339 time (2026-11-01T00:00:00Z)\n",
@@ -670,16 +686,10 @@ static int simple_options(const char *cmd, int argc, char **argv, const char **d
                 return 2;
             break;
         case 'L': local_times = true; break;
-        case 's': {
-            unsigned secs;
-            if (cfg_parse_duration(optarg, &secs) < 0) {
-                fprintf(stderr, "kexwatch %s: --since '%s' is not a duration (30d, 12h, 90m, 3600s)\n", cmd,
-                        optarg);
+        case 's':
+            if (parse_since(cmd, optarg, time(NULL), since) < 0)
                 return 2;
-            }
-            *since = (int64_t)time(NULL) - secs;
             break;
-        }
         case 'h': help(stdout); return 0;
         default: help(stderr); return 2;
         }

@@ -441,12 +441,45 @@ static char *dup_col(sqlite3_stmt *st, int i)
     return t ? strdup(t) : NULL;
 }
 
+/* a zeroed row at the end of *rows, or NULL when out of memory */
+static struct cli_row *cli_row_add(struct cli_row **rows, size_t *n, size_t *cap)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? 2 * *cap : 256;
+        struct cli_row *r = realloc(*rows, nc * sizeof *r);
+        if (!r)
+            return NULL;
+        *rows = r;
+        *cap = nc;
+    }
+    struct cli_row *r = &(*rows)[(*n)++];
+    *r = (struct cli_row){0};
+    return r;
+}
+
+/* the keys of a client type's top devices, blank separated; NULL for none */
+static char *cli_top_keys(sqlite3_stmt *key_st, const struct cli_agg *a)
+{
+    char keys[1024] = "";
+    size_t off = 0;
+    for (int t = 0; t < 3 && a->top[t]; t++) {
+        sqlite3_bind_int64(key_st, 1, a->top[t]);
+        if (sqlite3_step(key_st) == SQLITE_ROW && off < sizeof keys)
+            off += (size_t)snprintf(keys + off, sizeof keys - off, "%s%s", off ? " " : "",
+                                    (const char *)sqlite3_column_text(key_st, 0));
+        sqlite3_reset(key_st);
+    }
+    return off ? strdup(keys) : NULL;
+}
+
 int store_clients(struct store *s, int64_t from, int64_t until, store_row_cb cb, void *arg, char *err,
                   size_t errsize)
 {
+    /* failures without a client type (no software, no fingerprint) count
+     * as one client type, the one failures --by client lists too */
     static const char pairs_sql[] =
-        "SELECT client_id, device_id FROM negotiations INDEXED BY failures_window"
-        " WHERE failed = 1 AND time >= ?1 AND time < ?2 AND client_id IS NOT NULL";
+        "SELECT ifnull(client_id, 0), device_id, time FROM negotiations INDEXED BY failures_window"
+        " WHERE failed = 1 AND time >= ?1 AND time < ?2";
     static const char clients_sql[] =
         "SELECT c.id, c.software, c.fingerprint, c.first_seen, c.last_seen, lk.names, lh.names, lc.names,"
         " lm.names, lz.names FROM clients c"
@@ -461,6 +494,7 @@ int store_clients(struct store *s, int64_t from, int64_t until, store_row_cb cb,
     size_t npairs = 0, cap = 0, naggs = 0, nrows = 0, rowcap = 0;
     sqlite3_stmt *st = NULL, *key_st = NULL;
     int ret = -1, rc;
+    int64_t unid_first = INT64_MAX, unid_last = INT64_MIN; /* the unidentified client type's failures */
 
     if (prepare_query(s, pairs_sql, &st, err, errsize) < 0)
         return -1;
@@ -476,6 +510,11 @@ int store_clients(struct store *s, int64_t from, int64_t until, store_row_cb cb,
             cap = nc;
         }
         pairs[npairs++] = (struct cli_pair){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1)};
+        if (pairs[npairs - 1].client == 0) {
+            int64_t t = sqlite3_column_int64(st, 2);
+            unid_first = t < unid_first ? t : unid_first;
+            unid_last = t > unid_last ? t : unid_last;
+        }
     }
     if (rc != SQLITE_DONE)
         goto sqlerr;
@@ -524,6 +563,16 @@ int store_clients(struct store *s, int64_t from, int64_t until, store_row_cb cb,
         prepare_query(s, clients_sql, &st, err, errsize) < 0)
         goto out;
     size_t ai = 0;
+    if (naggs && aggs[0].client == 0) {
+        /* the unidentified client type: no software, fingerprint or lists */
+        struct cli_row *r = cli_row_add(&rows, &nrows, &rowcap);
+        if (!r)
+            goto oom;
+        *r = (struct cli_row){.failures = aggs[0].n, .devices = aggs[0].devices, .first = unid_first,
+                              .last = unid_last};
+        r->text[2] = cli_top_keys(key_st, &aggs[0]);
+        ai = 1;
+    }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0), last = sqlite3_column_int64(st, 4);
         while (ai < naggs && aggs[ai].client < id)
@@ -531,33 +580,17 @@ int store_clients(struct store *s, int64_t from, int64_t until, store_row_cb cb,
         const struct cli_agg *a = ai < naggs && aggs[ai].client == id ? &aggs[ai] : NULL;
         if (!a && last < from)
             continue;
-        if (nrows == rowcap) {
-            size_t nc = rowcap ? 2 * rowcap : 256;
-            struct cli_row *n = realloc(rows, nc * sizeof *n);
-            if (!n)
-                goto oom;
-            rows = n;
-            rowcap = nc;
-        }
-        struct cli_row *r = &rows[nrows++];
+        struct cli_row *r = cli_row_add(&rows, &nrows, &rowcap);
+        if (!r)
+            goto oom;
         *r = (struct cli_row){.failures = a ? a->n : 0, .devices = a ? a->devices : 0,
                               .first = sqlite3_column_int64(st, 3), .last = last};
         r->text[0] = dup_col(st, 1);
         r->text[1] = dup_col(st, 2);
         for (int k = 0; k < 5; k++)
             r->text[3 + k] = dup_col(st, 5 + k);
-        if (a) {
-            char keys[1024] = "";
-            size_t off = 0;
-            for (int t = 0; t < 3 && a->top[t]; t++) {
-                sqlite3_bind_int64(key_st, 1, a->top[t]);
-                if (sqlite3_step(key_st) == SQLITE_ROW && off < sizeof keys)
-                    off += (size_t)snprintf(keys + off, sizeof keys - off, "%s%s", off ? " " : "",
-                                            (const char *)sqlite3_column_text(key_st, 0));
-                sqlite3_reset(key_st);
-            }
-            r->text[2] = off ? strdup(keys) : NULL;
-        }
+        if (a)
+            r->text[2] = cli_top_keys(key_st, a);
     }
     if (rc != SQLITE_DONE)
         goto sqlerr;
@@ -803,10 +836,14 @@ int store_clients_merged(struct store *s, int64_t from, int64_t until, store_row
         " LEFT JOIN {S}.lists lk ON lk.id = c.kex_list LEFT JOIN {S}.lists lh ON lh.id = c.hostkey_list"
         " LEFT JOIN {S}.lists lc ON lc.id = c.cipher_list LEFT JOIN {S}.lists lm ON lm.id = c.mac_list"
         " LEFT JOIN {S}.lists lz ON lz.id = c.compression_list"
+        /* the unidentified client type (no client_id) as in store_clients */
+        " UNION ALL SELECT 0, NULL, NULL, NULL, 0, min(time), max(time), NULL, NULL, NULL, NULL, NULL"
+        " FROM {S}.negotiations INDEXED BY failures_window"
+        "  WHERE failed = 1 AND time >= ?1 AND time < ?2 AND client_id IS NULL HAVING count(*) > 0"
         " UNION ALL SELECT 1, c.software, c.fingerprint, dv.key, g.n, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
         " FROM (SELECT client_id AS c, device_id AS d, count(*) AS n FROM {S}.negotiations INDEXED BY failures_window"
-        "  WHERE failed = 1 AND time >= ?1 AND time < ?2 AND client_id IS NOT NULL GROUP BY client_id, device_id) g"
-        " JOIN {S}.clients c ON c.id = g.c JOIN {S}.devices dv ON dv.id = g.d",
+        "  WHERE failed = 1 AND time >= ?1 AND time < ?2 GROUP BY client_id, device_id) g"
+        " LEFT JOIN {S}.clients c ON c.id = g.c JOIN {S}.devices dv ON dv.id = g.d",
         "),"
         " f AS MATERIALIZED (SELECT sw, fp, dkey, sum(n) AS n FROM u WHERE kind = 1 GROUP BY sw, fp, dkey),"
         " cl AS (SELECT sw, fp, min(fs) AS fs, max(ls) AS ls, max(kex) AS kex, max(hostkey) AS hostkey,"

@@ -232,6 +232,33 @@ static void test_parse_duration(void **state)
     assert_int_equal(cfg_parse_duration("7w", &s), -1);
     assert_int_equal(cfg_parse_duration("h", &s), -1);
     assert_int_equal(cfg_parse_duration("99999999999d", &s), -1);
+    assert_int_equal(cfg_parse_duration("4294967295s", &s), 0);
+    assert_int_equal(cfg_parse_duration("4294967296s", &s), -1);
+}
+
+/* 64-bit durations: "100000d" works; the edges of INT64_MAX seconds in
+ * seconds, hours and days; beyond them "too large" (-2), not "not a duration" */
+static void test_parse_duration64(void **state)
+{
+    (void)state;
+    int64_t s;
+    assert_int_equal(cfg_parse_duration64("100000d", &s), 0);
+    assert_true(s == 8640000000LL);
+    assert_int_equal(cfg_parse_duration64("9223372036854775807s", &s), 0);
+    assert_true(s == INT64_MAX);
+    assert_int_equal(cfg_parse_duration64("9223372036854775807", &s), 0);
+    assert_int_equal(cfg_parse_duration64("9223372036854775808s", &s), -2);
+    assert_int_equal(cfg_parse_duration64("18446744073709551616s", &s), -2); /* beyond strtoull */
+    assert_int_equal(cfg_parse_duration64("2562047788015215h", &s), 0);
+    assert_int_equal(cfg_parse_duration64("2562047788015216h", &s), -2);
+    assert_int_equal(cfg_parse_duration64("106751991167300d", &s), 0);
+    assert_true(s == CFG_DURATION64_MAX_DAYS * 86400);
+    assert_int_equal(cfg_parse_duration64("106751991167301d", &s), -2);
+    assert_int_equal(cfg_parse_duration64("99999999999999999999999999d", &s), -2);
+    assert_int_equal(cfg_parse_duration64("7w", &s), -1);
+    assert_int_equal(cfg_parse_duration64("-1d", &s), -1);
+    assert_int_equal(cfg_parse_duration64("", &s), -1);
+    assert_int_equal(cfg_parse_duration64("1dd", &s), -1);
 }
 
 int main(void)
@@ -247,6 +274,7 @@ int main(void)
         cmocka_unit_test(test_corpus_inventories),
         cmocka_unit_test(test_parse_addr),
         cmocka_unit_test(test_parse_duration),
+        cmocka_unit_test(test_parse_duration64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
