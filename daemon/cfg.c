@@ -318,7 +318,7 @@ static char *cfg_reader(char *str, int num, void *stream)
 /* ------------------------------------------------------------- key tables */
 
 enum ktype { K_ADDRS, K_SIZE, K_UINT, K_DURATION, K_BOOL, K_PATH, K_STRING, K_IDENTIFY, K_LOGLEVEL, K_ADDR,
-             K_FORMAT };
+             K_FORMAT, K_STDOUT };
 
 struct keydef {
     const char *section;
@@ -343,7 +343,7 @@ static const struct keydef keys[] = {
     {"store", "database", K_PATH, OFF(database), 0},
     {"store", "retention_days", K_UINT, OFF(retention_days), 100000},
     {"alerts", "file", K_PATH, OFF(alert_file), 0},
-    {"alerts", "stdout", K_BOOL, OFF(alert_stdout), 0},
+    {"alerts", "stdout", K_STDOUT, OFF(alert_stdout), 0},
     {"alerts", "webhook", K_STRING, OFF(webhook), 0},
     {"alerts", "webhook_format", K_FORMAT, OFF(webhook_format), 0},
     {"alerts", "repeat_interval", K_DURATION, OFF(repeat_interval), 0},
@@ -530,6 +530,20 @@ static void apply_key(struct ctx *x, const struct keydef *k, const char *value, 
             add_error(x, line, "[daemon] log_level: '%s' must be error, warning, notice, info or debug", value);
         else
             c->log_level = lv;
+        return;
+    }
+    case K_STDOUT: {
+        bool on;
+        if (strcmp(value, "json") == 0)
+            c->alert_stdout = CFG_STDOUT_JSON;
+        else if (strcmp(value, "text") == 0)
+            c->alert_stdout = CFG_STDOUT_TEXT;
+        else if (parse_bool(value, &on) == 0)
+            c->alert_stdout = on ? CFG_STDOUT_AUTO : CFG_STDOUT_NO;
+        else
+            add_error(x, line,
+                      "[alerts] stdout: '%s' must be yes (text on a terminal, else JSON), no, json or text",
+                      value);
         return;
     }
     case K_FORMAT: {

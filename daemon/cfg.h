@@ -22,6 +22,11 @@ struct cfg_addr {
 
 enum cfg_identify { CFG_IDENTIFY_SOURCE = 0, CFG_IDENTIFY_HOSTNAME };
 
+/* [alerts] stdout: no; yes (a short human line per alert when stdout is a
+ * terminal, JSON Lines otherwise); json (always JSON Lines); text (always
+ * the human line) */
+enum cfg_stdout { CFG_STDOUT_NO = 0, CFG_STDOUT_AUTO, CFG_STDOUT_JSON, CFG_STDOUT_TEXT };
+
 /* The SSH algorithm categories a server profile has. */
 enum cfg_category { CFG_CAT_KEX = 0, CFG_CAT_HOSTKEY, CFG_CAT_CIPHER, CFG_CAT_MAC, CFG_CAT_COMPRESSION,
                     CFG_CAT_COUNT };
@@ -73,7 +78,7 @@ struct cfg {
 
     /* [alerts] */
     char *alert_file;     /* NULL = off */
-    bool alert_stdout;
+    enum cfg_stdout alert_stdout;
     char *webhook;        /* NULL = off */
     char *webhook_format; /* "alertmanager" (default) or "generic" */
     unsigned repeat_interval; /* seconds */
