@@ -23,7 +23,8 @@
 #include "datafile.h"
 #include "catalogue.h"
 #include "negotiate.h"
-#include "session.h"
+#include "negotiation.h"
+#include "platform.h"
 
 #define MAX_FILE        (1024u * 1024)
 #define MAX_LINE        4096
@@ -34,6 +35,9 @@
 #define MAX_ID          63
 #define MAX_PRIORITY    1000
 #define MAX_NAMES_SHOWN 10 /* client names quoted in one sentence */
+#define MAX_KEYTYPES    16
+#define MAX_GLOBS       8
+#define STEP_SEP        ";;" /* separates the lines of a multi-line template */
 
 /* ------------------------------------------------------------ structures */
 
@@ -86,14 +90,40 @@ struct entry {
 
 enum vendor_key { VK_SHOW, VK_UNKNOWN_LIST, VK_OFFER_UNKNOWN, VK_WEAK_NOTE, VK_COUNT };
 
+/* A vendor section's raw "keygen-TYPE" key, resolved against [keytype]
+ * once the whole file is read. */
+struct keygen_raw {
+    size_t vendor;
+    const char *type, *tpl;
+    size_t line;
+};
+
 struct vendor {
     const char *name; /* "*" for the generic section */
     const char *cmd[ALGO_NCATEGORIES];
     const char *key[VK_COUNT];
     int supports, weak; /* predicate roots, or -1 */
     bool keyword_names;
+    bool has_names, has_join, has_config, has_keygen_first;
     char join;
     size_t line;
+    /* the platform's knowledge and the shape of its change */
+    const char *platform;          /* platforms.tsv name; NULL: the section's name */
+    const char *like_name;         /* missing keys come from this section, then [vendor *] */
+    const struct vendor *like;     /* resolved at validation */
+    const char *software[MAX_GLOBS]; /* server software that identifies the platform */
+    size_t nsoftware;
+    bool software_release;         /* the software string carries the release */
+    bool config;                   /* commands are configuration lines (steps) */
+    bool keygen_first;             /* key generation precedes begin (an EXEC command) */
+    const char *begin, *end, *verify, *server;
+    const char *keygen[MAX_KEYTYPES]; /* by [keytype] index */
+};
+
+struct keytype {
+    const char *name;
+    const char *names[MAX_GLOBS * 2]; /* host key algorithms that use this key */
+    size_t nnames;
 };
 
 struct alias {
@@ -139,6 +169,9 @@ struct catalogue {
     const char **upgrade[ALGO_NCATEGORIES];
     size_t nupgrade[ALGO_NCATEGORIES];
     const char *text[T_COUNT];
+    struct keytype keytypes[MAX_KEYTYPES];
+    size_t nkeytypes;
+    struct platform_db *platforms; /* [platforms] file, or NULL */
     char **strings; /* every string above, owned */
     size_t nstrings;
 };
@@ -162,6 +195,9 @@ enum placeholder {
     PH_NAMES,
     PH_RATING,
     PH_REASONS,
+    PH_OPTION,
+    PH_CHANGE,
+    PH_STEPS,
     PH_COUNT
 };
 
@@ -169,13 +205,15 @@ enum placeholder {
 static const char *const ph_names[PH_COUNT] = {
     "client", "client_software", "peer", "device",  "vendor", "category", "direction", "name",
     "wire",   "keyword",         "list", "command", "show",   "names",    "rating",    "reasons",
+    "option", "change",          "steps",
 };
 
 #define PH(x) (1u << (x))
 #define PH_SUMMARY                                                                                                     \
     (PH(PH_CLIENT) | PH(PH_CLIENT_SOFTWARE) | PH(PH_PEER) | PH(PH_DEVICE) | PH(PH_VENDOR) | PH(PH_CATEGORY) |          \
      PH(PH_DIRECTION))
-#define PH_COMMAND_VARS (PH(PH_NAME) | PH(PH_WIRE) | PH(PH_LIST) | PH(PH_CATEGORY) | PH(PH_DEVICE) | PH(PH_VENDOR))
+#define PH_COMMAND_VARS                                                                                                \
+    (PH(PH_NAME) | PH(PH_WIRE) | PH(PH_LIST) | PH(PH_CATEGORY) | PH(PH_DEVICE) | PH(PH_VENDOR) | PH(PH_OPTION))
 
 static const char *const text_keys[T_COUNT] = {
     "broken-only",    "cannot-enable", "client-upgrade", "client-weaken", "client-server-unknown",
@@ -221,13 +259,27 @@ struct loader {
     struct datafile r;
     size_t sections;
     /* the section being filled */
-    enum { SEC_NONE, SEC_MISMATCH, SEC_FALLBACK, SEC_ALIAS, SEC_REASON, SEC_UPGRADE, SEC_TEXT, SEC_VENDOR } sec;
+    enum {
+        SEC_NONE,
+        SEC_MISMATCH,
+        SEC_FALLBACK,
+        SEC_ALIAS,
+        SEC_REASON,
+        SEC_UPGRADE,
+        SEC_TEXT,
+        SEC_VENDOR,
+        SEC_KEYTYPE,
+        SEC_PLATFORMS
+    } sec;
     struct entry *entry; /* SEC_MISMATCH, SEC_FALLBACK */
     size_t vendor;       /* SEC_VENDOR: index */
     /* duplicate-key detection within one section */
     char keys[64][32];
     size_t nkeys;
-    bool seen_text, seen_upgrade, seen_reason, seen_alias;
+    bool seen_text, seen_upgrade, seen_reason, seen_alias, seen_keytype, seen_platforms;
+    struct keygen_raw *keygens;
+    size_t nkeygens, cap_keygens;
+    const char *dir; /* the catalogue file's directory, for [platforms] file */
 };
 
 static char *keep(struct loader *L, const char *s, size_t len)
@@ -659,6 +711,8 @@ static int open_section(struct loader *L, char *name)
         {"reason", SEC_REASON, &L->seen_reason},
         {"upgrade", SEC_UPGRADE, &L->seen_upgrade},
         {"text", SEC_TEXT, &L->seen_text},
+        {"keytype", SEC_KEYTYPE, &L->seen_keytype},
+        {"platforms", SEC_PLATFORMS, &L->seen_platforms},
     };
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
         if (strcmp(name, plain[i].name) != 0)
@@ -735,6 +789,7 @@ static int vendor_key(struct loader *L, const char *key, const char *value)
         if (strcmp(value, "keyword") != 0 && strcmp(value, "wire") != 0)
             return datafile_fail(&L->r, "names: '%s' is not keyword or wire", value);
         v->keyword_names = value[0] == 'k';
+        v->has_names = true;
         if (v->keyword_names && strcmp(v->name, "*") == 0)
             return datafile_fail(&L->r, "names: [vendor *] has no keywords");
         return 0;
@@ -743,6 +798,7 @@ static int vendor_key(struct loader *L, const char *key, const char *value)
         if (strcmp(value, "space") != 0 && strcmp(value, "comma") != 0)
             return datafile_fail(&L->r, "join: '%s' is not space or comma", value);
         v->join = value[0] == 's' ? ' ' : ',';
+        v->has_join = true;
         return 0;
     }
     if (strcmp(key, "supports") == 0 || strcmp(key, "weak") == 0) {
@@ -750,6 +806,61 @@ static int vendor_key(struct loader *L, const char *key, const char *value)
         if (root < 0)
             return -1;
         *(key[0] == 's' ? &v->supports : &v->weak) = root;
+        return 0;
+    }
+    if (strcmp(key, "software-release") == 0 || strcmp(key, "config") == 0 || strcmp(key, "keygen-first") == 0) {
+        if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
+            return datafile_fail(&L->r, "%s: '%s' is not yes or no", key, value);
+        bool yes = value[0] == 'y';
+        if (key[0] == 's')
+            v->software_release = yes;
+        else if (key[0] == 'c')
+            v->config = yes, v->has_config = true;
+        else
+            v->keygen_first = yes, v->has_keygen_first = true;
+        return 0;
+    }
+    if (strcmp(key, "software") == 0) {
+        char *copy = keep_str(L, value);
+        if (!copy)
+            return -1;
+        for (char *save = NULL, *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+            if (v->nsoftware == MAX_GLOBS)
+                return datafile_fail(&L->r, "software: more than %d patterns", MAX_GLOBS);
+            v->software[v->nsoftware++] = w;
+        }
+        return 0;
+    }
+    struct {
+        const char *key;
+        const char **dst;
+        unsigned mask;
+    } plain[] = {
+        {"platform", &v->platform, 0},
+        {"like", &v->like_name, 0},
+        {"begin", &v->begin, 0},
+        {"end", &v->end, 0},
+        {"verify", &v->verify, PH(PH_DEVICE)},
+        {"server", &v->server, PH(PH_CHANGE) | PH(PH_STEPS) | PH(PH_DEVICE)},
+    };
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        if (strcmp(key, plain[i].key) != 0)
+            continue;
+        if (check_template(L, key, value, plain[i].mask) < 0)
+            return -1;
+        return (*plain[i].dst = keep_str(L, value)) ? 0 : -1;
+    }
+    if (has_prefix(key, "keygen-") && key[7]) {
+        if (check_template(L, key, value, 0) < 0)
+            return -1;
+        if (datafile_grow((void **)&L->keygens, &L->cap_keygens, L->nkeygens + 1, sizeof *L->keygens) < 0)
+            return datafile_fail(&L->r, "out of memory");
+        struct keygen_raw *k = &L->keygens[L->nkeygens];
+        if (!(k->type = keep_str(L, key + 7)) || !(k->tpl = keep_str(L, value)))
+            return -1;
+        k->vendor = L->vendor;
+        k->line = L->r.line;
+        L->nkeygens++;
         return 0;
     }
     int cat = algo_category_from_name(key);
@@ -825,6 +936,39 @@ static int upgrade_key(struct loader *L, const char *key, char *value)
     return 0;
 }
 
+static int keytype_key(struct loader *L, const char *key, char *value)
+{
+    struct catalogue *c = L->c;
+    if (c->nkeytypes == MAX_KEYTYPES)
+        return datafile_fail(&L->r, "more than %d key types", MAX_KEYTYPES);
+    struct keytype *k = &c->keytypes[c->nkeytypes];
+    memset(k, 0, sizeof *k);
+    if (!(k->name = keep_str(L, key)))
+        return -1;
+    for (char *save = NULL, *w = strtok_r(value, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
+        if (k->nnames == sizeof k->names / sizeof k->names[0])
+            return datafile_fail(&L->r, "%s: too many names", key);
+        if (!(k->names[k->nnames++] = keep_str(L, w)))
+            return -1;
+    }
+    c->nkeytypes++;
+    return 0;
+}
+
+static int platforms_key(struct loader *L, const char *key, const char *value)
+{
+    if (strcmp(key, "file") != 0)
+        return datafile_fail(&L->r, "unknown key '%s' in [platforms] (file)", key);
+    char path[4096], err[512];
+    if (value[0] == '/' || !L->dir)
+        snprintf(path, sizeof path, "%s", value);
+    else
+        snprintf(path, sizeof path, "%s/%s", L->dir, value);
+    if (platform_db_load(path, &L->c->platforms, err, sizeof err) < 0)
+        return datafile_fail(&L->r, "[platforms] file: %s", err);
+    return 0;
+}
+
 static int text_key(struct loader *L, const char *key, const char *value)
 {
     for (int t = 0; t < T_COUNT; t++) {
@@ -845,7 +989,7 @@ static int handle_key(struct loader *L, char *key, char *value)
         return datafile_fail(&L->r, "empty key");
     if (!*value)
         return datafile_fail(&L->r, "%s: empty value", key);
-    if (L->sec != SEC_ALIAS && L->sec != SEC_REASON) {
+    if (L->sec != SEC_ALIAS && L->sec != SEC_REASON && L->sec != SEC_KEYTYPE) {
         /* The other sections have few, fixed keys. */
         for (size_t i = 0; i < L->nkeys; i++)
             if (strcmp(L->keys[i], key) == 0)
@@ -863,6 +1007,8 @@ static int handle_key(struct loader *L, char *key, char *value)
     case SEC_REASON: return reason_key(L, key, value);
     case SEC_UPGRADE: return upgrade_key(L, key, value);
     case SEC_TEXT: return text_key(L, key, value);
+    case SEC_KEYTYPE: return keytype_key(L, key, value);
+    case SEC_PLATFORMS: return platforms_key(L, key, value);
     case SEC_NONE: break;
     }
     return -1;
@@ -1023,9 +1169,60 @@ static int validate(struct loader *L)
             return datafile_fail(r, "[vendor *] has no %s", algo_category_name((enum algo_category)cat));
     if (!gen->key[VK_SHOW] || !gen->key[VK_OFFER_UNKNOWN])
         return datafile_fail(r, "[vendor *] has no %s", gen->key[VK_SHOW] ? "offer-unknown" : "show");
+    for (size_t i = 0; i < L->nkeygens; i++) {
+        const struct keygen_raw *k = &L->keygens[i];
+        size_t t = 0;
+        while (t < c->nkeytypes && strcmp(c->keytypes[t].name, k->type) != 0)
+            t++;
+        r->line = k->line;
+        if (t == c->nkeytypes)
+            return datafile_fail(r, "keygen-%s: '%s' is not listed in [keytype]", k->type, k->type);
+        c->vendors[k->vendor].keygen[t] = k->tpl;
+    }
     for (size_t i = 0; i < c->nvendors; i++) {
-        const struct vendor *v = &c->vendors[i];
+        struct vendor *v = &c->vendors[i];
         r->line = v->line;
+        if (v->like_name) {
+            struct vendor *like = find_vendor(c, v->like_name);
+            if (!like || like == v || like->like_name)
+                return datafile_fail(r, "[vendor %s] like = %s: no such section (or it is itself like another)",
+                                     v->name, v->like_name);
+            v->like = like;
+        }
+    }
+    for (size_t i = 0; i < c->nvendors; i++) {
+        struct vendor *v = &c->vendors[i];
+        const struct vendor *like = v->like;
+        r->line = v->line;
+        if (like) {
+            /* Inherit what the section does not say itself. */
+            for (int cat = 0; cat < ALGO_NCATEGORIES; cat++)
+                if (!v->cmd[cat])
+                    v->cmd[cat] = like->cmd[cat];
+            for (int k = 0; k < VK_COUNT; k++)
+                if (!v->key[k])
+                    v->key[k] = like->key[k];
+            for (size_t t = 0; t < c->nkeytypes; t++)
+                if (!v->keygen[t])
+                    v->keygen[t] = like->keygen[t];
+            const char **own[] = {&v->platform, &v->begin, &v->end, &v->verify, &v->server};
+            const char *const theirs[] = {like->platform, like->begin, like->end, like->verify, like->server};
+            for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
+                if (!*own[k])
+                    *own[k] = theirs[k];
+            if (v->supports < 0)
+                v->supports = like->supports;
+            if (v->weak < 0)
+                v->weak = like->weak;
+            if (!v->has_names)
+                v->keyword_names = like->keyword_names;
+            if (!v->has_join)
+                v->join = like->join;
+            if (!v->has_config)
+                v->config = like->config;
+            if (!v->has_keygen_first)
+                v->keygen_first = like->keygen_first;
+        }
         for (int cat = 0; cat < ALGO_NCATEGORIES; cat++) {
             const char *cmd = v->cmd[cat] ? v->cmd[cat] : gen->cmd[cat];
             if (template_has_list(cmd) && !v->key[VK_UNKNOWN_LIST] && !gen->key[VK_UNKNOWN_LIST])
@@ -1059,6 +1256,7 @@ void catalogue_free(struct catalogue *cat)
     free(cat->reasons);
     for (int i = 0; i < ALGO_NCATEGORIES; i++)
         free(cat->upgrade[i]);
+    platform_db_free(cat->platforms);
     free(cat);
 }
 
@@ -1079,10 +1277,18 @@ int catalogue_load(const char *path, struct catalogue **out, char *err, size_t e
         free(text);
         return datafile_fail(&L.r, "out of memory");
     }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
+        L.dir = slash == dir ? "/" : dir;
+    }
     int rc = parse_text(&L, text);
     free(text);
     if (rc == 0)
         rc = validate(&L);
+    free(L.keygens);
     struct catalogue *c = L.c;
     if (rc == 0) {
         /* Ids in file order for catalogue_id(), then rules by precedence;
@@ -1582,22 +1788,103 @@ static bool rendered_has(const char *list, char join, const char *word)
     return false;
 }
 
-/* The device's current list in the vendor's spelling: keyword vendors
- * collapse every wire name of a keyword (Huawei "ecc") into that keyword
- * and drop names no keyword enables; wire vendors keep the names the device
- * certainly offers. */
-static void render_current(const struct ctx *x, const struct vendor *v, const struct negotiate_list *sl, struct buf *b)
+/* What the remedy is rendered for: the vendor section of the device's
+ * platform, the platforms.tsv name and the release when known. */
+struct target {
+    const struct vendor *v, *gen;
+    const char *platform; /* NULL: no platform rows apply */
+    char release[32];     /* "" when unknown */
+};
+
+/* The section for a name: its own, or NULL. */
+static const struct vendor *section(const struct catalogue *c, const char *name)
 {
+    const struct vendor *v = name ? find_vendor(c, name) : NULL;
+    return v && strcmp(v->name, "*") != 0 ? v : NULL;
+}
+
+/* The platform, most specific evidence first: what the line shapes said
+ * (a pattern's platform), what the server's own software string says, then
+ * the inventory's or patterns' vendor. */
+static void resolve_target(const struct catalogue *c, const struct negotiation *n, struct target *t)
+{
+    memset(t, 0, sizeof *t);
+    t->gen = find_vendor(c, "*");
+    const struct vendor *v = section(c, n->platform);
+    const char *sw = n->server_software;
+    if (sw) {
+        for (size_t i = 0; !v && i < c->nvendors; i++) {
+            const struct vendor *cand = &c->vendors[i];
+            for (size_t k = 0; k < cand->nsoftware; k++) {
+                if (!glob_match(cand->software[k], sw))
+                    continue;
+                v = cand;
+                break;
+            }
+        }
+    }
+    if (!v)
+        v = section(c, n->vendor);
+    if (v && sw && v->software_release) {
+        for (size_t k = 0; k < v->nsoftware; k++) {
+            if (!glob_match(v->software[k], sw))
+                continue;
+            const char *d = sw + strcspn(sw, "0123456789");
+            size_t len = strspn(d, "0123456789.");
+            while (len && d[len - 1] == '.')
+                len--;
+            if (len && len < sizeof t->release)
+                memcpy(t->release, d, len);
+            break;
+        }
+    }
+    t->v = v ? v : t->gen;
+    t->platform = v ? (v->platform ? v->platform : v->name) : NULL;
+}
+
+static bool table_knows(const struct catalogue *c, const struct target *t, enum algo_category cat)
+{
+    return t->platform && c->platforms && platform_knows(c->platforms, t->platform, cat);
+}
+
+/* The key type a host key algorithm needs, or -1. */
+static int keytype_of(const struct catalogue *c, const char *name)
+{
+    for (size_t t = 0; t < c->nkeytypes; t++)
+        for (size_t i = 0; i < c->keytypes[t].nnames; i++)
+            if (glob_match(c->keytypes[t].names[i], name))
+                return (int)t;
+    return -1;
+}
+
+/* The device's current list in the platform's spelling: keyword vendors
+ * collapse every wire name of a keyword (Huawei "ecc") into that keyword
+ * and drop names no keyword enables; platforms with their own spelling map
+ * each name through the platforms table; others keep the names the device
+ * certainly offers. Returns false when a name cannot be written (the list
+ * would then lose it). */
+static bool render_current(const struct ctx *x, const struct target *t, const struct negotiate_list *sl, struct buf *b)
+{
+    const struct vendor *v = t->v;
+    bool table = table_knows(x->c, t, x->cat);
     size_t start = b->len;
+    bool complete = true;
     for (size_t i = 0; i < negotiate_list_count(sl); i++) {
         const char *name = negotiate_list_name(sl, i);
         if (skip_name(x->db, name))
             continue;
         const char *word = name;
-        if (v->keyword_names)
+        if (v->keyword_names) {
             word = algo_entry_keyword(algo_db_find_str(x->db, x->cat, name), v->name);
-        else if (negotiate_list_maybe(sl, i))
+            if (!word && !negotiate_list_maybe(sl, i))
+                complete = false; /* the device offers a name no keyword writes */
+        } else if (negotiate_list_maybe(sl, i)) {
             word = NULL;
+        } else if (table) {
+            word = platform_row_word(platform_find(x->c->platforms, t->platform, x->cat, name));
+            if (!word)
+                complete = false;
+        }
         if (!word || rendered_has(b->p + start, v->join, word))
             continue;
         if (b->len > start) {
@@ -1606,42 +1893,92 @@ static void render_current(const struct ctx *x, const struct vendor *v, const st
         }
         buf_str(b, word);
     }
+    return complete;
 }
 
-/* The best candidate of the client's offer the vendor can enable: best
- * rating, then the client's order. */
-static const char *pick_fix(const struct ctx *x, const struct vendor *v, const struct vendor *gen, const char *current,
-                            const struct algo_entry **entry, const char **word)
+/* One candidate algorithm to enable. */
+struct cand {
+    const char *name, *word;
+    const struct algo_entry *e;
+    const struct platform_row *row;
+    int rank, keytype;
+    bool needs_key;
+};
+
+/* Whether a beats b: the safer rating; a name the device has the key for
+ * over one that needs a new key; with the release unknown, the name more
+ * releases have; else the client's order (b came first). */
+static bool better(const struct cand *a, const struct cand *b, bool release_known)
 {
-    int supports = v->supports >= 0 ? v->supports : gen->supports;
-    const struct negotiate_list *cl = x->list[0];
-    const char *best = NULL;
-    int best_rank = 0;
+    if (a->rank != b->rank)
+        return a->rank > b->rank;
+    if (a->needs_key != b->needs_key)
+        return !a->needs_key;
+    if (!release_known && a->row && b->row) {
+        int cmp = platform_version_cmp(platform_row_since(a->row), platform_row_since(b->row));
+        if (!platform_row_since(a->row)[0] || !platform_row_since(b->row)[0])
+            cmp = (int)(platform_row_since(a->row)[0] != 0) - (int)(platform_row_since(b->row)[0] != 0);
+        if (cmp)
+            return cmp < 0;
+    }
+    return false;
+}
+
+/* The best name of the client's offer the platform can enable. For host
+ * keys, a name whose key type the device has no key of (as its current list
+ * shows) needs a new key, which the vendor section must know how to make. */
+static bool pick_fix(const struct ctx *x, const struct target *t, const char *current, struct cand *best)
+{
+    const struct vendor *v = t->v;
+    int supports = v->supports >= 0 ? v->supports : t->gen->supports;
+    const struct negotiate_list *cl = x->list[0], *sl = x->list[1];
+    bool table = table_knows(x->c, t, x->cat);
+    bool keys_known = x->cat == ALGO_HOSTKEY && sl && !negotiate_list_partial(sl);
+    bool present[MAX_KEYTYPES] = {false};
+    for (size_t i = 0; keys_known && i < negotiate_list_count(sl); i++) {
+        int kt = negotiate_list_maybe(sl, i) ? -1 : keytype_of(x->c, negotiate_list_name(sl, i));
+        if (kt >= 0)
+            present[kt] = true;
+    }
+    bool found = false;
     for (size_t i = 0; i < negotiate_list_count(cl); i++) {
         const char *name = negotiate_list_name(cl, i);
         if (skip_name(x->db, name) || negotiate_list_maybe(cl, i))
             continue;
-        const struct algo_entry *e = algo_db_find_str(x->db, x->cat, name);
-        int rank = rating_rank(e);
-        if (rank <= best_rank)
+        struct cand c = {.name = name, .word = name, .keytype = -1};
+        c.e = algo_db_find_str(x->db, x->cat, name);
+        c.rank = rating_rank(c.e);
+        if (c.rank == 0)
             continue;
-        const char *w = name;
         if (v->keyword_names) {
-            w = algo_entry_keyword(e, v->name);
+            c.word = algo_entry_keyword(c.e, v->name);
             /* Re-entering a keyword the device already has changes nothing. */
-            if (!w || (current && rendered_has(current, v->join, w)))
+            if (!c.word || (current && rendered_has(current, v->join, c.word)))
                 continue;
-        } else if (list_has(x->list[1], name, true)) {
+        } else if (list_has(sl, name, true)) {
             continue;
+        } else if (table) {
+            c.row = platform_find(x->c->platforms, t->platform, x->cat, name);
+            if (!c.row || !platform_row_available(c.row, t->release))
+                continue;
+            c.word = platform_row_word(c.row);
         }
-        if (supports >= 0 && !pred_eval(x, supports, e, name))
+        if (supports >= 0 && !pred_eval(x, supports, c.e, name))
             continue;
-        best = name;
-        best_rank = rank;
-        *entry = e;
-        *word = w;
+        if (x->cat == ALGO_HOSTKEY) {
+            c.keytype = keytype_of(x->c, name);
+            c.needs_key = keys_known && c.keytype >= 0 && !present[c.keytype];
+            /* A broken name stays a candidate, to be refused with its reason. */
+            if (c.needs_key && v->config && c.rank > 1 &&
+                (!v->keygen[c.keytype] || strcmp(v->keygen[c.keytype], "-") == 0))
+                continue;
+        }
+        if (!found || better(&c, best, t->release[0] != '\0')) {
+            *best = c;
+            found = true;
+        }
     }
-    return best;
+    return found;
 }
 
 /* The best algorithm the device offers and the client lacks: rating, then
@@ -1680,76 +2017,261 @@ static const char *vendor_text(const struct vendor *v, const struct vendor *gen,
     return v->key[k] ? v->key[k] : gen->key[k];
 }
 
-static void remedy_server(const struct ctx *x, const struct vendor *v, const struct vendor *gen, struct vars *vars,
-                          struct catalogue_remedy *out)
+/* The remedy being put together, category by category. */
+struct plan {
+    const struct catalogue *c;
+    const struct target *t;
+    struct buf keys, cmds;  /* step lines, '\n'-separated: key generation, commands */
+    struct buf change;      /* the same, "; "-joined, for the server sentence */
+    struct buf notes;       /* sentences for categories without a written change */
+    struct buf risk;
+    char keys_s[CATALOGUE_STEPS_SIZE], cmds_s[CATALOGUE_STEPS_SIZE];
+    char change_s[CATALOGUE_COMMAND_SIZE], notes_s[CATALOGUE_COMMAND_SIZE], risk_s[CATALOGUE_TEXT_SIZE * 2];
+};
+
+static void join_add(struct buf *b, const char *sep, const char *s)
 {
-    const struct catalogue *c = x->c;
-    if (!x->list[0]) {
-        render_to(out->server, sizeof out->server, vendor_text(v, gen, VK_OFFER_UNKNOWN), vars);
-        render_to(out->risk, sizeof out->risk, c->text[T_RISK_NONE], vars);
+    if (!s || !*s)
         return;
+    if (b->len)
+        buf_str(b, sep);
+    buf_str(b, s);
+}
+
+/* Adds the lines of a rendered template (STEP_SEP-separated) as steps. */
+static void add_steps(struct plan *p, struct buf *steps, const char *text)
+{
+    for (const char *s = text; s && *s;) {
+        const char *sep = strstr(s, STEP_SEP);
+        size_t len = sep ? (size_t)(sep - s) : strlen(s);
+        while (len && (*s == ' ' || *s == '\t'))
+            s++, len--;
+        while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+            len--;
+        if (len) {
+            if (steps->len)
+                buf_str(steps, "\n");
+            buf_add(steps, s, len);
+            if (p->change.len)
+                buf_str(&p->change, "; ");
+            buf_add(&p->change, s, len);
+        }
+        s = sep ? sep + strlen(STEP_SEP) : s + len;
+    }
+}
+
+/* Remedies one failing category; returns 1 and the new server list (wire
+ * names, comma-joined, into newlist) when it wrote a change the engine can
+ * check, 0 when it could only say what to do (a sentence in notes). */
+static int fix_category(struct plan *p, const struct ctx *x, struct vars *vars, char *newlist, size_t newsize)
+{
+    const struct catalogue *c = p->c;
+    const struct target *t = p->t;
+    const struct vendor *v = t->v, *gen = t->gen;
+    char text[CATALOGUE_COMMAND_SIZE];
+    if (!x->list[0]) {
+        render_to(text, sizeof text, vendor_text(v, gen, VK_OFFER_UNKNOWN), vars);
+        join_add(&p->notes, "; ", text);
+        render_to(text, sizeof text, c->text[T_RISK_NONE], vars);
+        join_add(&p->risk, "; ", text);
+        return 0;
     }
     const char *cmd = v->cmd[x->cat] ? v->cmd[x->cat] : gen->cmd[x->cat];
     const struct negotiate_list *sl = x->list[1];
-    bool list_known = sl && !negotiate_list_partial(sl);
     char current[CATALOGUE_COMMAND_SIZE];
     struct buf cur;
     buf_init(&cur, current, sizeof current);
-    if (list_known)
-        render_current(x, v, sl, &cur);
+    bool list_known = sl && !negotiate_list_partial(sl) && render_current(x, t, sl, &cur);
 
-    const struct algo_entry *e = NULL;
-    const char *word = NULL;
-    const char *name = strcmp(cmd, "-") == 0 ? NULL : pick_fix(x, v, gen, list_known ? current : NULL, &e, &word);
-    if (!name) {
-        render_to(out->server, sizeof out->server, c->text[T_CANNOT_ENABLE], vars);
-        render_to(out->risk, sizeof out->risk, c->text[T_RISK_NONE], vars);
-        return;
+    struct cand best;
+    memset(&best, 0, sizeof best);
+    bool found = strcmp(cmd, "-") != 0 && pick_fix(x, t, list_known ? current : NULL, &best);
+    if (!found) {
+        render_to(text, sizeof text, c->text[T_CANNOT_ENABLE], vars);
+        join_add(&p->notes, "; ", text);
+        render_to(text, sizeof text, c->text[T_RISK_NONE], vars);
+        join_add(&p->risk, "; ", text);
+        return 0;
     }
     char reasons[CATALOGUE_TEXT_SIZE];
-    render_reasons(c, e, reasons, sizeof reasons);
-    vars->v[PH_NAME] = word;
-    vars->v[PH_WIRE] = name;
-    vars->v[PH_KEYWORD] = v->keyword_names ? word : NULL;
-    vars->v[PH_RATING] = algo_rating_name(algo_entry_rating(e));
+    render_reasons(c, best.e, reasons, sizeof reasons);
+    vars->v[PH_NAME] = best.word;
+    vars->v[PH_WIRE] = best.name;
+    vars->v[PH_KEYWORD] = v->keyword_names ? best.word : NULL;
+    vars->v[PH_RATING] = algo_rating_name(algo_entry_rating(best.e));
     vars->v[PH_REASONS] = reasons;
-    if (algo_entry_rating(e) == ALGO_RATING_BROKEN) {
+    vars->v[PH_OPTION] = best.row && platform_row_option(best.row)[0] ? platform_row_option(best.row) : "its option";
+    if (algo_entry_rating(best.e) == ALGO_RATING_BROKEN) {
         /* Only broken algorithms would do: refuse, and say why. */
-        render_to(out->server, sizeof out->server, c->text[T_BROKEN_ONLY], vars);
-        render_to(out->risk, sizeof out->risk, c->text[T_RISK_BROKEN], vars);
-        return;
+        render_to(text, sizeof text, c->text[T_BROKEN_ONLY], vars);
+        join_add(&p->notes, "; ", text);
+        render_to(text, sizeof text, c->text[T_RISK_BROKEN], vars);
+        join_add(&p->risk, "; ", text);
+        return 0;
     }
 
     char list[CATALOGUE_COMMAND_SIZE];
     struct buf lb;
     buf_init(&lb, list, sizeof list);
     char sep[2] = {v->join, '\0'};
-    if (list_known) {
-        buf_str(&lb, current);
-        buf_str(&lb, current[0] ? sep : "");
-    } else {
-        buf_str(&lb, "<current list>");
-        buf_str(&lb, sep);
-    }
-    buf_str(&lb, word);
+    buf_str(&lb, list_known ? current : "<current list>");
+    buf_str(&lb, list_known && !current[0] ? "" : sep);
+    buf_str(&lb, best.word);
     vars->v[PH_LIST] = list;
-    if (template_has_list(cmd) && !list_known) {
-        char command[CATALOGUE_COMMAND_SIZE];
-        render_to(command, sizeof command, cmd, vars);
-        vars->v[PH_COMMAND] = command;
-        render_to(out->server, sizeof out->server, vendor_text(v, gen, VK_UNKNOWN_LIST), vars);
-        vars->v[PH_COMMAND] = NULL;
-    } else {
-        render_to(out->server, sizeof out->server, cmd, vars);
-    }
 
+    char risk[CATALOGUE_TEXT_SIZE];
     struct buf rb;
-    buf_init(&rb, out->risk, sizeof out->risk);
+    buf_init(&rb, risk, sizeof risk);
     render(&rb, reasons[0] ? c->text[T_RISK] : c->text[T_RISK_CLEAN], vars);
-    if (v->weak >= 0 && v->key[VK_WEAK_NOTE] && pred_eval(x, v->weak, e, name)) {
+    if (v->weak >= 0 && v->key[VK_WEAK_NOTE] && pred_eval(x, v->weak, best.e, best.name)) {
         buf_str(&rb, "; ");
         render(&rb, v->key[VK_WEAK_NOTE], vars);
     }
+    join_add(&p->risk, "; ", risk);
+
+    bool needs_list = template_has_list(cmd);
+    if (needs_list && !list_known) {
+        char command[CATALOGUE_COMMAND_SIZE];
+        render_to(command, sizeof command, cmd, vars);
+        vars->v[PH_COMMAND] = command;
+        render_to(text, sizeof text, vendor_text(v, gen, VK_UNKNOWN_LIST), vars);
+        vars->v[PH_COMMAND] = NULL;
+        join_add(&p->notes, "; ", text);
+        return 0;
+    }
+    render_to(text, sizeof text, cmd, vars);
+    if (!v->config) {
+        /* Words, not configuration lines: nothing to apply as written. */
+        join_add(&p->notes, "; ", text);
+        return 0;
+    }
+    if (best.needs_key)
+        add_steps(p, &p->keys, v->keygen[best.keytype]);
+    add_steps(p, &p->cmds, text);
+
+    /* The device's list after the change, for the engine to re-check. */
+    struct buf nb;
+    buf_init(&nb, newlist, newsize);
+    for (size_t i = 0; sl && i < negotiate_list_count(sl); i++) {
+        if (negotiate_list_maybe(sl, i))
+            continue;
+        join_add(&nb, ",", negotiate_list_name(sl, i));
+    }
+    join_add(&nb, ",", best.name);
+    return needs_list ? 1 : 0;
+}
+
+/* The slots of a category: both directions for cipher, MAC, compression. */
+static void set_category(struct negotiate_offer *o, enum algo_category cat, const struct negotiate_list *l)
+{
+    for (int s = 0; s < NEG_NSLOTS; s++)
+        if (negotiate_slot_category((enum negotiate_slot)s) == cat)
+            o->list[s] = l;
+}
+
+static void remedy_server(const struct catalogue *c, const struct algo_db *db, const struct negotiation *n,
+                          const struct target *t, struct catalogue_remedy *out)
+{
+    struct plan p;
+    memset(&p, 0, sizeof p);
+    p.c = c;
+    p.t = t;
+    buf_init(&p.keys, p.keys_s, sizeof p.keys_s);
+    buf_init(&p.cmds, p.cmds_s, sizeof p.cmds_s);
+    buf_init(&p.change, p.change_s, sizeof p.change_s);
+    buf_init(&p.notes, p.notes_s, sizeof p.notes_s);
+    buf_init(&p.risk, p.risk_s, sizeof p.risk_s);
+
+    /* Fix the failing category; while the engine, with every list known,
+     * still finds the next category failing, fix that one too, so one
+     * remedy covers every category that would fail. */
+    struct negotiate_offer client, server;
+    for (int s = 0; s < NEG_NSLOTS; s++) {
+        client.list[s] = n->client[s];
+        server.list[s] = n->server[s];
+    }
+    struct negotiate_list *owned[ALGO_NCATEGORIES] = {NULL};
+    unsigned fixed = 0;
+    int slot = n->slot;
+    struct negotiate_result res = *n->result;
+    for (int round = 0; round < ALGO_NCATEGORIES && slot >= 0; round++) {
+        struct ctx x;
+        memset(&x, 0, sizeof x);
+        x.c = c;
+        x.db = db;
+        x.vendor = t->v->keyword_names ? t->v->name : n->vendor;
+        x.cat = negotiate_slot_category((enum negotiate_slot)slot);
+        if (fixed & (1u << x.cat))
+            break;
+        fixed |= 1u << x.cat;
+        x.list[0] = client.list[slot];
+        x.list[1] = server.list[slot];
+        const char *dir = negotiate_slot_direction((enum negotiate_slot)slot);
+        enum negotiate_slot cs = dir && strcmp(dir, "s2c") == 0 ? NEG_CIPHER_S2C : NEG_CIPHER_C2S;
+        if (res.slot[cs].status == NEG_AGREED)
+            x.cipher = res.slot[cs].agreed;
+        struct vars vars;
+        struct common cm;
+        set_common(&vars, &cm, &x, n);
+        vars.v[PH_CATEGORY] = algo_category_name(x.cat);
+        vars.v[PH_SHOW] = vendor_text(t->v, t->gen, VK_SHOW);
+        char newlist[CATALOGUE_COMMAND_SIZE];
+        if (fix_category(&p, &x, &vars, newlist, sizeof newlist) != 1)
+            break;
+        if (negotiate_list_parse(newlist, strlen(newlist), 0, &owned[x.cat], NULL) < 0)
+            break;
+        set_category(&server, x.cat, owned[x.cat]);
+        if (negotiate_run(db, &client, &server, &res) < 0 || res.outcome != NEG_OUTCOME_FAIL)
+            break;
+        slot = res.first_fail;
+    }
+    for (int k = 0; k < ALGO_NCATEGORIES; k++)
+        negotiate_list_free(owned[k]);
+
+    const struct vendor *v = t->v;
+    struct buf steps;
+    buf_init(&steps, out->steps, sizeof out->steps);
+    if (p.cmds.len) {
+        if (v->keygen_first)
+            join_add(&steps, "\n", p.keys_s);
+        struct plan q = p; /* begin/end lines go into the steps only */
+        buf_init(&q.change, q.change_s, sizeof q.change_s);
+        struct buf tmp;
+        char tmp_s[CATALOGUE_STEPS_SIZE];
+        buf_init(&tmp, tmp_s, sizeof tmp_s);
+        add_steps(&q, &tmp, v->begin);
+        join_add(&steps, "\n", tmp_s);
+        if (!v->keygen_first)
+            join_add(&steps, "\n", p.keys_s);
+        join_add(&steps, "\n", p.cmds_s);
+        buf_init(&tmp, tmp_s, sizeof tmp_s);
+        add_steps(&q, &tmp, v->end);
+        join_add(&steps, "\n", tmp_s);
+        struct vars vars;
+        memset(&vars, 0, sizeof vars);
+        char flat[CATALOGUE_STEPS_SIZE];
+        struct buf fb;
+        buf_init(&fb, flat, sizeof flat);
+        for (const char *s = out->steps; *s;) {
+            size_t len = strcspn(s, "\n");
+            buf_str(&fb, fb.len ? "; " : "");
+            buf_add(&fb, s, len);
+            s += len + (s[len] == '\n');
+        }
+        vars.v[PH_CHANGE] = p.change_s;
+        vars.v[PH_STEPS] = flat;
+        vars.v[PH_DEVICE] = n->device_name ? n->device_name : n->device;
+        render_to(out->verify, sizeof out->verify, v->verify ? v->verify : t->gen->verify, &vars);
+        char sentence[CATALOGUE_COMMAND_SIZE];
+        render_to(sentence, sizeof sentence, v->server ? v->server : "{change}", &vars);
+        struct buf sb;
+        buf_init(&sb, out->server, sizeof out->server);
+        join_add(&sb, "; ", sentence);
+        join_add(&sb, "; ", p.notes_s);
+    } else {
+        snprintf(out->server, sizeof out->server, "%s", p.notes_s);
+    }
+    snprintf(out->risk, sizeof out->risk, "%s", p.risk_s);
 }
 
 static void remedy_client(const struct ctx *x, struct vars *vars, struct catalogue_remedy *out)
@@ -1786,18 +2308,21 @@ int catalogue_remedy(const struct catalogue *cat, const struct algo_db *db, cons
     struct ctx x;
     if (!make_ctx(&x, cat, db, n))
         return 1; /* no failing category known: nothing to compute */
-    const struct vendor *gen = find_vendor(cat, "*");
-    const struct vendor *v = find_vendor(cat, n->vendor);
-    if (!v || !n->vendor || strcmp(n->vendor, "*") == 0)
-        v = gen;
-    struct vars vars;
-    struct common cm;
-    set_common(&vars, &cm, &x, n);
-    vars.v[PH_SHOW] = vendor_text(v, gen, VK_SHOW);
-    remedy_server(&x, v, gen, &vars, out);
+    struct target t;
+    resolve_target(cat, n, &t);
+    struct negotiate_result none;
+    if (!n->result) {
+        memset(&none, 0, sizeof none);
+        none.first_fail = -1;
+    }
+    struct negotiation m = *n;
+    if (!m.result)
+        m.result = &none;
+    remedy_server(cat, db, &m, &t, out);
     struct vars cvars;
+    struct common cm;
     set_common(&cvars, &cm, &x, n);
-    cvars.v[PH_SHOW] = vars.v[PH_SHOW];
+    cvars.v[PH_SHOW] = vendor_text(t.v, t.gen, VK_SHOW);
     remedy_client(&x, &cvars, out);
     return 1;
 }

@@ -32,7 +32,9 @@ struct catalogue;
 #define CATALOGUE_ID_SIZE       64
 #define CATALOGUE_SEVERITY_SIZE 16
 #define CATALOGUE_TEXT_SIZE     512
-#define CATALOGUE_COMMAND_SIZE  2048 /* a Huawei command repeats the whole list */
+#define CATALOGUE_COMMAND_SIZE  4096 /* a Huawei command repeats the whole list, and one
+                                        remedy may change several categories */
+#define CATALOGUE_STEPS_SIZE    8192
 
 /* The alert's "mismatch" object. */
 struct catalogue_match {
@@ -45,7 +47,13 @@ struct catalogue_match {
 struct catalogue_remedy {
     char server[CATALOGUE_COMMAND_SIZE]; /* the device-side fix, in the vendor's CLI */
     char client[CATALOGUE_TEXT_SIZE];    /* the client-side alternative */
-    char risk[CATALOGUE_TEXT_SIZE];      /* what enabling the device-side fix costs */
+    char risk[CATALOGUE_COMMAND_SIZE];   /* what enabling the device-side fix costs */
+    /* The change as lines to enter or write, in order, '\n'-separated
+     * ("" when no change can be written as it is: the device's list is
+     * unknown, nothing safe can be enabled, or the platform has no run-time
+     * setting); and how to check it on the device ("" with no steps). */
+    char steps[CATALOGUE_STEPS_SIZE];
+    char verify[CATALOGUE_TEXT_SIZE];
 };
 
 /* Loads a catalogue file. On success returns 0 and sets *out to a

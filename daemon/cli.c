@@ -427,10 +427,10 @@ static int cmd_explain(const char *cfg_path, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"client", required_argument, NULL, 'C'}, {"server", required_argument, NULL, 'S'},
-        {"vendor", required_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"vendor", required_argument, NULL, 'v'}, {"software", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
-    const char *client = NULL, *server = NULL, *vendor = NULL;
+    const char *client = NULL, *server = NULL, *vendor = NULL, *software = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -438,11 +438,15 @@ static int cmd_explain(const char *cfg_path, int argc, char **argv)
         case 'C': client = optarg; break;
         case 'S': server = optarg; break;
         case 'v': vendor = optarg; break;
+        case 's': software = optarg; break;
         case 'h':
-            printf("Usage: kexwatch explain --client LISTS --server LISTS [--vendor huawei]\n"
+            printf("Usage: kexwatch explain --client LISTS --server LISTS [--vendor V] [--software S]\n"
                    "LISTS: 'kex=A,B;hostkey=C;cipher=D;mac=E;compression=F' (a category sets both\n"
                    "directions; cipher_c2s=, mac_s2c= ... set one). A category left out is unknown.\n"
-                   "--vendor reads the server's lists as that vendor's CLI keywords (e.g. aes128_ctr).\n"
+                   "--vendor reads the server's lists as that vendor's CLI keywords (e.g. aes128_ctr)\n"
+                   "and renders the fix for that platform (huawei, cisco, cisco-iosxe, cisco-iosxr,\n"
+                   "cisco-nxos, h3c, openssh, dropbear); --software is the server's own version\n"
+                   "string (OpenSSH_9.2p1), which names the platform and its release.\n"
                    "Prints the RFC 4253 negotiation slot by slot and the failing category.\n"
                    "Exit 0 when the negotiation succeeds, 1 when it fails or cannot be decided.\n");
             return 0;
@@ -498,7 +502,8 @@ static int cmd_explain(const char *cfg_path, int argc, char **argv)
         if (catalogue_load(cfg->catalogue, &cat, err, sizeof err) < 0) {
             fprintf(stderr, "%s\n", err);
         } else {
-            struct negotiation n = {.device = "the server", .vendor = vendor, .failed = true, .slot = (int)s,
+            struct negotiation n = {.device = "the server", .vendor = vendor, .server_software = software,
+                                    .failed = true, .slot = (int)s,
                                     .category = (int)negotiate_slot_category(s), .evidence = EVIDENCE_INFERRED,
                                     .result = &res, .fingerprint = fp[0] ? fp : NULL};
             for (int i = 0; i < NEG_NSLOTS; i++) {
@@ -514,6 +519,13 @@ static int cmd_explain(const char *cfg_path, int argc, char **argv)
                 printf("fix on the client: %s\n", r.client);
                 if (r.risk[0])
                     printf("risk: %s\n", r.risk);
+                for (const char *st = r.steps; *st;) {
+                    size_t len = strcspn(st, "\n");
+                    printf("step: %.*s\n", (int)len, st);
+                    st += len + (st[len] == '\n');
+                }
+                if (r.verify[0])
+                    printf("verify: %s\n", r.verify);
             }
             catalogue_free(cat);
         }

@@ -21,6 +21,8 @@ struct negotiation {
     const char *device;      /* device key */
     const char *device_name; /* inventory section name, or NULL */
     const char *vendor;      /* inventory vendor, else the patterns' vendor, or NULL */
+    const char *platform;    /* the platform the log lines' shapes name ("cisco-iosxr"), or NULL */
+    const char *server_software; /* the device's own SSH software as it announced it, or NULL */
     const char *peer;        /* client address, or NULL */
     unsigned port;           /* client port, 0 when unknown */
     const char *software;    /* client software ("SSH-2.0-..." or as logged), or NULL */

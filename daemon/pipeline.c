@@ -407,6 +407,15 @@ json_t *pipeline_outcome_object(const struct pipeline *p, const struct negotiati
         json_object_set_new(rem, "server", n->remedy ? opt_str(p, n->remedy->server) : json_null());
         json_object_set_new(rem, "client", n->remedy ? opt_str(p, n->remedy->client) : json_null());
         json_object_set_new(rem, "risk", n->remedy ? opt_str(p, n->remedy->risk) : json_null());
+        json_t *steps = json_array();
+        for (const char *s = n->remedy ? n->remedy->steps : ""; *s;) {
+            size_t len = strcspn(s, "\n");
+            json_array_append_new(steps, jstrn((struct pipeline *)p, s, len));
+            s += len + (s[len] == '\n');
+        }
+        json_object_set_new(rem, "steps", steps);
+        json_object_set_new(rem, "verify",
+                            n->remedy && n->remedy->verify[0] ? opt_str(p, n->remedy->verify) : json_null());
         json_object_set_new(o, "remediation", rem);
     }
     json_t *agreed = json_object();

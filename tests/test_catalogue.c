@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -174,6 +175,8 @@ static void sample_build(struct sample *s, const struct algo_db *db)
     n->vendor = vendor;
     n->peer = column(s, "peer");
     n->software = opt(s->f[3]);
+    n->server_software = column(s, "server_software");
+    n->platform = column(s, "platform");
     n->result = &s->res;
     for (int k = 0; k < NEG_NSLOTS; k++) {
         n->client[k] = s->offer[0].list[k];
@@ -211,6 +214,8 @@ static void sample_free(struct sample *s)
 
 static void expect_text(const struct sample *s, const char *what, const char *want, const char *got)
 {
+    if (getenv("KW_GOLDEN_PRINT"))
+        return; /* printing what the samples would need, not checking */
     if (want && strcmp(want, got) != 0)
         fail_msg("%s:%zu: %s: %s\n  expected: %s\n  got:      %s", s->file, s->line, s->f[0], what, want, got);
 }
@@ -260,6 +265,16 @@ static bool check_sample(const struct fixture *fx, struct sample *s)
     expect_text(s, "remedy server", column(s, "server"), r.server);
     expect_text(s, "remedy client", column(s, "client"), r.client);
     expect_text(s, "remedy risk", column(s, "risk"), r.risk);
+    char steps[CATALOGUE_STEPS_SIZE * 2];
+    tu_escape(steps, sizeof steps, r.steps);
+    expect_text(s, "remedy steps", column(s, "steps"), r.steps);
+    expect_text(s, "remedy verify", column(s, "verify"), r.verify);
+    /* Every step is a line of the change; a change comes with its check. */
+    if (r.steps[0] && !r.verify[0])
+        fail_msg("%s:%zu: %s: steps without verify", s->file, s->line, s->f[0]);
+    if (getenv("KW_GOLDEN_PRINT"))
+        fprintf(stderr, "GOLDEN\t%s\tserver=%s\tsteps=%s\tverify=%s\trisk=%s\tclient=%s\tid=%s\n", s->f[0], r.server,
+                steps, r.verify, r.risk, r.client, m.id);
     if (n->slot >= 0 && (!r.server[0] || !r.client[0] || !r.risk[0]))
         fail_msg("%s:%zu: %s: empty remedy field: server '%s' client '%s' risk '%s'", s->file, s->line, s->f[0],
                  r.server, r.client, r.risk);
@@ -431,6 +446,16 @@ static void test_precedence_is_data(void **state)
     char *prio = strstr(sec, "priority = 70");
     assert_non_null(prio);
     memcpy(prio, "priority = 45", 13);
+    /* The copy lives elsewhere: point it at the shipped platforms table. */
+    char plat[4096], abs[PATH_MAX], line[PATH_MAX + 16];
+    assert_non_null(realpath(tu_conf_path("platforms.tsv", plat, sizeof plat), abs));
+    snprintf(line, sizeof line, "file = %s", abs);
+    char *file = strstr(text, "file = platforms.tsv");
+    assert_non_null(file);
+    size_t tail = strlen(file + 20);
+    assert_true(len + strlen(line) < cap);
+    memmove(file + strlen(line), file + 20, tail + 1);
+    memcpy(file, line, strlen(line));
     char *path = tu_temp_file(text);
     struct catalogue *flipped = load_catalogue(path);
 
@@ -627,8 +652,16 @@ static void test_limits(void **state)
     n.server[NEG_CIPHER_C2S] = sl;
     struct catalogue_remedy r;
     assert_int_equal(catalogue_remedy(fx->cat, fx->db, &n, &r), 1);
-    assert_int_equal(strlen(r.server), CATALOGUE_COMMAND_SIZE - 1);
-    assert_memory_equal(r.server, "ip ssh server algorithm encryption x0000", 40);
+    /* Names the platform does not know make the list one kexwatch cannot
+     * rewrite: the remedy says what to check, and stays in bounds. */
+    assert_true(strlen(r.server) < CATALOGUE_COMMAND_SIZE);
+    assert_string_equal(r.steps, "");
+    assert_memory_equal(r.server, "the device's current list is not known", 38);
+    /* A generic vendor's list of as many long names: the risk and client
+     * texts are cut, never overrun. */
+    n.vendor = NULL;
+    assert_int_equal(catalogue_remedy(fx->cat, fx->db, &n, &r), 1);
+    assert_true(strlen(r.client) < CATALOGUE_TEXT_SIZE);
     struct catalogue_match m;
     assert_int_equal(catalogue_classify(fx->cat, fx->db, &n, &m), 1);
     assert_string_equal(m.id, "unclassified");

@@ -171,3 +171,18 @@ void tu_fput_escaped(FILE *f, const char *p, size_t len, size_t max)
     }
     fputs(len > max ? "\"..." : "\"", f);
 }
+
+void tu_escape(char *dst, size_t size, const char *src)
+{
+    size_t k = 0;
+    for (; *src && k + 3 < size; src++) {
+        if (*src == '\n' || *src == '\t' || *src == '\\') {
+            dst[k++] = '\\';
+            dst[k++] = *src == '\n' ? 'n' : *src == '\t' ? 't' : '\\';
+        } else {
+            dst[k++] = *src;
+        }
+    }
+    if (size)
+        dst[k] = '\0';
+}

@@ -20,6 +20,10 @@ char **tu_lines(char *buf, size_t *n);
 size_t tu_fields(char *line, char **fields, size_t max);
 
 /* Decodes C-style escapes (\n \r \t \0 \\ \xHH) in place; returns the new length. */
+/* The reverse of tu_unescape() for newline, TAB and backslash: writes src
+ * into dst (size bytes, NUL-terminated, cut when short). */
+void tu_escape(char *dst, size_t size, const char *src);
+
 size_t tu_unescape(char *s);
 
 /* Path of a shipped knowledge file under conf/ (KW_SRCDIR/conf, else

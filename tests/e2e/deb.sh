@@ -60,7 +60,7 @@ dpkg-deb -c "$DEB" | awk '{print $NF}' | sed 's|^\./|/|' > "$WORK/contents"
 has() { grep -qx "$1" "$WORK/contents"; }
 missing=""
 for f in /usr/sbin/kexwatchd /usr/bin/kexwatch /etc/kexwatch/kexwatch.conf \
-    /etc/kexwatch/algorithms.tsv /etc/kexwatch/keywords.tsv /etc/kexwatch/catalogue.conf \
+    /etc/kexwatch/algorithms.tsv /etc/kexwatch/keywords.tsv /etc/kexwatch/catalogue.conf /etc/kexwatch/platforms.tsv \
     /etc/kexwatch/patterns.d/10-huawei.conf /usr/lib/sysusers.d/kexwatch.conf \
     /usr/lib/tmpfiles.d/kexwatch.conf; do
     has "$f" || missing="$missing $f"
@@ -81,7 +81,7 @@ is "nothing installed outside /etc/kexwatch, /usr and the unit directory" "$outs
 mkdir -p "$WORK/control"
 dpkg-deb -e "$DEB" "$WORK/control"
 conf_missing=""
-for f in kexwatch.conf algorithms.tsv keywords.tsv catalogue.conf patterns.d/20-openssh.conf; do
+for f in kexwatch.conf algorithms.tsv keywords.tsv catalogue.conf platforms.tsv patterns.d/20-openssh.conf; do
     grep -qx "/etc/kexwatch/$f" "$WORK/control/conffiles" 2> /dev/null ||
         conf_missing="$conf_missing $f"
 done
