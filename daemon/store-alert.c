@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "store-private.h"
@@ -19,17 +21,6 @@ static sqlite3_stmt *prep(struct store *s, const char *sql)
     return st;
 }
 
-static int step_done(struct store *s, sqlite3_stmt *st, const char *what)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        log_error("database %s: cannot %s: %s", s->path, what, sqlite3_errmsg(s->db));
-        return -1;
-    }
-    return 0;
-}
-
 static void bind_str(sqlite3_stmt *st, int i, const char *v)
 {
     if (v)
@@ -38,39 +29,91 @@ static void bind_str(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
+/* A queued operation with up to 7 strings (NULL kept as NULL). */
+static struct sop *sop_new(const char *const *str, int n)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += (str[i] ? strlen(str[i]) : 0) + 1;
+    struct sop *op = calloc(1, sizeof *op + total);
+    if (!op)
+        return NULL;
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        size_t len = str[i] ? strlen(str[i]) : 0;
+        if (!str[i])
+            op->nulls |= (unsigned char)(1u << i);
+        else
+            memcpy(op->buf + off, str[i], len);
+        op->buf[off + len] = '\0';
+        op->off[i] = (uint16_t)off;
+        off += len + 1;
+    }
+    return op;
+}
+
+static const char *sop_str(const struct sop *op, int i)
+{
+    return op->nulls & (1u << i) ? NULL : op->buf + op->off[i];
+}
+
+/* Queues op; without a writer thread it is committed at once (with what
+ * was queued before it). Returns 0 or -1. */
+static int push_op(struct store *s, enum qkind kind, struct sop *op, const char *what)
+{
+    if (store_queue_push(s, kind, op, true) < 0) {
+        free(op);
+        log_error("database %s: %d alert operations queued, cannot %s; the disk is too slow or full", s->path,
+                  STORE_OPS_MAX, what);
+        return -1;
+    }
+    if (!s->threaded) {
+        size_t before;
+        while ((before = store_pending(s)) > 0)
+            if (store_flush(s) < 0 && store_pending(s) == before)
+                return -1;
+        store_poll(s);
+    }
+    return 0;
+}
+
 int store_alert_save(struct store *s, const struct store_alert *a)
 {
     if (!s || (s->flags & STORE_READONLY) || !a || !a->alert_id || !a->device)
         return -1;
-    /* the alert names its device by id: the negotiation that raised it may
-     * still be queued */
-    if (store_flush(s) < 0)
+    /* the device row is the writer's to find or make; the alert is queued
+     * after the negotiation that raised it, so both commit in order */
+    const char *str[6] = {a->alert_id, a->device, a->mismatch ? a->mismatch : "unclassified", a->fingerprint,
+                          a->category, a->status};
+    size_t dlen = strlen(a->device);
+    if (dlen > STORE_STR_MAX)
+        str[1] = NULL; /* cut below, at a character boundary */
+    struct sop *op = sop_new(str, 6);
+    if (!op)
         return -1;
-    sqlite3_stmt *st = prep(s, "INSERT INTO alerts (alert_id, device_id, mismatch, fingerprint, category, status,"
-                               " first_seen, last_seen, count, last_notified)"
-                               " VALUES (?1, (SELECT id FROM devices WHERE key = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-                               " ON CONFLICT (alert_id) DO UPDATE SET status = excluded.status,"
-                               " last_seen = excluded.last_seen, count = excluded.count,"
-                               " last_notified = excluded.last_notified");
-    if (!st)
-        return -1;
-    bind_str(st, 1, a->alert_id);
-    bind_str(st, 2, a->device);
-    bind_str(st, 3, a->mismatch ? a->mismatch : "unclassified");
-    bind_str(st, 4, a->fingerprint);
-    bind_str(st, 5, a->category);
-    bind_str(st, 6, a->status);
-    sqlite3_bind_int64(st, 7, a->first_seen);
-    sqlite3_bind_int64(st, 8, a->last_seen);
-    sqlite3_bind_int64(st, 9, (sqlite3_int64)a->count);
-    if (a->last_notified)
-        sqlite3_bind_int64(st, 10, a->last_notified);
-    return step_done(s, st, "save an alert");
+    if (!str[1]) {
+        /* the key as store_enqueue keeps it, so it is the same device row */
+        struct sop *op2 = NULL;
+        char *cut = strndup(a->device, cut_len(a->device, STORE_STR_MAX));
+        if (cut) {
+            str[1] = cut;
+            op2 = sop_new(str, 6);
+            free(cut);
+        }
+        free(op);
+        if (!(op = op2))
+            return -1;
+    }
+    op->t[0] = a->first_seen;
+    op->t[1] = a->last_seen;
+    op->t[2] = a->last_notified;
+    op->t[3] = (int64_t)a->count;
+    return push_op(s, Q_ALERT, op, "save an alert");
 }
 
 int store_alerts_load(struct store *s, store_alert_cb cb, void *arg)
 {
-    if (!s)
+    if (!s || s->threaded)
         return -1;
     sqlite3_stmt *st = prep(s, "SELECT a.alert_id, d.key, a.mismatch, a.fingerprint, a.category, a.status,"
                                " a.first_seen, a.last_seen, a.count, a.last_notified"
@@ -105,47 +148,114 @@ int store_outbox_add(struct store *s, const char *alert_id, const char *sink, co
 {
     if (!s || (s->flags & STORE_READONLY) || !alert_id || !sink || !payload)
         return -1;
-    sqlite3_stmt *st = prep(s, "INSERT INTO outbox (alert_id, sink, payload, next_attempt, created)"
-                               " VALUES (?1, ?2, ?3, ?4, ?4)");
-    if (!st)
+    const char *str[3] = {alert_id, sink, payload};
+    struct sop *op = sop_new(str, 3);
+    if (!op)
         return -1;
-    bind_str(st, 1, alert_id);
-    bind_str(st, 2, sink);
-    bind_str(st, 3, payload);
-    sqlite3_bind_int64(st, 4, now);
-    if (step_done(s, st, "add to the alert outbox") < 0)
-        return -1;
+    /* the id is given here, so the caller knows it before the row commits */
+    op->id = ++s->outbox_next_id;
+    op->t[0] = now;
     if (id)
-        *id = sqlite3_last_insert_rowid(s->db);
-    return 0;
+        *id = op->id;
+    return push_op(s, Q_OUTBOX_ADD, op, "add to the alert outbox");
 }
 
 int store_outbox_done(struct store *s, int64_t id)
 {
     if (!s || (s->flags & STORE_READONLY))
         return -1;
-    sqlite3_stmt *st = prep(s, "DELETE FROM outbox WHERE id = ?1");
-    if (!st)
+    struct sop *op = sop_new(NULL, 0);
+    if (!op)
         return -1;
-    sqlite3_bind_int64(st, 1, id);
-    return step_done(s, st, "clear a delivered alert from the outbox");
+    op->id = id;
+    return push_op(s, Q_OUTBOX_DONE, op, "clear a delivered alert from the outbox");
 }
 
 int store_outbox_failed(struct store *s, int64_t id, int64_t next_attempt)
 {
     if (!s || (s->flags & STORE_READONLY))
         return -1;
-    sqlite3_stmt *st = prep(s, "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2 WHERE id = ?1");
+    struct sop *op = sop_new(NULL, 0);
+    if (!op)
+        return -1;
+    op->id = id;
+    op->t[0] = next_attempt;
+    return push_op(s, Q_OUTBOX_FAILED, op, "count a failed delivery");
+}
+
+/* Writes one operation inside the writer's transaction. */
+int store_op_write(struct store *s, enum qkind kind, struct sop *op)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+    switch (kind) {
+    case Q_ALERT: {
+        int64_t dev;
+        if ((rc = store_device_id(s, sop_str(op, 1), op->t[1], &dev)))
+            return rc;
+        st = prep(s, "INSERT INTO alerts (alert_id, device_id, mismatch, fingerprint, category, status,"
+                     " first_seen, last_seen, count, last_notified)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                     " ON CONFLICT (alert_id) DO UPDATE SET status = excluded.status,"
+                     " last_seen = excluded.last_seen, count = excluded.count,"
+                     " last_notified = excluded.last_notified");
+        if (!st)
+            return sqlite3_errcode(s->db);
+        bind_str(st, 1, sop_str(op, 0));
+        sqlite3_bind_int64(st, 2, dev);
+        for (int i = 2; i < 6; i++)
+            bind_str(st, i + 1, sop_str(op, i));
+        sqlite3_bind_int64(st, 7, op->t[0]);
+        sqlite3_bind_int64(st, 8, op->t[1]);
+        sqlite3_bind_int64(st, 9, op->t[3]);
+        if (op->t[2])
+            sqlite3_bind_int64(st, 10, op->t[2]);
+        break;
+    }
+    case Q_OUTBOX_ADD:
+        st = prep(s, "INSERT INTO outbox (id, alert_id, sink, payload, next_attempt, created)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?5)");
+        if (!st)
+            return sqlite3_errcode(s->db);
+        sqlite3_bind_int64(st, 1, op->id);
+        for (int i = 0; i < 3; i++)
+            bind_str(st, i + 2, sop_str(op, i));
+        sqlite3_bind_int64(st, 5, op->t[0]);
+        break;
+    case Q_OUTBOX_DONE:
+        if (!(st = prep(s, "DELETE FROM outbox WHERE id = ?1")))
+            return sqlite3_errcode(s->db);
+        sqlite3_bind_int64(st, 1, op->id);
+        break;
+    case Q_OUTBOX_FAILED:
+        if (!(st = prep(s, "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2 WHERE id = ?1")))
+            return sqlite3_errcode(s->db);
+        sqlite3_bind_int64(st, 1, op->id);
+        sqlite3_bind_int64(st, 2, op->t[0]);
+        break;
+    default: return SQLITE_MISUSE;
+    }
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : rc;
+}
+
+int store_outbox_init(struct store *s)
+{
+    sqlite3_stmt *st = prep(s, "SELECT ifnull(max(id), 0) FROM outbox");
     if (!st)
         return -1;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, next_attempt);
-    return step_done(s, st, "count a failed delivery");
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        s->outbox_next_id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    s->outbox_done_id = s->outbox_seen_id = s->outbox_next_id;
+    return rc == SQLITE_ROW ? 0 : -1;
 }
 
 int store_outbox_load(struct store *s, const char *sink, store_outbox_cb cb, void *arg)
 {
-    if (!s || !sink)
+    if (!s || !sink || s->threaded)
         return -1;
     sqlite3_stmt *st = prep(s, "SELECT id, payload FROM outbox WHERE sink = ?1 ORDER BY id");
     if (!st)

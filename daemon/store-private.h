@@ -6,7 +6,9 @@
 #ifndef KW_STORE_PRIVATE_H
 #define KW_STORE_PRIVATE_H
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +29,9 @@
 #define STORE_BUSY_MS       5000                /* wait for another writer (kexwatch replay --db) this long */
 #define STORE_APP_ID        0x4b455857          /* "KEXW", set by 001-initial.sql */
 #define STORE_ANALYZE_US    (3600ULL * 1000000) /* planner statistics refreshed hourly */
+#define STORE_OPS_MAX       65536               /* queued alert and outbox operations */
+#define STORE_BATCH_US      100000              /* the writer commits at least this often */
+#define STORE_BATCH_MIN     10000               /* ... and at once when this many negotiations wait */
 
 /* Common head of every cached thing: its key and the key's hash. */
 struct hnode {
@@ -68,7 +73,7 @@ struct cli_node {
  * last_used), are valid while gen equals the store's list generation. */
 struct list_node {
     struct hnode h;
-    uint32_t refs; /* queued records holding it */
+    _Atomic uint32_t refs; /* queued records holding it (taken by the loop, released by the writer) */
     uint64_t gen;
     int64_t id;
     int64_t used;
@@ -102,6 +107,36 @@ struct prec {
     char device[];
 };
 
+/* A set of 64-bit hashes (0 marks an empty slot), open addressing. */
+struct hset {
+    uint64_t *slot;
+    size_t mask, count;
+};
+
+enum qkind { Q_NEG = 1, Q_PROFILE, Q_ALERT, Q_OUTBOX_ADD, Q_OUTBOX_DONE, Q_OUTBOX_FAILED };
+
+struct qent {
+    unsigned char kind; /* enum qkind */
+    void *p;            /* struct rec, struct prec or struct sop */
+};
+
+/* A queued alert or outbox operation; strings in buf. */
+struct sop {
+    int64_t id;    /* outbox row */
+    int64_t t[4];  /* alert: first_seen, last_seen, last_notified, count; outbox: now or next attempt */
+    uint16_t off[7];
+    unsigned char nulls;
+    char buf[];
+};
+
+/* store_after_commit: cb runs once every entry up to seq is finished. */
+struct store_waiter {
+    struct store_waiter *next;
+    uint64_t seq;
+    void (*cb)(void *arg);
+    void *arg;
+};
+
 struct store {
     sqlite3 *db;
     char *path;
@@ -110,10 +145,41 @@ struct store {
     struct store_counts counts;
     struct log_ratelimit rl;
 
-    struct rec **q; /* ring of queued negotiations */
-    size_t qcap, qhead, qlen;
-    struct prec **pq; /* ring of queued profiles */
-    size_t pqhead, pqlen;
+    /* The queue: one ring of entries in the order they were given, so an
+     * alert is written after the negotiation naming its device and an
+     * outbox row after its alert. Appended by the caller (the event loop),
+     * written and removed by the writer; ring indexes and counts under mu.
+     * Entries [qhead, qhead + qlen) never move except by the writer. */
+    struct qent *q;
+    size_t qsize, qhead, qlen; /* ring slots, first, entries */
+    size_t qcap;               /* bound on queued negotiations */
+    size_t nrec, nprof, nops;  /* queued entries of each kind */
+    struct hset known;         /* loop: client types whose lists were queued */
+
+    /* The writer thread (store_start); without it store_flush writes on the
+     * caller's thread. Counters the writer keeps are in wcounts, under mu;
+     * store_get_counts merges them. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool threaded, stop, flush_now;
+    int notify_fd;              /* eventfd: the writer finished something */
+    struct store_counts wcounts;
+    int64_t outbox_next_id;     /* loop: the id the next outbox row gets */
+    int64_t outbox_done_id;     /* under mu: every outbox row up to it committed or given up */
+    int64_t outbox_seen_id;     /* loop: outbox_done_id as of the last store_poll */
+    int64_t purge_before;       /* under mu: a retention step asked for (0: none) */
+    unsigned purge_max;
+    struct store_waiter *waiters; /* loop: store_after_commit callbacks, oldest first */
+    struct store_waiter **waiters_tail;
+    uint64_t enq_seq;           /* under mu: entries ever queued */
+    uint64_t done_seq;          /* under mu: entries ever finished (committed or given up) */
+
+    /* the integrity check, on its own thread and connection (store_check_start) */
+    pthread_t check_thread;
+    bool check_running;
+    sqlite3 *check_db;
+    _Atomic int check_state; /* STORE_CHECK_* */
 
     struct htab devices, clients, lists;
     uint64_t seed; /* of the hashes */
@@ -245,7 +311,37 @@ int store_writer_init(struct store *s, size_t queue_max);
 /* store-write.c: frees what is queued (uncommitted: lost) and the caches. */
 void store_writer_free(struct store *s);
 
+/* Copies the writer's counters into the caller's view (under mu). */
+static inline void store_counts_merge(struct store *s)
+{
+    s->counts.committed = s->wcounts.committed;
+    s->counts.batches = s->wcounts.batches;
+    s->counts.errors = s->wcounts.errors;
+    s->counts.dropped = s->wcounts.dropped;
+    s->counts.purged = s->wcounts.purged;
+    s->counts.last_batch_us = s->wcounts.last_batch_us;
+}
+
+/* store-write.c: stops the writer thread (if any) once it has committed
+ * what it could; the caller's thread owns the connection again. */
+void store_writer_stop(struct store *s);
+
 /* store-write.c: refreshes the planner's statistics (a few milliseconds). */
 void store_refresh_statistics(struct store *s);
+
+/* store-write.c: appends an entry (under mu); 0, or -1 when its kind's
+ * bound is reached. Wakes the writer when urgent. */
+int store_queue_push(struct store *s, enum qkind kind, void *p, bool urgent);
+
+/* store-alert.c: writes one queued alert or outbox operation in the
+ * writer's transaction; 0 or the SQLite error code. */
+int store_op_write(struct store *s, enum qkind kind, struct sop *op);
+
+/* store-alert.c: the outbox row id the next notification gets, read at open. */
+int store_outbox_init(struct store *s);
+
+/* store-write.c: the device row for key in the writer's cache (inserted
+ * when missing, first/last seen raised to t); 0 or the SQLite error. */
+int store_device_id(struct store *s, const char *key, int64_t t, int64_t *id);
 
 #endif

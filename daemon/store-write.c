@@ -23,9 +23,13 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "algo.h"
 #include "catalogue.h"
@@ -155,7 +159,7 @@ static bool drop_cli(struct hnode *h)
 static bool drop_unused_list(struct hnode *h)
 {
     struct list_node *l = (struct list_node *)h;
-    if (l->refs)
+    if (atomic_load(&l->refs))
         return false;
     free(l);
     return true;
@@ -176,8 +180,8 @@ static void caches_reset(struct store *s)
 
 static void list_unref(struct list_node *l)
 {
-    if (l && l->refs)
-        l->refs--;
+    if (l)
+        atomic_fetch_sub(&l->refs, 1);
 }
 
 /* Joins a list's names with commas into s->scratch ("names\0P"); returns the
@@ -227,7 +231,7 @@ static struct list_node *list_intern(struct store *s, const struct negotiate_lis
         ln->h.klen = (size_t)klen;
         ln->h.key = (char *)(ln + 1);
         memcpy(ln->h.key, s->scratch, (size_t)klen + 1);
-        ln->refs = 0;
+        atomic_init(&ln->refs, 0);
         ln->gen = 0;
         ln->id = 0;
         ln->used = 0;
@@ -237,8 +241,59 @@ static struct list_node *list_intern(struct store *s, const struct negotiate_lis
             return NULL;
         }
     }
-    ln->refs++;
+    atomic_fetch_add(&ln->refs, 1);
     return ln;
+}
+
+/* ------------------------------------------------------------ hash set */
+
+static bool hset_has(const struct hset *hs, uint64_t h)
+{
+    if (!hs->slot)
+        return false;
+    h = h ? h : 1;
+    for (size_t i = h & hs->mask;; i = (i + 1) & hs->mask) {
+        if (hs->slot[i] == h)
+            return true;
+        if (!hs->slot[i])
+            return false;
+    }
+}
+
+/* Adds h; when the set is full it is emptied first (it is only a hint). */
+static void hset_add(struct hset *hs, uint64_t h)
+{
+    h = h ? h : 1;
+    if (!hs->slot || 2 * (hs->count + 1) > hs->mask + 1) {
+        if (hs->slot && hs->mask + 1 >= 2 * STORE_CACHE_MAX) {
+            memset(hs->slot, 0, (hs->mask + 1) * sizeof *hs->slot);
+            hs->count = 0;
+        } else {
+            size_t size = hs->slot ? 2 * (hs->mask + 1) : 256;
+            uint64_t *ns = calloc(size, sizeof *ns);
+            if (!ns)
+                return;
+            for (size_t i = 0; hs->slot && i <= hs->mask; i++) {
+                if (!hs->slot[i])
+                    continue;
+                size_t j = hs->slot[i] & (size - 1);
+                while (ns[j])
+                    j = (j + 1) & (size - 1);
+                ns[j] = hs->slot[i];
+            }
+            free(hs->slot);
+            hs->slot = ns;
+            hs->mask = size - 1;
+        }
+    }
+    size_t i = h & hs->mask;
+    while (hs->slot[i]) {
+        if (hs->slot[i] == h)
+            return;
+        i = (i + 1) & hs->mask;
+    }
+    hs->slot[i] = h;
+    hs->count++;
 }
 
 /* ------------------------------------------------------------ queue */
@@ -260,11 +315,54 @@ static void prec_free(struct prec *p)
     free(p);
 }
 
+static void qent_free(struct qent *e)
+{
+    switch (e->kind) {
+    case Q_NEG: rec_free(e->p); break;
+    case Q_PROFILE: prec_free(e->p); break;
+    default: free(e->p); break;
+    }
+    e->p = NULL;
+}
+
+static void wake_writer(struct store *s)
+{
+    pthread_cond_signal(&s->cv);
+}
+
+int store_queue_push(struct store *s, enum qkind kind, void *p, bool urgent)
+{
+    pthread_mutex_lock(&s->mu);
+    size_t *n = kind == Q_NEG ? &s->nrec : kind == Q_PROFILE ? &s->nprof : &s->nops;
+    size_t max = kind == Q_NEG ? s->qcap : kind == Q_PROFILE ? STORE_PROFILES_MAX : STORE_OPS_MAX;
+    if (*n >= max || s->qlen >= s->qsize) {
+        pthread_mutex_unlock(&s->mu);
+        return -1;
+    }
+    s->q[(s->qhead + s->qlen) % s->qsize] = (struct qent){.kind = (unsigned char)kind, .p = p};
+    s->qlen++;
+    (*n)++;
+    s->enq_seq++;
+    if (s->threaded && (urgent || s->nrec == STORE_BATCH_MIN))
+        wake_writer(s);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+/* Negotiations queued now (for an early refusal before copying). */
+static size_t queued_recs(struct store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    size_t n = s->nrec;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
 int store_enqueue(struct store *s, const struct negotiation *n)
 {
     if (!s || (s->flags & STORE_READONLY) || !n || !n->device)
         return -1;
-    if (s->qlen >= s->qcap) {
+    if (queued_recs(s) >= s->qcap) {
         s->counts.refused++;
         return -1;
     }
@@ -301,20 +399,24 @@ int store_enqueue(struct store *s, const struct negotiation *n)
         r->category = (signed char)negotiate_slot_category((enum negotiate_slot)r->slot);
     r->evidence = n->failed ? (signed char)n->evidence : -1;
 
-    /* The client type's lists are copied only when its row may still lack
-     * some: a known client type costs one hash lookup, not five joins. */
+    /* The client type's lists are copied until one record has carried all
+     * five: after that a known client type costs one hash lookup, not five
+     * joins (the writer fills a row's missing lists from such a record). The
+     * set is the loop's own: the writer's caches are not the loop's to read. */
     bool has_client = n->fingerprint || n->software;
     bool want_lists = false;
+    uint64_t ckey = 0;
     if (has_client) {
         size_t klen = (size_t)r->len[RS_FP] + 1 + r->len[RS_SOFTWARE];
-        const char *key = r->buf + r->off[RS_FP];
-        struct cli_node *c = (struct cli_node *)htab_find(&s->clients, hash_bytes(s->seed, key, klen), key, klen);
-        want_lists = !c || c->nulls;
+        ckey = hash_bytes(s->seed, r->buf + r->off[RS_FP], klen);
+        want_lists = !hset_has(&s->known, ckey);
     }
+    int complete = 0;
     for (int i = 0; want_lists && i < CL_FAIL_CLIENT; i++) {
         const struct negotiate_list *l = n->client[client_list_slot[i]];
         if (l && !(r->list[i] = list_intern(s, l)))
             goto nomem;
+        complete += l && !negotiate_list_partial(l);
     }
     if (r->slot >= 0) {
         if (n->client[r->slot] && !(r->list[CL_FAIL_CLIENT] = list_intern(s, n->client[r->slot])))
@@ -322,8 +424,13 @@ int store_enqueue(struct store *s, const struct negotiation *n)
         if (n->server[r->slot] && !(r->list[CL_FAIL_SERVER] = list_intern(s, n->server[r->slot])))
             goto nomem;
     }
-    s->q[(s->qhead + s->qlen) % s->qcap] = r;
-    s->qlen++;
+    if (store_queue_push(s, Q_NEG, r, false) < 0) {
+        rec_free(r);
+        s->counts.refused++;
+        return -1;
+    }
+    if (want_lists && complete == CL_FAIL_CLIENT)
+        hset_add(&s->known, ckey);
     s->counts.queued++;
     return 0;
 nomem:
@@ -335,8 +442,6 @@ nomem:
 int store_enqueue_profile(struct store *s, const char *device, int slot, const char *list, int64_t learned_at)
 {
     if (!s || (s->flags & STORE_READONLY) || !device || !list || slot < 0 || slot >= NEG_NSLOTS)
-        return -1;
-    if (s->pqlen >= STORE_PROFILES_MAX)
         return -1;
     /* parsed and re-joined, so it is the same list row as the negotiations' */
     struct negotiate_list *l = NULL;
@@ -359,14 +464,22 @@ int store_enqueue_profile(struct store *s, const char *device, int slot, const c
         free(p);
         return -1;
     }
-    s->pq[(s->pqhead + s->pqlen) % STORE_PROFILES_MAX] = p;
-    s->pqlen++;
+    if (store_queue_push(s, Q_PROFILE, p, false) < 0) {
+        prec_free(p);
+        return -1;
+    }
     return 0;
 }
 
 size_t store_pending(const struct store *s)
 {
-    return s ? s->qlen + s->pqlen : 0;
+    if (!s || (s->flags & STORE_READONLY))
+        return 0;
+    struct store *m = (struct store *)s; /* the lock, not the contents */
+    pthread_mutex_lock(&m->mu);
+    size_t n = s->qlen;
+    pthread_mutex_unlock(&m->mu);
+    return n;
 }
 
 /* ------------------------------------------------------------ id resolution */
@@ -772,24 +885,29 @@ static bool permanent_error(int rc)
     }
 }
 
-/* One transaction over the first nrec queued negotiations and every queued
- * profile. On failure *bad is the index of the record being written (rec
- * indexes first, then nrec + profile index), or -1 when none was. */
-static int write_batch(struct store *s, size_t nrec, long *bad)
+static struct qent *qat(struct store *s, size_t i)
+{
+    return &s->q[(s->qhead + i) % s->qsize];
+}
+
+/* One transaction over the first nent queued entries (their slots do not
+ * move while the writer works: the caller only appends). On failure *bad is
+ * the index of the entry being written, or -1 when none was. */
+static int write_batch(struct store *s, size_t nent, long *bad)
 {
     int rc;
     *bad = -1;
     if ((rc = run(s->st_begin)))
         goto fail;
-    for (size_t i = 0; i < nrec; i++) {
-        if ((rc = store_rec(s, s->q[(s->qhead + i) % s->qcap]))) {
-            *bad = (long)i;
-            goto fail;
+    for (size_t i = 0; i < nent; i++) {
+        struct qent *e = qat(s, i);
+        switch (e->kind) {
+        case Q_NEG: rc = store_rec(s, e->p); break;
+        case Q_PROFILE: rc = store_prec(s, e->p); break;
+        default: rc = store_op_write(s, (enum qkind)e->kind, e->p); break;
         }
-    }
-    for (size_t i = 0; i < s->pqlen; i++) {
-        if ((rc = store_prec(s, s->pq[(s->pqhead + i) % STORE_PROFILES_MAX]))) {
-            *bad = (long)(nrec + i);
+        if (rc) {
+            *bad = (long)i;
             goto fail;
         }
     }
@@ -805,72 +923,131 @@ fail:
     return rc;
 }
 
-static void drop_record(struct store *s, size_t nrec, long bad)
+/* Takes entry e off the counts (under mu): it is finished. */
+static void qent_done(struct store *s, struct qent *e)
 {
-    if ((size_t)bad < nrec) {
-        size_t at = (s->qhead + (size_t)bad) % s->qcap;
-        rec_free(s->q[at]);
-        /* close the gap: later records move up one place, keeping order */
-        for (size_t i = (size_t)bad; i + 1 < s->qlen; i++)
-            s->q[(s->qhead + i) % s->qcap] = s->q[(s->qhead + i + 1) % s->qcap];
-        s->qlen--;
-    } else {
-        size_t pi = (size_t)bad - nrec;
-        prec_free(s->pq[(s->pqhead + pi) % STORE_PROFILES_MAX]);
-        for (size_t i = pi; i + 1 < s->pqlen; i++)
-            s->pq[(s->pqhead + i) % STORE_PROFILES_MAX] = s->pq[(s->pqhead + i + 1) % STORE_PROFILES_MAX];
-        s->pqlen--;
+    switch (e->kind) {
+    case Q_NEG: s->nrec--; break;
+    case Q_PROFILE: s->nprof--; break;
+    default:
+        s->nops--;
+        if (e->kind == Q_OUTBOX_ADD) {
+            const struct sop *op = e->p;
+            if (op->id > s->outbox_done_id)
+                s->outbox_done_id = op->id;
+        }
+        break;
     }
-    s->counts.dropped++;
+    s->done_seq++;
+    qent_free(e);
+}
+
+/* Gives up entry bad, keeping the order of the others. */
+static void drop_entry(struct store *s, long bad)
+{
+    pthread_mutex_lock(&s->mu);
+    qent_done(s, qat(s, (size_t)bad));
+    /* close the gap: later entries move up one place */
+    for (size_t i = (size_t)bad; i + 1 < s->qlen; i++)
+        *qat(s, i) = *qat(s, i + 1);
+    s->qlen--;
+    s->wcounts.dropped++;
+    if (!s->threaded)
+        store_counts_merge(s); /* the caller's thread: its view stays live */
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void notify(struct store *s)
+{
+    if (s->notify_fd >= 0) {
+        uint64_t one = 1;
+        ssize_t w = write(s->notify_fd, &one, sizeof one);
+        (void)w; /* full (EAGAIN): the loop has a wake-up pending anyway */
+    }
+}
+
+/* Commits the oldest queued entries (up to STORE_FLUSH_MAX negotiations) in
+ * one transaction. Returns the negotiations committed, or -1 (logged,
+ * counted; the entries stay queued). On the writer's thread, or the
+ * caller's when there is no writer. */
+static int batch_once(struct store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    size_t avail = s->qlen;
+    pthread_mutex_unlock(&s->mu);
+    if (!avail)
+        return 0;
+    uint64_t t0 = mono_us();
+    size_t nent = 0, nrec = 0;
+    while (nent < avail) {
+        bool neg = qat(s, nent)->kind == Q_NEG;
+        if (neg && nrec == STORE_FLUSH_MAX)
+            break;
+        nrec += neg;
+        nent++;
+    }
+    if (s->devices.count > STORE_CACHE_MAX || s->clients.count > STORE_CACHE_MAX)
+        caches_reset(s);
+    long bad;
+    bool dropped = false;
+    int rc = write_batch(s, nent, &bad);
+    if (rc && permanent_error(rc)) {
+        /* a cached id may have gone under us (another writer's retention):
+         * once more with empty caches, then the entry is given up */
+        rc = write_batch(s, nent, &bad);
+        if (rc && permanent_error(rc) && bad >= 0) {
+            log_error("database %s: a record cannot be stored and is dropped: %s", s->path, s->lasterr);
+            drop_entry(s, bad);
+            dropped = true;
+        }
+    }
+    if (rc) {
+        pthread_mutex_lock(&s->mu);
+        s->wcounts.errors++;
+        if (!s->threaded)
+            store_counts_merge(s);
+        size_t left = s->qlen;
+        pthread_mutex_unlock(&s->mu);
+        uint64_t held = 0;
+        if (!dropped && log_ratelimit_allow(&s->rl, (int64_t)time(NULL), &held))
+            log_warning("database %s: cannot commit %zu record(s), kept for retry: %s%s", s->path, left, s->lasterr,
+                        (rc & 0xff) == SQLITE_FULL ? " (the disk is full)"
+                        : (rc & 0xff) == SQLITE_BUSY
+                            ? " (another program holds the write lock: kexwatch replay --db? reading goes on)"
+                            : "");
+        if (dropped)
+            notify(s);
+        return -1;
+    }
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < nent; i++) {
+        qent_done(s, qat(s, 0));
+        s->qhead = (s->qhead + 1) % s->qsize;
+        s->qlen--;
+    }
+    s->wcounts.committed += nrec;
+    s->wcounts.batches++;
+    s->wcounts.last_batch_us = mono_us() - t0;
+    if (!s->threaded)
+        store_counts_merge(s);
+    pthread_mutex_unlock(&s->mu);
+    notify(s);
+    return (int)nrec;
 }
 
 int store_flush(struct store *s)
 {
     if (!s || (s->flags & STORE_READONLY))
         return -1;
-    if (!s->qlen && !s->pqlen)
+    if (s->threaded) {
+        /* the writer commits; the caller never waits for the disk */
+        pthread_mutex_lock(&s->mu);
+        s->flush_now = true;
+        wake_writer(s);
+        pthread_mutex_unlock(&s->mu);
         return 0;
-    uint64_t t0 = mono_us();
-    size_t nrec = s->qlen < STORE_FLUSH_MAX ? s->qlen : STORE_FLUSH_MAX;
-    if (s->devices.count > STORE_CACHE_MAX || s->clients.count > STORE_CACHE_MAX)
-        caches_reset(s);
-    long bad;
-    bool dropped = false;
-    int rc = write_batch(s, nrec, &bad);
-    if (rc && permanent_error(rc)) {
-        /* a cached id may have gone under us (another writer's retention):
-         * once more with empty caches, then the record is given up */
-        rc = write_batch(s, nrec, &bad);
-        if (rc && permanent_error(rc) && bad >= 0) {
-            log_error("database %s: a record cannot be stored and is dropped: %s", s->path, s->lasterr);
-            drop_record(s, nrec, bad);
-            dropped = true;
-        }
     }
-    if (rc) {
-        s->counts.errors++;
-        uint64_t held = 0;
-        if (!dropped && log_ratelimit_allow(&s->rl, (int64_t)time(NULL), &held))
-            log_warning("database %s: cannot commit %zu record(s), kept for retry: %s%s", s->path, s->qlen + s->pqlen,
-                        s->lasterr, (rc & 0xff) == SQLITE_FULL ? " (the disk is full)" : "");
-        return -1;
-    }
-    for (size_t i = 0; i < nrec; i++) {
-        rec_free(s->q[s->qhead]);
-        s->qhead = (s->qhead + 1) % s->qcap;
-    }
-    s->qlen -= nrec;
-    while (s->pqlen) {
-        prec_free(s->pq[s->pqhead]);
-        s->pqhead = (s->pqhead + 1) % STORE_PROFILES_MAX;
-        s->pqlen--;
-    }
-    if (s->lists.count > STORE_CACHE_MAX)
-        htab_filter(&s->lists, drop_unused_list);
-    s->counts.committed += nrec;
-    s->counts.batches++;
-    s->counts.last_batch_us = mono_us() - t0;
-    return (int)nrec;
+    return batch_once(s);
 }
 
 /* ------------------------------------------------------------ retention */
@@ -925,14 +1102,9 @@ void store_refresh_statistics(struct store *s)
         log_debug("database %s: ANALYZE failed: %s", s->path, sqlite3_errmsg(s->db));
 }
 
-int store_purge(struct store *s, int64_t before, unsigned max_rows)
+/* One retention step (see store_purge), on the writer's thread. */
+static int purge_step(struct store *s, int64_t before, unsigned max_rows)
 {
-    if (!s || (s->flags & STORE_READONLY))
-        return -1;
-    if (max_rows == 0)
-        return 0;
-    if (max_rows > 1000000)
-        max_rows = 1000000;
     int rc;
     bool changed = false;
     if ((rc = run(s->st_begin)))
@@ -960,9 +1132,13 @@ int store_purge(struct store *s, int64_t before, unsigned max_rows)
         s->orphans_due = false;
     if (changed)
         caches_reset(s);
-    s->counts.purged += (uint64_t)deleted;
+    pthread_mutex_lock(&s->mu);
+    s->wcounts.purged += (uint64_t)deleted;
+    if (!s->threaded)
+        store_counts_merge(s);
+    pthread_mutex_unlock(&s->mu);
     /* retention runs on the daemon's tick: a good place for upkeep */
-    if (mono_us() - s->analyzed_us > STORE_ANALYZE_US && s->counts.committed)
+    if (mono_us() - s->analyzed_us > STORE_ANALYZE_US && s->wcounts.committed)
         store_refresh_statistics(s);
     return deleted;
 fail:
@@ -970,11 +1146,34 @@ fail:
     if (!sqlite3_get_autocommit(s->db))
         run(s->st_rollback);
     caches_reset(s);
-    s->counts.errors++;
+    pthread_mutex_lock(&s->mu);
+    s->wcounts.errors++;
+    if (!s->threaded)
+        store_counts_merge(s);
+    pthread_mutex_unlock(&s->mu);
     uint64_t held = 0;
     if (log_ratelimit_allow(&s->rl, (int64_t)time(NULL), &held))
         log_warning("database %s: retention step failed, retried later: %s", s->path, s->lasterr);
     return -1;
+}
+
+int store_purge(struct store *s, int64_t before, unsigned max_rows)
+{
+    if (!s || (s->flags & STORE_READONLY))
+        return -1;
+    if (max_rows == 0)
+        return 0;
+    if (max_rows > 1000000)
+        max_rows = 1000000;
+    if (s->threaded) {
+        /* the writer takes the step between two batches */
+        pthread_mutex_lock(&s->mu);
+        s->purge_before = before;
+        s->purge_max = max_rows;
+        pthread_mutex_unlock(&s->mu);
+        return 0;
+    }
+    return purge_step(s, before, max_rows);
 }
 
 /* ------------------------------------------------------------ profiles */
@@ -1003,20 +1202,208 @@ int store_load_profiles(struct store *s, store_profile_cb cb, void *arg)
 }
 
 
+/* ------------------------------------------------------------ the writer */
+
+static void deadline_in(struct timespec *ts, uint64_t us)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    uint64_t ns = (uint64_t)ts->tv_nsec + us * 1000u;
+    ts->tv_sec += (time_t)(ns / 1000000000u);
+    ts->tv_nsec = (long)(ns % 1000000000u);
+}
+
+/* The writer: commits what is queued every STORE_BATCH_US, at once when
+ * STORE_BATCH_MIN negotiations or an urgent entry (alert, outbox) wait,
+ * takes retention steps between batches, and on stop commits what it can
+ * before it returns. A failed batch is retried at the next turn. */
+static void *writer_main(void *arg)
+{
+    struct store *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        if (!s->stop && !s->flush_now && s->nrec < STORE_BATCH_MIN && !s->purge_before) {
+            struct timespec ts;
+            deadline_in(&ts, STORE_BATCH_US);
+            pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        }
+        bool stop = s->stop;
+        s->flush_now = false;
+        int64_t before = s->purge_before;
+        unsigned pmax = s->purge_max;
+        s->purge_before = 0;
+        size_t queued = s->qlen;
+        pthread_mutex_unlock(&s->mu);
+        if (queued) {
+            int rc = batch_once(s);
+            if (stop && rc < 0 && store_pending(s) == queued) {
+                pthread_mutex_lock(&s->mu);
+                break; /* no progress: store_close reports what is lost */
+            }
+        }
+        if (before && !stop)
+            purge_step(s, before, pmax);
+        pthread_mutex_lock(&s->mu);
+        if (stop && !s->qlen)
+            break;
+        if (queued && s->nrec >= STORE_BATCH_MIN)
+            s->flush_now = true; /* more than one batch waits: no pause */
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+int store_start(struct store *s)
+{
+    if (!s || (s->flags & STORE_READONLY) || s->threaded)
+        return -1;
+    s->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (s->notify_fd < 0) {
+        log_error("database %s: cannot create the writer's notification (eventfd: %s)", s->path, strerror(errno));
+        return -1;
+    }
+    /* the writer takes no signals: the event loop's thread handles them */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = pthread_create(&s->thread, NULL, writer_main, s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        log_error("database %s: cannot start the writer thread: %s", s->path, strerror(rc));
+        close(s->notify_fd);
+        s->notify_fd = -1;
+        return -1;
+    }
+    s->threaded = true;
+    return 0;
+}
+
+/* Stops the writer after it committed what it could; the caller's thread
+ * owns the connection again. */
+void store_writer_stop(struct store *s)
+{
+    if (!s->threaded)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stop = true;
+    wake_writer(s);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    s->threaded = false;
+    s->stop = false;
+}
+
+int store_notify_fd(const struct store *s)
+{
+    return s ? s->notify_fd : -1;
+}
+
+/* Runs the callbacks whose entries are finished (in order). */
+static void run_waiters(struct store *s, uint64_t done)
+{
+    while (s->waiters && s->waiters->seq <= done) {
+        struct store_waiter *w = s->waiters;
+        s->waiters = w->next;
+        if (!s->waiters)
+            s->waiters_tail = &s->waiters;
+        w->cb(w->arg);
+        free(w);
+    }
+}
+
+void store_poll(struct store *s)
+{
+    if (!s)
+        return;
+    uint64_t v;
+    if (s->notify_fd >= 0)
+        while (read(s->notify_fd, &v, sizeof v) == (ssize_t)sizeof v)
+            ;
+    pthread_mutex_lock(&s->mu);
+    uint64_t done = s->done_seq;
+    s->outbox_seen_id = s->outbox_done_id;
+    pthread_mutex_unlock(&s->mu);
+    run_waiters(s, done);
+}
+
+int store_after_commit(struct store *s, void (*cb)(void *arg), void *arg)
+{
+    if (!s || !cb || (s->flags & STORE_READONLY))
+        return -1;
+    if (!s->threaded) {
+        /* no writer: commit now, on the caller's thread */
+        size_t before;
+        while ((before = store_pending(s)) > 0)
+            if (batch_once(s) < 0 && store_pending(s) == before)
+                break;
+        store_poll(s);
+        if (!store_pending(s)) {
+            cb(arg);
+            return 0;
+        }
+    }
+    struct store_waiter *w = malloc(sizeof *w);
+    if (!w)
+        return -1;
+    pthread_mutex_lock(&s->mu);
+    w->seq = s->enq_seq;
+    bool done = s->done_seq >= w->seq;
+    if (!done && s->threaded)
+        wake_writer(s);
+    pthread_mutex_unlock(&s->mu);
+    if (done && !s->waiters) {
+        free(w);
+        cb(arg);
+        return 0;
+    }
+    w->cb = cb;
+    w->arg = arg;
+    w->next = NULL;
+    *s->waiters_tail = w;
+    s->waiters_tail = &w->next;
+    return 0;
+}
+
+void store_after_commit_cancel(struct store *s, void *arg)
+{
+    if (!s)
+        return;
+    struct store_waiter **pp = &s->waiters;
+    s->waiters_tail = &s->waiters;
+    while (*pp) {
+        struct store_waiter *w = *pp;
+        if (w->arg == arg) {
+            *pp = w->next;
+            free(w);
+        } else {
+            pp = &w->next;
+            s->waiters_tail = pp;
+        }
+    }
+}
+
+bool store_outbox_committed(const struct store *s, int64_t id)
+{
+    if (!s)
+        return true;
+    if (!s->threaded)
+        return store_pending(s) == 0 || id <= s->outbox_seen_id;
+    return id <= s->outbox_seen_id;
+}
+
 /* ------------------------------------------------------------ set-up */
 
 int store_writer_init(struct store *s, size_t queue_max)
 {
     s->qcap = queue_max ? queue_max : STORE_QUEUE_DEFAULT;
+    s->qsize = s->qcap + STORE_PROFILES_MAX + STORE_OPS_MAX;
     /* every record of a batch touches at most one device and one client */
     s->dtouched_cap = s->ctouched_cap = STORE_FLUSH_MAX + STORE_PROFILES_MAX;
     s->ltouched_cap = 2 * STORE_FLUSH_MAX;
-    s->q = calloc(s->qcap, sizeof *s->q);
-    s->pq = calloc(STORE_PROFILES_MAX, sizeof *s->pq);
+    s->q = calloc(s->qsize, sizeof *s->q);
     s->dtouched = calloc(s->dtouched_cap, sizeof *s->dtouched);
     s->ctouched = calloc(s->ctouched_cap, sizeof *s->ctouched);
     s->ltouched = calloc(s->ltouched_cap, sizeof *s->ltouched);
-    if (!s->q || !s->pq || !s->dtouched || !s->ctouched || !s->ltouched)
+    if (!s->q || !s->dtouched || !s->ctouched || !s->ltouched)
         return -1;
     return 0;
 }
@@ -1024,15 +1411,16 @@ int store_writer_init(struct store *s, size_t queue_max)
 void store_writer_free(struct store *s)
 {
     while (s->qlen) {
-        rec_free(s->q[s->qhead]);
-        s->qhead = (s->qhead + 1) % s->qcap;
+        qent_free(&s->q[s->qhead]);
+        s->qhead = (s->qhead + 1) % s->qsize;
         s->qlen--;
     }
-    while (s->pqlen) {
-        prec_free(s->pq[s->pqhead]);
-        s->pqhead = (s->pqhead + 1) % STORE_PROFILES_MAX;
-        s->pqlen--;
+    while (s->waiters) {
+        struct store_waiter *w = s->waiters;
+        s->waiters = w->next;
+        free(w);
     }
+    free(s->known.slot);
     htab_filter(&s->devices, drop_dev);
     htab_filter(&s->clients, drop_cli);
     htab_filter(&s->lists, drop_unused_list);
@@ -1044,5 +1432,13 @@ void store_writer_free(struct store *s)
     free(s->ltouched);
     free(s->scratch);
     free(s->q);
-    free(s->pq);
+}
+
+int store_device_id(struct store *s, const char *key, int64_t t, int64_t *id)
+{
+    struct dev_node *d;
+    int rc = dev_get(s, key, strlen(key), NULL, 0, NULL, 0, t, &d);
+    if (!rc)
+        *id = d->id;
+    return rc;
 }

@@ -29,6 +29,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,24 +136,24 @@ static int prepare_all(struct store *s)
 }
 
 /* The operator's message for an error met while reading the file. */
-static void explain_read_error(struct store *s, int rc, char *err, size_t errsize)
+static void explain_read_error(struct store *s, sqlite3 *db, int rc, char *err, size_t errsize)
 {
     switch (rc & 0xff) {
     case SQLITE_NOTADB:
         set_err(err, errsize,
                 "%s: not a SQLite database, or its header is corrupt (%s); move it aside and restart to start a "
                 "new one",
-                s->path, sqlite3_errmsg(s->db));
+                s->path, sqlite3_errmsg(db));
         break;
     case SQLITE_CORRUPT:
         set_err(err, errsize, "%s: database is corrupt (%s); move it aside and restart to start a new one", s->path,
-                sqlite3_errmsg(s->db));
+                sqlite3_errmsg(db));
         break;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
         set_err(err, errsize,
                 "%s: database stayed locked for %d s by another program (%s); stop it or wait, then retry", s->path,
-                STORE_BUSY_MS / 1000, sqlite3_errmsg(s->db));
+                STORE_BUSY_MS / 1000, sqlite3_errmsg(db));
         break;
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:
@@ -160,9 +161,9 @@ static void explain_read_error(struct store *s, int rc, char *err, size_t errsiz
         set_err(err, errsize,
                 "%s: cannot open (%s); SQLite must be able to write %s-wal and %s-shm beside the database: check "
                 "the owner and mode of those files and of the directory",
-                s->path, sqlite3_errmsg(s->db), s->path, s->path);
+                s->path, sqlite3_errmsg(db), s->path, s->path);
         break;
-    default: set_err(err, errsize, "%s: cannot read the database (%s)", s->path, sqlite3_errmsg(s->db)); break;
+    default: set_err(err, errsize, "%s: cannot read the database (%s)", s->path, sqlite3_errmsg(db)); break;
     }
 }
 
@@ -232,14 +233,15 @@ static int check_access(struct store *s, char *err, size_t errsize)
     return 0;
 }
 
-/* Runs PRAGMA quick_check: O(database size), so only where the daemon
- * starts, never for a query. */
-static int quick_check(struct store *s, char *err, size_t errsize)
+/* Runs PRAGMA quick_check on db: O(database size), so never for a query,
+ * and for the daemon on a thread of its own (store_check_start). Returns 0,
+ * 1 when interrupted, or -1 with the operator's message in err. */
+static int quick_check_db(struct store *s, sqlite3 *db, char *err, size_t errsize)
 {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL);
     if (rc != SQLITE_OK) {
-        explain_read_error(s, rc, err, errsize);
+        explain_read_error(s, db, rc, err, errsize);
         return -1;
     }
     char first[256] = "";
@@ -252,8 +254,10 @@ static int quick_check(struct store *s, char *err, size_t errsize)
             snprintf(first, sizeof first, "%s", t ? t : "?");
     }
     sqlite3_finalize(st);
+    if ((rc & 0xff) == SQLITE_INTERRUPT)
+        return 1;
     if (rc != SQLITE_DONE) {
-        explain_read_error(s, rc, err, errsize);
+        explain_read_error(s, db, rc, err, errsize);
         return -1;
     }
     if (problems) {
@@ -335,7 +339,7 @@ static int open_db(struct store *s, char *err, size_t errsize)
     if ((rc = pragma_int(s->db, "PRAGMA user_version", &version)) != SQLITE_OK ||
         (rc = pragma_int(s->db, "PRAGMA application_id", &app_id)) != SQLITE_OK ||
         (rc = pragma_int(s->db, "SELECT count(*) FROM sqlite_master", &objects)) != SQLITE_OK) {
-        explain_read_error(s, rc, err, errsize);
+        explain_read_error(s, s->db, rc, err, errsize);
         return -1;
     }
     if (app_id != 0 && app_id != STORE_APP_ID) {
@@ -372,17 +376,17 @@ static int open_db(struct store *s, char *err, size_t errsize)
             return -1;
         }
         if ((rc = exec_sql(s->db, "PRAGMA query_only = ON", NULL, 0)) != SQLITE_OK) {
-            explain_read_error(s, rc, err, errsize);
+            explain_read_error(s, s->db, rc, err, errsize);
             return -1;
         }
         return 0;
     }
 
-    if (version > 0 && quick_check(s, err, errsize) < 0)
+    if (version > 0 && !(s->flags & STORE_NOCHECK) && quick_check_db(s, s->db, err, errsize) != 0)
         return -1;
     char mode[32];
     if ((rc = exec_sql(s->db, "PRAGMA journal_mode = WAL", mode, sizeof mode)) != SQLITE_OK) {
-        explain_read_error(s, rc, err, errsize);
+        explain_read_error(s, s->db, rc, err, errsize);
         return -1;
     }
     if (strcmp(mode, "wal") != 0) {
@@ -403,7 +407,7 @@ static int open_db(struct store *s, char *err, size_t errsize)
                        " PRAGMA journal_size_limit = 67108864; PRAGMA cache_size = -32768;"
                        " PRAGMA temp_store = MEMORY",
                        NULL, 0)) != SQLITE_OK) {
-        explain_read_error(s, rc, err, errsize);
+        explain_read_error(s, s->db, rc, err, errsize);
         return -1;
     }
     if (migrate(s, version, err, errsize) < 0)
@@ -431,12 +435,19 @@ static void finalize_all(struct store *s)
     }
 }
 
+static void check_stop(struct store *s);
+
 static void store_destroy(struct store *s)
 {
+    check_stop(s);
     finalize_all(s);
     if (s->db)
         sqlite3_close(s->db);
     store_writer_free(s);
+    if (s->notify_fd >= 0)
+        close(s->notify_fd);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
     free(s->path);
     free(s);
 }
@@ -459,6 +470,14 @@ int store_open(const char *path, unsigned flags, size_t queue_max, struct store 
         return -1;
     }
     s->flags = flags;
+    s->notify_fd = -1;
+    s->waiters_tail = &s->waiters;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cv, &ca);
+    pthread_condattr_destroy(&ca);
     s->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 5);
     s->list_gen = 1;
     s->seed = mono_us() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)s;
@@ -471,7 +490,8 @@ int store_open(const char *path, unsigned flags, size_t queue_max, struct store 
             return -1;
         }
     }
-    if (open_db(s, err, errsize) < 0 || prepare_all(s) < 0) {
+    if (open_db(s, err, errsize) < 0 || prepare_all(s) < 0 ||
+        (!(flags & STORE_READONLY) && store_outbox_init(s) < 0)) {
         if (err && errsize && !err[0])
             set_err(err, errsize, "%s: cannot prepare the database's statements (%s)", path,
                     s->db ? sqlite3_errmsg(s->db) : "no connection");
@@ -487,18 +507,23 @@ void store_close(struct store *s)
     if (!s)
         return;
     if (!(s->flags & STORE_READONLY)) {
+        /* the writer commits what it can and stops; what finished is
+         * reported to its waiters, which may queue more (outbox rows) */
+        store_writer_stop(s);
+        store_poll(s);
         /* a failed flush that still made progress (dropped a bad record)
          * is worth another try; one that did not is given up */
         size_t before;
-        while ((before = s->qlen + s->pqlen) > 0) {
-            if (store_flush(s) < 0 && s->qlen + s->pqlen == before)
+        while ((before = store_pending(s)) > 0) {
+            if (store_flush(s) < 0 && store_pending(s) == before)
                 break;
         }
-        if (s->qlen || s->pqlen)
+        store_poll(s);
+        if (s->qlen)
             log_error("database %s: %zu record(s) could not be stored before closing and are lost", s->path,
-                      s->qlen + s->pqlen);
+                      s->qlen);
         /* the query tool finds statistics that know what was written */
-        if (s->counts.committed)
+        if (s->wcounts.committed)
             store_refresh_statistics(s);
     }
     store_destroy(s);
@@ -516,5 +541,90 @@ int store_schema_latest(void)
 
 const struct store_counts *store_get_counts(const struct store *s)
 {
-    return s ? &s->counts : NULL;
+    if (!s)
+        return NULL;
+    /* the writer's figures merged into the caller's view, under the lock */
+    struct store *m = (struct store *)s;
+    pthread_mutex_lock(&m->mu);
+    store_counts_merge(m);
+    pthread_mutex_unlock(&m->mu);
+    return &s->counts;
+}
+
+/* ------------------------------------------------------- integrity check */
+
+/* The check reads through a connection of its own on a thread of its own:
+ * WAL lets it read while the writer commits, so neither the start nor the
+ * writes wait for it. */
+static void *check_main(void *arg)
+{
+    struct store *s = arg;
+    uint64_t t0 = mono_us();
+    char err[512] = "";
+    int rc = quick_check_db(s, s->check_db, err, sizeof err);
+    double secs = (double)(mono_us() - t0) / 1e6;
+    if (rc == 0) {
+        atomic_store(&s->check_state, STORE_CHECK_OK);
+        log_info("database %s: integrity check (quick_check) passed in %.1f s", s->path, secs);
+    } else if (rc == 1) {
+        atomic_store(&s->check_state, STORE_CHECK_NONE); /* interrupted by store_close */
+    } else {
+        atomic_store(&s->check_state, STORE_CHECK_FAILED);
+        log_error("DATABASE CORRUPT: %s; kexwatchd keeps collecting, but queries and restarts may fail: stop "
+                  "kexwatchd, move the database aside (or restore a backup) and start it again",
+                  err);
+    }
+    if (s->notify_fd >= 0) {
+        uint64_t one = 1;
+        ssize_t w = write(s->notify_fd, &one, sizeof one);
+        (void)w;
+    }
+    return NULL;
+}
+
+int store_check_start(struct store *s)
+{
+    if (!s || s->check_running)
+        return -1;
+    int rc = sqlite3_open_v2(s->path, &s->check_db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        log_error("database %s: cannot open it for the integrity check: %s", s->path,
+                  s->check_db ? sqlite3_errmsg(s->check_db) : sqlite3_errstr(rc));
+        sqlite3_close(s->check_db);
+        s->check_db = NULL;
+        return -1;
+    }
+    sqlite3_busy_timeout(s->check_db, STORE_BUSY_MS);
+    atomic_store(&s->check_state, STORE_CHECK_RUNNING);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rc = pthread_create(&s->check_thread, NULL, check_main, s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        log_error("database %s: cannot start the integrity check: %s", s->path, strerror(rc));
+        atomic_store(&s->check_state, STORE_CHECK_NONE);
+        sqlite3_close(s->check_db);
+        s->check_db = NULL;
+        return -1;
+    }
+    s->check_running = true;
+    return 0;
+}
+
+int store_check_state(const struct store *s)
+{
+    return s ? atomic_load(&s->check_state) : STORE_CHECK_NONE;
+}
+
+/* Ends a running check at once (sqlite3_interrupt) and joins it. */
+static void check_stop(struct store *s)
+{
+    if (!s->check_running)
+        return;
+    sqlite3_interrupt(s->check_db);
+    pthread_join(s->check_thread, NULL);
+    sqlite3_close(s->check_db);
+    s->check_db = NULL;
+    s->check_running = false;
 }

@@ -7,9 +7,15 @@
  * build time), so an installed daemon needs no sql/ directory.
  *
  * Writes are queued by the event loop (store_enqueue copies what it is
- * given) and committed in one transaction per batch (store_flush), so the
- * loop never waits on the disk for longer than one batch. The queue is
- * bounded: a full queue refuses (counted) and the caller back-pressures.
+ * given, alert and outbox operations too) and committed in one transaction
+ * per batch, in the order they were queued. With store_start a writer
+ * thread owns the connection and commits (every 100 ms, or at once when
+ * 10000 negotiations or an alert operation wait), so the loop never waits
+ * for the disk, a commit, a checkpoint or another program's write lock: it
+ * only queues and, when store_notify_fd is readable, calls store_poll.
+ * Without store_start (the kexwatch tool, tests) store_flush commits on the
+ * caller's thread. The queue is bounded: a full queue refuses (counted) and
+ * the caller back-pressures.
  * Distinct name-lists, devices and client types are stored once and
  * referenced by id, with their ids cached in memory.
  */
@@ -25,6 +31,7 @@
 struct store;
 
 #define STORE_READONLY 0x1u /* open for queries only (the kexwatch tool); never migrates or writes */
+#define STORE_NOCHECK  0x2u /* no quick_check at open: the daemon runs store_check_start once it is ready */
 
 struct store_counts {
     uint64_t queued;        /* negotiations accepted by store_enqueue */
@@ -38,7 +45,7 @@ struct store_counts {
 };
 
 /* Opens (creating when missing, unless STORE_READONLY) the database at path,
- * runs PRAGMA quick_check, applies pending migrations, and sets WAL,
+ * runs PRAGMA quick_check (unless STORE_NOCHECK), applies pending migrations, and sets WAL,
  * synchronous=NORMAL, busy_timeout (5 s) and foreign keys. queue_max bounds
  * the queued negotiations (0: default 100000). With STORE_READONLY the file
  * is opened read-only, never created or migrated, and not quick_checked (it
@@ -50,8 +57,42 @@ struct store_counts {
 int store_open(const char *path, unsigned flags, size_t queue_max, struct store **out, char *err, size_t errsize);
 
 /* Commits what is queued (what cannot be is logged as lost) and closes;
- * NULL is a no-op. */
+ * NULL is a no-op. With a writer thread: stops it after it committed what
+ * it could, runs the store_after_commit callbacks whose entries finished
+ * (what they queue is committed on the caller's thread), then closes. */
 void store_close(struct store *s);
+
+/* Starts the writer thread; from then on only it uses the database
+ * connection (the _load functions refuse). Returns 0 or -1 (logged). */
+int store_start(struct store *s);
+
+/* A descriptor that becomes readable when the writer finished something
+ * (a batch, a dropped record, the integrity check): the caller then calls
+ * store_poll. -1 before store_start. */
+int store_notify_fd(const struct store *s);
+
+/* Takes the writer's news on the caller's thread: runs, in order, the
+ * store_after_commit callbacks whose entries are committed (or given up),
+ * and updates store_outbox_committed. */
+void store_poll(struct store *s);
+
+/* Calls cb(arg) once everything queued before this call is committed (or
+ * given up: a record the schema refuses). Called from store_poll or
+ * store_close; at once when nothing is pending (without a writer, what is
+ * queued is committed first). Returns 0 or -1 (memory short). */
+int store_after_commit(struct store *s, void (*cb)(void *arg), void *arg);
+
+/* Forgets the pending store_after_commit callbacks with this arg (its owner
+ * is going away). */
+void store_after_commit_cancel(struct store *s, void *arg);
+
+/* The integrity check (PRAGMA quick_check), on a thread and a read-only
+ * connection of its own, so neither the start nor the writer waits for it
+ * (seconds on a large file). A failure is logged as an error at once;
+ * store_check_state tells the outcome. Returns 0 or -1 (logged). */
+enum { STORE_CHECK_NONE = 0, STORE_CHECK_RUNNING, STORE_CHECK_OK, STORE_CHECK_FAILED };
+int store_check_start(struct store *s);
+int store_check_state(const struct store *s);
 
 /* Queues one negotiation outcome (everything in n is copied; received
  * strings are kept up to 1024 bytes, cut at a UTF-8 character boundary).
@@ -59,15 +100,18 @@ void store_close(struct store *s);
  * refused), or n or its device is NULL, or the store is read-only. */
 int store_enqueue(struct store *s, const struct negotiation *n);
 
-/* Commits the queued negotiations (at most 20000 of them, the oldest, so
- * one call never takes long) and every queued profile in one transaction.
- * Returns how many negotiations were committed (0 when none were queued),
- * or -1 on an error (logged, counted; the records stay queued for the next
- * call). A record the schema itself refuses (a constraint, twice in a row)
- * would block the queue for ever: it alone is dropped and counted. */
+/* Commits the oldest queued entries (up to 20000 negotiations, so one call
+ * never takes long, with the profiles and alert operations queued among
+ * them) in one transaction. Returns how many negotiations were committed
+ * (0 when none were queued), or -1 on an error (logged, counted; the
+ * records stay queued for the next call). A record the schema itself
+ * refuses (a constraint, twice in a row) would block the queue for ever: it
+ * alone is dropped and counted. With a writer thread it only asks the
+ * writer to commit now and returns 0. */
 int store_flush(struct store *s);
 
-/* Queued, not yet committed: negotiations plus learned profiles. */
+/* Queued, not yet committed: negotiations, learned profiles and alert
+ * operations. */
 size_t store_pending(const struct store *s);
 
 /* Deletes at most max_rows negotiations older than before (seconds since
@@ -153,8 +197,10 @@ int store_device(struct store *s, enum store_device_part part, const char *key, 
                  store_row_cb cb, void *arg, char *err, size_t errsize);
 
 /* ---------------------------------------------------------------- alerts
- * Alert deduplication state and the delivery outbox, written at once (not
- * queued): alerts are rare and must survive a crash. */
+ * Alert deduplication state and the delivery outbox, queued like the
+ * negotiations (after them, so the device row exists) and committed at the
+ * writer's next turn (at once without a writer). Each returns 0, or -1 when
+ * 65536 operations are already queued (logged) or memory is short. */
 
 struct store_alert {
     const char *alert_id; /* 32 hex digits */
@@ -167,29 +213,35 @@ struct store_alert {
     uint64_t count;
 };
 
-/* Inserts or updates an alert (by alert_id). Commits what is queued first,
- * so the device row exists. Returns 0 or -1. */
+/* Inserts or updates an alert (by alert_id); the device row is made when
+ * missing (its negotiation may have been refused). */
 int store_alert_save(struct store *s, const struct store_alert *a);
 
-/* Calls cb for every firing alert (restoring deduplication at start-up).
- * Strings are borrowed for the call. Returns the count or -1. */
+/* Calls cb for every firing alert (restoring deduplication at start-up,
+ * before store_start). Strings are borrowed for the call. Returns the
+ * count or -1. */
 typedef void (*store_alert_cb)(void *arg, const struct store_alert *a);
 int store_alerts_load(struct store *s, store_alert_cb cb, void *arg);
 
-/* Adds a notification for a sink to the outbox (committed before the sink
- * is tried); *id gets its row id. The alert must have been saved. Returns 0
- * or -1. */
+/* Queues a notification for a sink into the outbox; *id gets its row id at
+ * once. The alert must have been saved (queued) before. The sink must not
+ * try it before store_outbox_committed(id) (store_after_commit tells when):
+ * an accepted notification is then in the outbox across a crash. */
 int store_outbox_add(struct store *s, const char *alert_id, const char *sink, const char *payload, int64_t now,
                      int64_t *id);
 
-/* A notification the sink accepted: removed. Returns 0 or -1. */
+/* Whether outbox row id is committed (or was given up: the schema refused
+ * it, logged) as of the last store_poll. */
+bool store_outbox_committed(const struct store *s, int64_t id);
+
+/* A notification the sink accepted: removed. */
 int store_outbox_done(struct store *s, int64_t id);
 
 /* A failed attempt: counted, next attempt time kept. Returns 0 or -1. */
 int store_outbox_failed(struct store *s, int64_t id, int64_t next_attempt);
 
 /* Calls cb for every notification of sink still in the outbox, oldest
- * first (after a restart). Returns the count or -1. */
+ * first (after a restart, before store_start). Returns the count or -1. */
 typedef void (*store_outbox_cb)(void *arg, int64_t id, const char *payload);
 int store_outbox_load(struct store *s, const char *sink, store_outbox_cb cb, void *arg);
 
