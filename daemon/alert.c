@@ -34,6 +34,13 @@ struct alert_state {
 
 enum { SINK_STDOUT, SINK_FILE, SINK_SYSLOG, SINK_EXEC, SINK_WEBHOOK, SINK_N };
 
+/* An alert waiting for its state to be committed before it is emitted. */
+struct alert_pending {
+    struct alert_pending *next;
+    json_t *o;
+    char id[33];
+};
+
 struct alerter {
     struct sink_env env;
     struct sink *sinks[SINK_N]; /* in the order each alert reaches them; NULL: not configured */
@@ -42,6 +49,9 @@ struct alerter {
     size_t n;
     uint64_t sent, suppressed;
     struct log_ratelimit rl;
+    /* alerts emitted once their state is committed, oldest first: one
+     * store_after_commit callback each, called in order */
+    struct alert_pending *pend_head, **pend_tail;
 };
 
 static unsigned bucket_of(const char *id)
@@ -122,6 +132,7 @@ int alerter_new(const struct cfg *cfg, struct event_base *base, struct store *st
         return -1;
     }
     a->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 5);
+    a->pend_tail = &a->pend_head;
     a->env = (struct sink_env){.cfg = cfg, .store = store, .base = base, .rl = &a->rl};
     /* the store stays unset while the sinks are made, so nothing is
      * restored before every sink exists */
@@ -184,6 +195,7 @@ int alerter_new_replay(const struct cfg *cfg, struct alerter **out)
     if (!a)
         return -1;
     a->replay = 1;
+    a->pend_tail = &a->pend_head;
     a->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 5);
     a->env = (struct sink_env){.cfg = cfg, .rl = &a->rl};
     char err[256];
@@ -214,7 +226,7 @@ uint64_t alerter_suppressed(const struct alerter *a)
  * alert survives a crash. */
 /* One line to every sink, in order: stdout, the file (synced to disk so an
  * acknowledged alert survives a crash), syslog, the program, the webhook. */
-static void emit(struct alerter *a, json_t *o, const char *alert_id)
+static void emit_now(struct alerter *a, json_t *o, const char *alert_id)
 {
     char *line = json_dumps(o, JSON_COMPACT);
     if (!line)
@@ -224,6 +236,48 @@ static void emit(struct alerter *a, json_t *o, const char *alert_id)
             a->sinks[i]->ops->send(a->sinks[i], o, line, alert_id);
     a->sent++;
     free(line);
+}
+
+/* The oldest pending alert's state is committed: it goes out. */
+static void emit_committed(void *arg)
+{
+    struct alerter *a = arg;
+    struct alert_pending *p = a->pend_head;
+    if (!p)
+        return;
+    if (!(a->pend_head = p->next))
+        a->pend_tail = &a->pend_head;
+    emit_now(a, p->o, p->id);
+    json_decref(p->o);
+    free(p);
+}
+
+/* The alert goes to the sinks once the state saved just before it is
+ * committed (the database's writer commits within milliseconds, or when a
+ * lock or a slow disk lets it): so every alert in the file is in the
+ * database too, even after a crash, and the loop never waits for the disk. */
+static void emit(struct alerter *a, json_t *o, const char *alert_id)
+{
+    struct alert_pending *p = a->env.store ? calloc(1, sizeof *p) : NULL;
+    if (!p) {
+        emit_now(a, o, alert_id);
+        return;
+    }
+    p->o = json_incref(o);
+    snprintf(p->id, sizeof p->id, "%s", alert_id);
+    *a->pend_tail = p;
+    a->pend_tail = &p->next;
+    if (store_after_commit(a->env.store, emit_committed, a) < 0) {
+        /* out of memory: at once rather than never */
+        a->pend_tail = &a->pend_head;
+        for (struct alert_pending *q = a->pend_head; q; q = q->next)
+            if (q->next == p)
+                a->pend_tail = &q->next;
+        *a->pend_tail = NULL;
+        json_decref(p->o);
+        free(p);
+        emit_now(a, o, alert_id);
+    }
 }
 
 static void save_state(struct alerter *a, const struct alert_state *st, const char *status)
@@ -409,6 +463,15 @@ void alerter_free(struct alerter *a)
 {
     if (!a)
         return;
+    /* store_finish ran the pending ones before; any left are not sent */
+    if (a->env.store)
+        store_after_commit_cancel(a->env.store, a);
+    while (a->pend_head) {
+        struct alert_pending *p = a->pend_head;
+        a->pend_head = p->next;
+        json_decref(p->o);
+        free(p);
+    }
     for (unsigned b = 0; b < ALERT_BUCKETS; b++) {
         while (a->buckets[b]) {
             struct alert_state *s = a->buckets[b];

@@ -29,7 +29,6 @@
 #include "store.h"
 
 #define STATUS_INTERVAL_S 10
-#define STORE_BATCH 10000         /* commit at once when this many are queued */
 #define STORE_QUEUE_MAX 200000    /* queued negotiations before refusing */
 #define STORE_PAUSE_AT 150000     /* stop reading input above this many queued */
 #define STORE_RESUME_AT 20000     /* and start again below this many */
@@ -45,10 +44,11 @@ struct daemon {
     struct alerter *alerter;
     struct metrics *metrics;
     int paused;
+    uint64_t pauses; /* times reading was paused for the database */
     int debug; /* -d: debug logging whatever the configuration says */
     struct log_ratelimit rl_store;
     FILE *dump;
-    struct event *ev_term, *ev_int, *ev_hup, *ev_usr1, *ev_status, *ev_watchdog, *ev_tick, *ev_flush;
+    struct event *ev_term, *ev_int, *ev_hup, *ev_usr1, *ev_status, *ev_watchdog, *ev_tick, *ev_store;
 };
 
 static void usage(FILE *f)
@@ -120,20 +120,14 @@ static void on_usr1(evutil_socket_t sig, short what, void *arg)
     fflush(stderr);
 }
 
-/* Commits what is queued; reading pauses while the queue is long so the
- * database's pace, not memory, bounds the input. */
-static void store_commit(struct daemon *d)
+/* Reading pauses while the database's queue is long, so the database's
+ * pace, not memory, bounds the input; the writer thread commits. */
+static void store_backpressure(struct daemon *d)
 {
-    if (store_pending(d->store) && store_flush(d->store) < 0) {
-        uint64_t held = 0;
-        if (log_ratelimit_allow(&d->rl_store, time(NULL), &held))
-            log_error("database %s: cannot commit %zu negotiation(s); they stay queued and are retried "
-                      "(check free space and permissions of the database's directory)",
-                      d->cfg->database, store_pending(d->store));
-    }
     size_t pending = store_pending(d->store);
     if (!d->paused && pending >= STORE_PAUSE_AT) {
         d->paused = 1;
+        d->pauses++;
         listen_set_paused(d->listen, 1);
         log_warning("database %s is behind (%zu negotiations queued): reading paused; senders are slowed and "
                     "UDP may be dropped by the kernel until it catches up (check the disk)",
@@ -145,11 +139,14 @@ static void store_commit(struct daemon *d)
     }
 }
 
-static void on_flush(evutil_socket_t fd, short what, void *arg)
+/* The writer finished something: its callbacks run here, on the loop. */
+static void on_store(evutil_socket_t fd, short what, void *arg)
 {
+    struct daemon *d = arg;
     (void)fd;
     (void)what;
-    store_commit(arg);
+    store_poll(d->store);
+    store_backpressure(d);
 }
 
 static void on_outcome(void *arg, const struct negotiation *n)
@@ -166,8 +163,7 @@ static void on_outcome(void *arg, const struct negotiation *n)
     }
     if (d->alerter)
         alerter_process(d->alerter, d->pipeline, n, (int64_t)time(NULL));
-    if (store_pending(d->store) >= STORE_BATCH)
-        store_commit(d);
+    store_backpressure(d);
 }
 
 static void put_stat(void *arg, const char *name, uint64_t value)
@@ -203,6 +199,13 @@ static void write_metrics(void *arg, FILE *f)
                 (double)store_pending(d->store));
     metrics_put(f, "kexwatch_store_last_batch_seconds", "gauge", "duration of the last database commit",
                 (double)st->last_batch_us / 1e6);
+    metrics_put(f, "kexwatch_store_paused", "gauge", "1 while reading is paused: the database queue is full",
+                (double)d->paused);
+    metrics_put(f, "kexwatch_store_pauses_total", "counter", "times reading was paused for the database",
+                (double)d->pauses);
+    metrics_put(f, "kexwatch_database_check_failed", "gauge",
+                "1 when the integrity check at start found the database corrupt",
+                (double)(store_check_state(d->store) == STORE_CHECK_FAILED));
     metrics_put(f, "kexwatch_alerts_sent_total", "counter", "alerts written to the file and stdout sinks",
                 (double)alerter_sent(d->alerter));
     metrics_put(f, "kexwatch_alerts_suppressed_total", "counter", "repeats held back by repeat_interval",
@@ -362,13 +365,16 @@ static void teardown(struct daemon *d)
     listen_free(d->listen);
     if (d->pipeline)
         pipeline_finish(d->pipeline);
-    /* what the pipeline decided last is committed before the database closes */
-    store_close(d->store);
+    /* what the pipeline decided last is committed, and the alerts waiting
+     * for their state to commit go out, before the alerter and the
+     * database close */
+    store_finish(d->store);
     alerter_free(d->alerter);
+    store_close(d->store);
     metrics_free(d->metrics);
     pipeline_free(d->pipeline);
     struct event *evs[] = {d->ev_term,     d->ev_int,  d->ev_hup,  d->ev_usr1,
-                           d->ev_status,   d->ev_watchdog, d->ev_tick, d->ev_flush};
+                           d->ev_status,   d->ev_watchdog, d->ev_tick, d->ev_store};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i])
             event_free(evs[i]);
@@ -477,7 +483,8 @@ int main(int argc, char **argv)
         return 1;
     }
     char err[1024];
-    if (store_open(d.cfg->database, 0, STORE_QUEUE_MAX, &d.store, err, sizeof err) < 0) {
+    /* the integrity check runs once the daemon is ready (store_check_start) */
+    if (store_open(d.cfg->database, STORE_NOCHECK, STORE_QUEUE_MAX, &d.store, err, sizeof err) < 0) {
         log_error("%s", err);
         log_error("cannot open the database named in %s ([store] database); nothing started", d.cfg_path);
         teardown(&d);
@@ -544,7 +551,17 @@ int main(int argc, char **argv)
     }
     d.ev_status = add_timer(&d, STATUS_INTERVAL_S * 1000000UL, on_status);
     d.ev_tick = add_timer(&d, 1000000UL, on_tick);
-    d.ev_flush = add_timer(&d, 100000UL, on_flush);
+    /* from here on the writer thread owns the database connection */
+    if (store_start(d.store) < 0) {
+        teardown(&d);
+        return 1;
+    }
+    d.ev_store = event_new(d.base, store_notify_fd(d.store), EV_READ | EV_PERSIST, on_store, &d);
+    if (!d.ev_store || event_add(d.ev_store, NULL) < 0) {
+        log_error("cannot watch the database writer");
+        teardown(&d);
+        return 1;
+    }
     uint64_t wd = sdnotify_watchdog_usec();
     if (wd)
         d.ev_watchdog = add_timer(&d, (unsigned long)(wd / 2), on_watchdog);
@@ -552,6 +569,7 @@ int main(int argc, char **argv)
     log_notice("kexwatchd %s started: %zu listener(s), configuration %s", PACKAGE_VERSION, listen_count(d.listen),
                d.cfg_path);
     sdnotify_ready();
+    store_check_start(d.store);
     on_status(-1, 0, &d);
     event_base_dispatch(d.base);
 

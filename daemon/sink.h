@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store.h"
+
 struct cfg;
 struct event_base;
 struct json_t;
@@ -81,6 +83,24 @@ int sink_syslog_new(const struct sink_env *env, const char *url, struct sink **o
 /* Runs the program path once per alert with the JSON on its standard input
  * ([alerts] exec_timeout, exec_max). */
 int sink_exec_new(const struct sink_env *env, const char *path, struct sink **out, char *err, size_t errsize);
+
+/* For a durable sink: whether its notification in outbox row id may be
+ * tried now (committed, or no store). When not, kick(s) is called once the
+ * store has committed more (store_after_commit; *waiting is set meanwhile
+ * so one wait is asked for at a time) and 0 is returned: a notification is
+ * in the outbox across a crash before its first attempt. */
+static inline int sink_outbox_ready(struct sink *s, int64_t id, int *waiting, void (*kick)(void *arg))
+{
+    struct store *st = s->env->store;
+    if (!st || !id || store_outbox_committed(st, id))
+        return 1;
+    if (!*waiting) {
+        *waiting = 1;
+        if (store_after_commit(st, kick, s) < 0)
+            *waiting = 0;
+    }
+    return 0;
+}
 
 /* s->ops->free(s); NULL is a no-op. */
 static inline void sink_free(struct sink *s)

@@ -38,6 +38,7 @@ struct exec_sink {
     struct exec_job *head, *tail;
     struct exec_child *running;
     unsigned n_running;
+    int waiting; /* for the store to commit the head's outbox row */
 };
 
 static void exec_start(struct exec_sink *ex, struct exec_job *job, int64_t now)
@@ -79,6 +80,15 @@ static void exec_start(struct exec_sink *ex, struct exec_job *job, int64_t now)
 
 /* Reaps finished programs, kills those over exec_timeout, starts waiting
  * ones while fewer than exec_max run. */
+static void exec_tick(struct sink *s, int64_t now);
+
+static void exec_kick(void *arg)
+{
+    struct exec_sink *ex = arg;
+    ex->waiting = 0;
+    exec_tick(&ex->s, (int64_t)time(NULL));
+}
+
 static void exec_tick(struct sink *s, int64_t now)
 {
     struct exec_sink *ex = (struct exec_sink *)s;
@@ -114,7 +124,8 @@ static void exec_tick(struct sink *s, int64_t now)
         }
         ex->running[i] = ex->running[--ex->n_running];
     }
-    while (ex->head && ex->n_running < cfg->exec_max) {
+    while (ex->head && ex->n_running < cfg->exec_max &&
+           sink_outbox_ready(s, ex->head->outbox_id, &ex->waiting, exec_kick)) {
         struct exec_job *job = ex->head;
         ex->head = job->next;
         if (!ex->head)
@@ -172,6 +183,8 @@ static int exec_restore(struct sink *s)
 static void exec_free(struct sink *s)
 {
     struct exec_sink *ex = (struct exec_sink *)s;
+    if (ex->waiting && s->env->store)
+        store_after_commit_cancel(s->env->store, ex);
     /* programs still running finish on their own; reap what has */
     for (unsigned i = 0; i < ex->n_running; i++)
         waitpid(ex->running[i].pid, NULL, WNOHANG);

@@ -30,6 +30,15 @@ struct syslog_sink {
     struct bufferevent *bev; /* TCP connection, made on demand */
     char target[80];
     char host[128];
+    struct syslog_wait *wait_head, **wait_tail; /* notifications whose outbox row is not committed yet */
+    int waiting;
+};
+
+struct syslog_wait {
+    struct syslog_wait *next;
+    char *json;
+    char severity[16], status[16];
+    int64_t outbox_id;
 };
 
 /* Everything written so far reached the kernel: those notifications are
@@ -118,16 +127,44 @@ static void syslog_deliver(struct syslog_sink *sk, const char *json, const char 
     }
 }
 
+/* Sends the waiting notifications whose outbox rows are committed. */
+static void syslog_kick(void *arg)
+{
+    struct syslog_sink *sk = arg;
+    sk->waiting = 0;
+    while (sk->wait_head && sink_outbox_ready(&sk->s, sk->wait_head->outbox_id, &sk->waiting, syslog_kick)) {
+        struct syslog_wait *wt = sk->wait_head;
+        if (!(sk->wait_head = wt->next))
+            sk->wait_tail = &sk->wait_head;
+        syslog_deliver(sk, wt->json, wt->severity, wt->status, wt->outbox_id);
+        free(wt->json);
+        free(wt);
+    }
+}
+
 static void syslog_send(struct sink *s, json_t *o, const char *line, const char *alert_id)
 {
     struct syslog_sink *sk = (struct syslog_sink *)s;
     json_t *mm = json_object_get(o, "mismatch");
+    const char *severity = json_string_value(json_object_get(mm, "severity"));
+    const char *status = json_string_value(json_object_get(o, "status"));
     int64_t oid = 0;
-    /* in the outbox before it is tried */
+    /* in the outbox (committed) before it is tried */
     if (s->env->store)
         store_outbox_add(s->env->store, alert_id, "syslog", line, (int64_t)time(NULL), &oid);
-    syslog_deliver(sk, line, json_string_value(json_object_get(mm, "severity")),
-                   json_string_value(json_object_get(o, "status")), oid);
+    struct syslog_wait *wt = oid && !store_outbox_committed(s->env->store, oid) ? calloc(1, sizeof *wt) : NULL;
+    if (!wt || !(wt->json = strdup(line))) {
+        free(wt);
+        syslog_deliver(sk, line, severity, status, oid);
+        return;
+    }
+    snprintf(wt->severity, sizeof wt->severity, "%s", severity ? severity : "");
+    snprintf(wt->status, sizeof wt->status, "%s", status ? status : "");
+    wt->outbox_id = oid;
+    *sk->wait_tail = wt;
+    sk->wait_tail = &wt->next;
+    if (!sk->waiting)
+        syslog_kick(sk);
 }
 
 static void restore_one(void *arg, int64_t id, const char *payload)
@@ -148,6 +185,14 @@ static int syslog_restore(struct sink *s)
 static void syslog_free(struct sink *s)
 {
     struct syslog_sink *sk = (struct syslog_sink *)s;
+    if (sk->waiting && s->env->store)
+        store_after_commit_cancel(s->env->store, sk);
+    while (sk->wait_head) {
+        struct syslog_wait *wt = sk->wait_head;
+        sk->wait_head = wt->next;
+        free(wt->json);
+        free(wt);
+    }
     if (sk->bev)
         bufferevent_free(sk->bev);
     if (sk->fd >= 0)
@@ -172,6 +217,7 @@ int sink_syslog_new(const struct sink_env *env, const char *url, struct sink **o
         return -1;
     }
     sk->s.ops = &syslog_ops;
+    sk->wait_tail = &sk->wait_head;
     sk->s.env = env;
     sk->fd = -1;
     const char *rest = NULL;

@@ -46,9 +46,17 @@ struct webhook {
     struct event *retry_ev;
     unsigned backoff;
     uint64_t dropped;
+    int waiting; /* for the store to commit the head's outbox row */
 };
 
 static void hook_send(struct webhook *w);
+
+static void hook_kick(void *arg)
+{
+    struct webhook *w = arg;
+    w->waiting = 0;
+    hook_send(w);
+}
 
 static void hook_pop(struct webhook *w)
 {
@@ -120,7 +128,8 @@ static void hook_done(struct evhttp_request *req, void *arg)
  * a bounded number of requests without dropping any alert. */
 static void hook_send(struct webhook *w)
 {
-    if (w->in_flight || !w->head || evtimer_pending(w->retry_ev, NULL))
+    if (w->in_flight || !w->head || evtimer_pending(w->retry_ev, NULL) ||
+        !sink_outbox_ready(&w->s, w->head->outbox_id, &w->waiting, hook_kick))
         return;
     struct evhttp_request *req = evhttp_request_new(hook_done, w);
     if (!req) {
@@ -136,7 +145,10 @@ static void hook_send(struct webhook *w)
     if (w->alertmanager) {
         /* each body is a one-alert array "[{...}]": join their insides */
         evbuffer_add(out, "[", 1);
-        for (struct hook_item *it = w->head; it && n < HOOK_BATCH_MAX; it = it->next, n++) {
+        for (struct hook_item *it = w->head;
+             it && n < HOOK_BATCH_MAX && (!it->outbox_id || !w->s.env->store ||
+                                          store_outbox_committed(w->s.env->store, it->outbox_id));
+             it = it->next, n++) {
             if (n)
                 evbuffer_add(out, ",", 1);
             if (it->len >= 2)
@@ -259,6 +271,8 @@ static int hook_restore(struct sink *s)
 static void hook_free(struct sink *s)
 {
     struct webhook *w = (struct webhook *)s;
+    if (w->waiting && s->env->store)
+        store_after_commit_cancel(s->env->store, w);
     while (w->head)
         hook_pop(w);
     if (w->retry_ev)

@@ -322,6 +322,10 @@ static inline void store_counts_merge(struct store *s)
     s->counts.last_batch_us = s->wcounts.last_batch_us;
 }
 
+/* store-write.c: runs every pending store_after_commit callback, finished
+ * or not (closing). */
+void store_waiters_release(struct store *s);
+
 /* store-write.c: stops the writer thread (if any) once it has committed
  * what it could; the caller's thread owns the connection again. */
 void store_writer_stop(struct store *s);

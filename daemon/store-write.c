@@ -1310,6 +1310,11 @@ static void run_waiters(struct store *s, uint64_t done)
     }
 }
 
+void store_waiters_release(struct store *s)
+{
+    run_waiters(s, UINT64_MAX);
+}
+
 void store_poll(struct store *s)
 {
     if (!s)
@@ -1347,7 +1352,9 @@ int store_after_commit(struct store *s, void (*cb)(void *arg), void *arg)
     pthread_mutex_lock(&s->mu);
     w->seq = s->enq_seq;
     bool done = s->done_seq >= w->seq;
-    if (!done && s->threaded)
+    if (done)
+        s->outbox_seen_id = s->outbox_done_id; /* what the callback may ask */
+    else if (s->threaded)
         wake_writer(s);
     pthread_mutex_unlock(&s->mu);
     if (done && !s->waiters) {

@@ -502,15 +502,14 @@ int store_open(const char *path, unsigned flags, size_t queue_max, struct store 
     return 0;
 }
 
-void store_close(struct store *s)
+void store_finish(struct store *s)
 {
-    if (!s)
+    if (!s || (s->flags & STORE_READONLY))
         return;
-    if (!(s->flags & STORE_READONLY)) {
-        /* the writer commits what it can and stops; what finished is
-         * reported to its waiters, which may queue more (outbox rows) */
-        store_writer_stop(s);
-        store_poll(s);
+    /* the writer commits what it can and stops; what finished is reported
+     * to the waiters, which may queue more (outbox rows), committed here */
+    store_writer_stop(s);
+    for (int round = 0; round < 3; round++) {
         /* a failed flush that still made progress (dropped a bad record)
          * is worth another try; one that did not is given up */
         size_t before;
@@ -519,6 +518,18 @@ void store_close(struct store *s)
                 break;
         }
         store_poll(s);
+    }
+    /* what could not be stored still reaches its waiters (an alert still
+     * goes to its sinks) */
+    store_waiters_release(s);
+}
+
+void store_close(struct store *s)
+{
+    if (!s)
+        return;
+    if (!(s->flags & STORE_READONLY)) {
+        store_finish(s);
         if (s->qlen)
             log_error("database %s: %zu record(s) could not be stored before closing and are lost", s->path,
                       s->qlen);

@@ -62,6 +62,13 @@ int store_open(const char *path, unsigned flags, size_t queue_max, struct store 
  * (what they queue is committed on the caller's thread), then closes. */
 void store_close(struct store *s);
 
+/* The first half of store_close, for a caller whose store_after_commit
+ * callbacks must run while what they use still exists: stops the writer,
+ * commits what it can (what the callbacks queue too) and runs every
+ * pending callback, even one whose entries could not be stored. The store
+ * then works on the caller's thread (as without store_start). */
+void store_finish(struct store *s);
+
 /* Starts the writer thread; from then on only it uses the database
  * connection (the _load functions refuse). Returns 0 or -1 (logged). */
 int store_start(struct store *s);
