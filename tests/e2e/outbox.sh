@@ -21,6 +21,11 @@ want=$(awk -F'\t' 'NR > 1 && $2 != "-"' "$KW_TESTDATA/corpus/published/published
 send_udp "$PUB"
 for _ in $(seq 1 50); do [ "$(wc -l < "$WORK/alerts.jsonl")" -ge "$want" ] && break; sleep 0.1; done
 is "the alerts were raised" "$(wc -l < "$WORK/alerts.jsonl")" "$want"
+# (the writer thread commits the outbox rows within milliseconds)
+for _ in $(seq 1 50); do
+    [ "$(sqlite3 "$WORK/kexwatch.db" 'SELECT count(*) FROM outbox')" -ge "$want" ] && break
+    sleep 0.1
+done
 is "and wait in the outbox" "$(sqlite3 "$WORK/kexwatch.db" 'SELECT count(*) FROM outbox')" "$want"
 kill -KILL "$DAEMON_PID"
 wait "$DAEMON_PID" 2> /dev/null
