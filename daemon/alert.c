@@ -19,11 +19,23 @@
 #define ALERT_BUCKETS 4096u
 #define ALERT_MAX 200000u /* alerts remembered for deduplication */
 
+/* Who the client is, by the best of what the device logged: its
+ * fingerprint, its software, its offer in the failing category (names
+ * comma-joined as offered), and its address. The alert's id covers the
+ * fingerprint, else the software and the offer, else the offer (and the
+ * offer with a fingerprint too for host-key failures: the fingerprint does
+ * not cover host-key algorithms), so two clients that fail differently
+ * never share an alert; a success resolves the alert when it names the
+ * same client by the best identity both know (alert_same_client). */
 struct alert_state {
     struct alert_state *next;
     char id[33];
-    char device[128];
+    char *device;   /* the device key, whole */
     char fingerprint[33];
+    char *software; /* NULL: not logged */
+    char *offer;    /* NULL: not logged */
+    int slot;       /* the failing slot (whose client list offer is), or -1 */
+    char address[64];
     char mismatch[64];
     char category[16];
     int64_t first_seen, last_seen, last_sent;
@@ -54,12 +66,73 @@ struct alerter {
     struct alert_pending *pend_head, **pend_tail;
 };
 
-static unsigned bucket_of(const char *id)
+/* Alerts are kept by device, so a success (one per login, frequent) looks
+ * at its device's alerts only. */
+static unsigned bucket_of(const char *device)
 {
-    unsigned h = 0;
-    for (int i = 0; i < 8 && id[i]; i++)
-        h = h * 16 + (unsigned)(id[i] <= '9' ? id[i] - '0' : id[i] - 'a' + 10);
+    unsigned h = 2166136261u; /* FNV-1a */
+    for (const char *c = device; *c; c++)
+        h = (h ^ (unsigned char)*c) * 16777619u;
     return h % ALERT_BUCKETS;
+}
+
+static void state_free(struct alert_state *s)
+{
+    json_decref(s->last);
+    free(s->device);
+    free(s->software);
+    free(s->offer);
+    free(s);
+}
+
+/* A list's names comma-joined, as offered; NULL when the list is unknown
+ * or memory is short. */
+static char *join_list(const struct negotiate_list *l)
+{
+    if (!l)
+        return NULL;
+    size_t total = 1;
+    for (size_t i = 0; i < negotiate_list_count(l); i++)
+        total += strlen(negotiate_list_name(l, i)) + 1;
+    char *out = malloc(total);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < negotiate_list_count(l); i++) {
+        size_t k = strlen(negotiate_list_name(l, i));
+        if (o)
+            out[o++] = ',';
+        memcpy(out + o, negotiate_list_name(l, i), k);
+        o += k;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Whether the success n names the client of alert s, by the best identity
+ * both know: the fingerprint; else the software and the client's list of
+ * the alert's failing slot (each when both know it); else the address.
+ * With nothing in common, no. */
+static bool alert_same_client(const struct alert_state *s, const struct negotiation *n)
+{
+    if (s->fingerprint[0] && n->fingerprint)
+        return strcmp(s->fingerprint, n->fingerprint) == 0;
+    bool known = false, same = true;
+    if (s->software && n->software) {
+        known = true;
+        same = strcmp(s->software, n->software) == 0;
+    }
+    if (same && s->offer && s->slot >= 0 && s->slot < NEG_NSLOTS && n->client[s->slot]) {
+        char *o = join_list(n->client[s->slot]);
+        known = true;
+        same = o && strcmp(o, s->offer) == 0;
+        free(o);
+    }
+    if (known)
+        return same;
+    if (s->address[0] && n->peer)
+        return strcmp(s->address, n->peer) == 0;
+    return false;
 }
 
 static const struct sink *find_sink(const struct alerter *a, const char *name)
@@ -107,16 +180,20 @@ static void restore_alert(void *arg, const struct store_alert *sa)
     if (!s)
         return;
     memcpy(s->id, sa->alert_id, 33);
-    snprintf(s->device, sizeof s->device, "%s", sa->device);
+    if (!(s->device = strdup(sa->device))) {
+        free(s);
+        return;
+    }
     snprintf(s->fingerprint, sizeof s->fingerprint, "%s", sa->fingerprint ? sa->fingerprint : "");
     snprintf(s->mismatch, sizeof s->mismatch, "%s", sa->mismatch ? sa->mismatch : "unclassified");
     snprintf(s->category, sizeof s->category, "%s", sa->category ? sa->category : "kex");
+    s->slot = -1;
     s->first_seen = sa->first_seen;
     s->last_seen = sa->last_seen;
     s->last_sent = sa->last_notified;
     s->last_rx = sa->last_notified;
     s->count = sa->count;
-    unsigned b = bucket_of(s->id);
+    unsigned b = bucket_of(s->device);
     s->next = a->buckets[b];
     a->buckets[b] = s;
     a->n++;
@@ -341,8 +418,7 @@ static void forget_one(struct alerter *a)
                 oldest = pp;
         struct alert_state *victim = *oldest;
         *oldest = victim->next;
-        json_decref(victim->last);
-        free(victim);
+        state_free(victim);
         a->n--;
         return;
     }
@@ -374,8 +450,9 @@ static void resolve(struct alerter *a, struct alert_state **pp, int64_t now)
     save_state(a, s, "resolved");
     emit(a, s->last, s->id);
     json_decref(s->last);
+    s->last = NULL;
     *pp = s->next;
-    free(s);
+    state_free(s);
     a->n--;
 }
 
@@ -399,27 +476,35 @@ void alerter_tick(struct alerter *a, int64_t now)
 
 void alerter_process(struct alerter *a, struct pipeline *p, const struct negotiation *n, int64_t now)
 {
+    unsigned b = bucket_of(n->device);
     if (!n->failed) {
-        /* a success of the same client type resolves its alerts on the device */
-        if (!n->fingerprint)
-            return;
-        for (unsigned b = 0; b < ALERT_BUCKETS; b++) {
-            for (struct alert_state **pp = &a->buckets[b]; *pp;) {
-                struct alert_state *s = *pp;
-                if (strcmp(s->fingerprint, n->fingerprint) == 0 && strcmp(s->device, n->device) == 0)
-                    resolve(a, pp, now);
-                else
-                    pp = &s->next;
-            }
+        /* a success of the same client resolves its alerts on the device */
+        for (struct alert_state **pp = &a->buckets[b]; *pp;) {
+            struct alert_state *s = *pp;
+            if (strcmp(s->device, n->device) == 0 && alert_same_client(s, n))
+                resolve(a, pp, now);
+            else
+                pp = &s->next;
         }
         return;
     }
-    /* identity: device, mismatch, client fingerprint, category */
-    char key[512], id[33];
-    snprintf(key, sizeof key, "%s\x1f%s\x1f%s\x1f%d", n->device, n->match ? n->match->id : "unclassified",
-             n->fingerprint ? n->fingerprint : (n->software ? n->software : ""), n->category);
+    /* identity (SPEC "Alert identity"): device, mismatch, client, category;
+     * the client is its fingerprint, else its software and its offer in the
+     * failing category, else that offer (see struct alert_state) */
+    char *offer = n->slot >= 0 && n->slot < NEG_NSLOTS ? join_list(n->client[n->slot]) : NULL;
+    const char *who = n->fingerprint ? n->fingerprint : n->software ? n->software : "";
+    const char *what = offer && (!n->fingerprint || n->category == ALGO_HOSTKEY) ? offer : "";
+    size_t klen = strlen(n->device) + strlen(who) + strlen(what) + 96;
+    char *key = malloc(klen), id[33];
+    if (!key) {
+        free(offer);
+        return;
+    }
+    /* without an offer the id is the one earlier versions gave */
+    snprintf(key, klen, "%s\x1f%s\x1f%s\x1f%d%s%s", n->device, n->match ? n->match->id : "unclassified", who,
+             n->category, what[0] ? "\x1f" : "", what);
     negotiate_md5_hex(key, strlen(key), id);
-    unsigned b = bucket_of(id);
+    free(key);
     struct alert_state *s;
     for (s = a->buckets[b]; s; s = s->next)
         if (strcmp(s->id, id) == 0)
@@ -428,11 +513,22 @@ void alerter_process(struct alerter *a, struct pipeline *p, const struct negotia
         if (a->n >= ALERT_MAX)
             forget_one(a);
         s = calloc(1, sizeof *s);
-        if (!s)
+        if (!s) {
+            free(offer);
             return;
+        }
         memcpy(s->id, id, sizeof s->id);
-        snprintf(s->device, sizeof s->device, "%s", n->device);
+        if (!(s->device = strdup(n->device))) {
+            free(s);
+            free(offer);
+            return;
+        }
         snprintf(s->fingerprint, sizeof s->fingerprint, "%s", n->fingerprint ? n->fingerprint : "");
+        s->software = n->software ? strdup(n->software) : NULL;
+        s->offer = offer;
+        offer = NULL;
+        s->slot = n->slot;
+        snprintf(s->address, sizeof s->address, "%s", n->peer ? n->peer : "");
         snprintf(s->mismatch, sizeof s->mismatch, "%s", n->match ? n->match->id : "unclassified");
         snprintf(s->category, sizeof s->category, "%s",
                  n->category >= 0 ? algo_category_name((enum algo_category)n->category) : "kex");
@@ -441,6 +537,10 @@ void alerter_process(struct alerter *a, struct pipeline *p, const struct negotia
         a->buckets[b] = s;
         a->n++;
     }
+    free(offer);
+    /* the address of the client seen last (it may move) */
+    if (n->peer)
+        snprintf(s->address, sizeof s->address, "%s", n->peer);
     s->count++;
     s->last_rx = now;
     if (n->time > s->last_seen)
@@ -476,8 +576,7 @@ void alerter_free(struct alerter *a)
         while (a->buckets[b]) {
             struct alert_state *s = a->buckets[b];
             a->buckets[b] = s->next;
-            json_decref(s->last);
-            free(s);
+            state_free(s);
         }
     }
     for (int i = 0; i < SINK_N; i++)

@@ -18,6 +18,9 @@ for f in "$C"/openssh-levels/*.log; do
     "$KEXWATCH" replay --outcomes "$f" 2>> "$WORK/levels.err"
 done > "$WORK/levels.jsonl"
 rc4=$?
+for f in "$C"/openssh-levels/*.log; do
+    "$KEXWATCH" replay "$f" 2>&1
+done > "$WORK/levels-alerts.jsonl"
 # without --outcomes, replay prints the alerts the daemon would raise
 "$KEXWATCH" -c "$C/huawei-assumed/huawei-inventory.conf" replay "$C/huawei-assumed/huawei.log" > "$WORK/alerts.jsonl" 2>&1
 
@@ -153,6 +156,24 @@ check(not bad, "openssh-levels: every sshd failure carries the client's offer an
       json.dumps(bad[:1]))
 sw = {o["client"]["software"] for o in got if o["device"]["key"] in ("lab-debug1", "lab-debug2")}
 check(None not in sw, "openssh-levels: at DEBUG1/DEBUG2 every outcome names the client software", str(sw))
+
+# openssh-levels alerts: one per client that failed differently (no
+# fingerprint or software at INFO/VERBOSE: the offer tells them apart); a
+# later success resolves them only when it names the same client by the best
+# identity both know: by address at INFO/VERBOSE (the lab's working clients
+# came from the same 127.0.0.1), never at DEBUG1/DEBUG2 where the software
+# (dropbear, PuTTY) and fingerprints of the working clients differ
+al = load("levels-alerts")
+for dev in ("lab-info", "lab-verbose", "lab-debug1", "lab-debug2"):
+    fir = [a for a in al if a["device"]["key"] == dev and a["status"] == "firing"]
+    res = [a for a in al if a["device"]["key"] == dev and a["status"] == "resolved"]
+    wfail = [r for r in tsv(f"{corpus}/openssh-levels/expected.tsv") if r["device"] == dev and r["outcome"].startswith("fail:")]
+    check(len({a["alert_id"] for a in fir}) == len(wfail) == len(fir),
+          f"openssh-levels {dev}: one alert per failing client ({len(wfail)})", json.dumps([a["client_offer"] for a in fir]))
+    want_res = len(wfail) if dev in ("lab-info", "lab-verbose") else 0
+    check(len(res) == want_res and {a["alert_id"] for a in res} <= {a["alert_id"] for a in fir},
+          f"openssh-levels {dev}: {want_res} alert(s) resolved by a later success of the same client",
+          f"resolved {[a['alert_id'] for a in res]}")
 
 # alerts: one per distinct (device, client type, mismatch); the second half
 # of the Huawei stream repeats the first within repeat_interval
