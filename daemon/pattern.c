@@ -102,6 +102,7 @@ struct app_glob {
 struct pat {
     char *name;
     const char *vendor; /* one of vendor_names */
+    char *platform;     /* platform = (the line shape names one), or NULL */
     enum pat_event event;
     enum pat_side side;
     int slot;     /* slot = / category =, PAT_SLOT_NONE when not given */
@@ -492,7 +493,7 @@ struct load {
     char *regex;
     size_t regex_len;
     unsigned regex_line;
-    bool seen_vendor, seen_event, seen_side, seen_slot, seen_category, seen_app, seen_require, seen_regex;
+    bool seen_vendor, seen_event, seen_side, seen_slot, seen_category, seen_app, seen_require, seen_regex, seen_platform;
 
     struct seen_name *names; /* every pattern name seen, for duplicates */
     size_t nnames, capnames;
@@ -549,6 +550,7 @@ __attribute__((format(printf, 5, 6))) static void errf(struct load *ld, const ch
 static void pat_free(struct pat *p)
 {
     free(p->name);
+    free(p->platform);
     for (size_t i = 0; i < p->napps; i++)
         free(p->apps[i].s);
     free(p->apps);
@@ -891,7 +893,7 @@ static void start_section(struct load *ld, char *p)
     ld->cur.category = -1;
     ld->cur.name = strdup(name);
     ld->cur_line = ld->lineno;
-    ld->seen_vendor = ld->seen_event = ld->seen_side = ld->seen_slot = false;
+    ld->seen_vendor = ld->seen_event = ld->seen_side = ld->seen_slot = ld->seen_platform = false;
     ld->seen_category = ld->seen_app = ld->seen_require = ld->seen_regex = false;
     if (!ld->cur.name) {
         errf(ld, ld->file, ld->lineno, NULL, "out of memory");
@@ -984,6 +986,19 @@ static void pattern_key(struct load *ld, const char *key, char *value)
                  "unknown vendor '%s' (huawei, h3c, cisco, openssh, dropbear, libssh, other)", v);
             ld->bad = true;
         }
+    } else if (strcmp(key, "platform") == 0) {
+        if (!once(ld, &ld->seen_platform, key))
+            return;
+        bool ok = *v && strlen(v) < 24;
+        for (const char *c = v; *c; c++)
+            ok = ok && ((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-');
+        if (!ok) {
+            errf(ld, ld->file, ld->lineno, nm, "platform '%s': 1 to 23 of a-z, 0-9 and '-'", v);
+            ld->bad = true;
+        } else if (!(p->platform = strdup(v))) {
+            errf(ld, ld->file, ld->lineno, nm, "out of memory");
+            ld->bad = true;
+        }
     } else if (strcmp(key, "event") == 0) {
         if (!once(ld, &ld->seen_event, key))
             return;
@@ -1050,7 +1065,7 @@ static void pattern_key(struct load *ld, const char *key, char *value)
         }
     } else {
         errf(ld, ld->file, ld->lineno, nm,
-             "unknown key '%s' (vendor, event, side, slot, category, app, require, regex, note)", key);
+             "unknown key '%s' (vendor, platform, event, side, slot, category, app, require, regex, note)", key);
         ld->bad = true;
     }
     if (ld->seen_slot && ld->seen_category) {
@@ -1316,6 +1331,7 @@ static void fill_match(const struct pat *p, const char *text, size_t len, pcre2_
     m->event = p->event;
     m->pattern = p->name;
     m->vendor = p->vendor;
+    m->platform = p->platform;
     m->side = p->side;
     m->list = got[F_LIST];
     m->client_list = got[F_CLIENT_LIST];

@@ -60,6 +60,7 @@ struct pat_match {
     enum pat_event event;
     const char *pattern; /* the pattern's name, borrowed from the set */
     const char *vendor;  /* the pattern's vendor ("huawei", "openssh", ...) */
+    const char *platform; /* the pattern's platform ("cisco-iosxr"), or NULL */
     enum pat_side side;  /* from the pattern's side= or a captured role */
     int slot;            /* enum negotiate_slot, PAT_SLOT_NONE or PAT_SLOT_IGNORED */
     int category;        /* for failures naming only a category: enum algo_category

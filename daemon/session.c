@@ -17,6 +17,8 @@ struct sess {
     char software[256];
     char reason[160];
     char vendor[16];          /* the patterns' vendor (copied: patterns are replaced on reload) */
+    char platform[24];        /* the patterns' platform, likewise */
+    char server_software[64]; /* the device's own version string, from this session */
     struct negotiate_list *client[NEG_NSLOTS];
     struct negotiate_list *server[NEG_NSLOTS];
     enum pat_side last_side;
@@ -38,6 +40,7 @@ struct dev {
     struct sess *sessions;
     unsigned n_sessions;
     struct negotiate_list *learned[NEG_NSLOTS]; /* from the device's own proposals */
+    char server_software[64]; /* the device's own version string, last seen */
 };
 
 struct session_table {
@@ -175,6 +178,10 @@ static void decide(struct session_table *t, struct dev *d, struct sess *s)
         .device = d->key,
         .device_name = inv ? inv->name : NULL,
         .vendor = inv && inv->vendor ? inv->vendor : s->vendor[0] ? s->vendor : NULL,
+        .platform = s->platform[0] ? s->platform : NULL,
+        .server_software = s->server_software[0]   ? s->server_software
+                           : d->server_software[0] ? d->server_software
+                                                   : NULL,
         .peer = s->peer[0] ? s->peer : NULL,
         .port = s->port,
         .software = s->software[0] ? s->software : NULL,
@@ -540,7 +547,8 @@ void session_event(struct session_table *t, const char *device, const struct soc
             return;
         }
     }
-    if (s && (s->decided || (starts_connection(m->event) && (s->has_data || s->software[0])))) {
+    if (s && (s->decided ||
+              (starts_connection(m->event) && m->side != PAT_SIDE_SERVER && (s->has_data || s->software[0])))) {
         /* a new connection reusing a key (VTY numbers and pids are reused) */
         decide(t, d, s);
         s = NULL;
@@ -558,8 +566,15 @@ void session_event(struct session_table *t, const char *device, const struct soc
         copy_span(s->peer, sizeof s->peer, m->peer);
     if (port && !s->port)
         s->port = port;
-    if (m->software.p && m->software.len)
+    if (!s->platform[0] && m->platform)
+        snprintf(s->platform, sizeof s->platform, "%s", m->platform);
+    if (m->software.p && m->software.len && m->side == PAT_SIDE_SERVER) {
+        /* the device announcing itself: names its platform and release */
+        copy_span(s->server_software, sizeof s->server_software, m->software);
+        snprintf(d->server_software, sizeof d->server_software, "%s", s->server_software);
+    } else if (m->software.p && m->software.len) {
         copy_span(s->software, sizeof s->software, m->software);
+    }
     if (m->reason.p && m->reason.len)
         copy_span(s->reason, sizeof s->reason, m->reason);
 
