@@ -20,6 +20,7 @@
 #include "text.h"
 #include "log.h"
 #include "pipeline.h"
+#include "probe.h"
 #include "query.h"
 #include "stats.h"
 #include "store.h"
@@ -44,6 +45,8 @@ static void usage(FILE *f)
                "                               summary of SSH-looking lines no pattern matched\n"
                "  explain --client LISTS --server LISTS [--vendor V]\n"
                "                               the RFC 4253 negotiation of the lists, slot by slot\n"
+               "  probe [--format table|json] HOST[:PORT]...\n"
+               "                               ask SSH servers for their version and KEXINIT lists, rated\n"
                "\n"
                "Options:\n"
                "  -c, --config FILE   configuration (inventory, knowledge files); default: built-in\n"
@@ -423,6 +426,17 @@ static void print_list(const char *label, const struct negotiate_list *l)
     printf("%s\n", negotiate_list_partial(l) ? ",..." : "");
 }
 
+/* the probe itself lives in probe.c and probecmd.c; here only the configuration */
+static int cmd_probe(const char *cfg_path, int argc, char **argv)
+{
+    struct cfg *cfg;
+    if (load_cfg(cfg_path, &cfg) < 0)
+        return 1;
+    int rc = probe_command(cfg, argc, argv);
+    cfg_free(cfg);
+    return rc;
+}
+
 static int cmd_explain(const char *cfg_path, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -613,6 +627,8 @@ int main(int argc, char **argv)
         return cmd_test_patterns(cfg_path, sub_argc, sub_argv);
     if (strcmp(cmd, "explain") == 0)
         return cmd_explain(cfg_path, sub_argc, sub_argv);
+    if (strcmp(cmd, "probe") == 0)
+        return cmd_probe(cfg_path, sub_argc, sub_argv);
     if (strcmp(cmd, "failures") == 0)
         return query_failures(cfg_path, db_path, sub_argc, sub_argv);
     if (strcmp(cmd, "devices") == 0)
