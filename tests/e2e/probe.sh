@@ -7,7 +7,7 @@
 # speaks HTTP, one that sends an endless version line and an SSH-1 server.
 . "$(dirname "$0")/lib.sh"
 
-plan 22
+plan 20
 command -v sshd > /dev/null 2>&1 || PATH=$PATH:/usr/sbin
 KILL=""
 EXTRA_CLEANUP='for p in $KILL; do kill $p 2>/dev/null; done'
