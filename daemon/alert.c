@@ -18,6 +18,9 @@
 
 #define ALERT_BUCKETS 4096u
 #define ALERT_MAX 200000u /* alerts remembered for deduplication */
+/* heap of one remembered alert beyond its struct: the last alert object
+ * (jansson, ~40 values; measured with tests/bench/rss.sh) */
+#define ALERT_OBJECT_BYTES 6144u
 
 /* Who the client is, by the best of what the device logged: its
  * fingerprint, its software, its offer in the failing category (names
@@ -557,6 +560,21 @@ void alerter_process(struct alerter *a, struct pipeline *p, const struct negotia
     emit(a, o, id);
     json_decref(s->last);
     s->last = o;
+}
+
+size_t alerter_bytes(const struct alerter *a)
+{
+    return a ? a->n * (sizeof(struct alert_state) + ALERT_OBJECT_BYTES) : 0;
+}
+
+size_t alerter_shed(struct alerter *a, size_t want)
+{
+    size_t freed = 0;
+    while (a->n && freed < want) {
+        forget_one(a);
+        freed += sizeof(struct alert_state) + ALERT_OBJECT_BYTES;
+    }
+    return freed;
 }
 
 void alerter_free(struct alerter *a)

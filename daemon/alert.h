@@ -67,4 +67,13 @@ uint64_t alerter_suppressed(const struct alerter *a);
 
 void alerter_free(struct alerter *a);
 
+/* Heap the remembered alerts hold (an estimate: their count times what one
+ * takes), for the memory budget. */
+size_t alerter_bytes(const struct alerter *a);
+
+/* Forgets least recently seen alerts until about want bytes are freed (a
+ * forgotten alert that fails again is sent again, as after repeat_interval).
+ * Returns the bytes freed. */
+size_t alerter_shed(struct alerter *a, size_t want);
+
 #endif

@@ -94,6 +94,7 @@ static int parse_size(const char *text, unsigned long long max, unsigned long lo
         switch (tolower((unsigned char)*end)) {
         case 'k': mul = 1024; break;
         case 'm': mul = 1024 * 1024; break;
+        case 'g': mul = 1024 * 1024 * 1024; break;
         default: return -1;
         }
         if (end[1] && !(tolower((unsigned char)end[1]) == 'i' && tolower((unsigned char)end[2]) == 'b' && !end[3]) &&
@@ -332,6 +333,7 @@ struct keydef {
 static const struct keydef keys[] = {
     {"daemon", "user", K_STRING, OFF(user), 0},
     {"daemon", "log_level", K_LOGLEVEL, OFF(log_level), 0},
+    {"daemon", "max_memory", K_SIZE, OFF(max_memory), 1ULL << 40},
     {"listen", "udp", K_ADDRS, OFF(udp), 0},
     {"listen", "tcp", K_ADDRS, OFF(tcp), 0},
     {"listen", "max_message", K_SIZE, OFF(max_message), CFG_MAX_MESSAGE_LIMIT},
@@ -467,7 +469,7 @@ static void apply_key(struct ctx *x, const struct keydef *k, const char *value, 
             return;
         }
         if (parse_size(value, k->max, &u) < 0 || u == 0) {
-            add_error(x, line, "[%s] %s: '%s' is not a size from 1 to %llu bytes (suffixes k, m allowed)",
+            add_error(x, line, "[%s] %s: '%s' is not a size from 1 to %llu bytes (suffixes k, m, g allowed)",
                       k->section, k->name, value, k->max);
             return;
         }
@@ -731,6 +733,7 @@ static void set_defaults(struct cfg *c)
     c->log_level = LOG_LV_INFO;
     c->max_message = CFG_DEFAULT_MAX_MESSAGE;
     c->max_connections = 4096;
+    c->max_memory = CFG_MAX_MEMORY_DEFAULT;
     c->identify = CFG_IDENTIFY_SOURCE;
     c->udp_rcvbuf = CFG_DEFAULT_UDP_RCVBUF;
     c->tcp_idle_timeout = 3600;

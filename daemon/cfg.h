@@ -59,6 +59,7 @@ struct cfg {
     /* [daemon] */
     char *user;         /* drop privileges to this user after binding; NULL */
     int log_level;      /* enum log_level */
+    size_t max_memory;  /* bytes for sessions, the database queue and alert state together */
 
     /* [listen] */
     struct cfg_addr *udp;
@@ -133,6 +134,9 @@ int cfg_parse_duration(const char *text, unsigned *seconds);
  * a duration, or -2 when it is one but exceeds INT64_MAX seconds
  * (CFG_DURATION64_MAX_DAYS = 106751991167300 days is the largest whole
  * number of days). */
+/* [daemon] max_memory when not set: what 100,000 devices need with room to
+ * spare (measured: tests/bench/README.md, "Memory") */
+#define CFG_MAX_MEMORY_DEFAULT (1024ULL << 20)
 #define CFG_DURATION64_MAX_DAYS 106751991167300LL
 int cfg_parse_duration64(const char *text, int64_t *seconds);
 

@@ -45,6 +45,10 @@ struct daemon {
     struct metrics *metrics;
     int paused;
     uint64_t pauses; /* times reading was paused for the database */
+    int mem_paused;  /* reading paused: the memory budget is spent on the database queue */
+    uint64_t mem_pauses, mem_sheds;
+    size_t mem_used; /* at the last check */
+    struct log_ratelimit rl_mem;
     int debug; /* -d: debug logging whatever the configuration says */
     struct log_ratelimit rl_store;
     FILE *dump;
@@ -101,9 +105,12 @@ static void on_usr1(evutil_socket_t sig, short what, void *arg)
     const struct session_counts *sc = pipeline_session_counts(d->pipeline);
     fprintf(stderr,
             "negotiations_failed %llu\nnegotiations_succeeded %llu\nnegotiations_undecided %llu\n"
-            "session_orphans %llu\nsession_evicted %llu\n",
+            "session_orphans %llu\nsession_evicted %llu\nsession_memory_evicted %llu\ndevices_evicted %llu\n"
+            "memory_bytes %zu\nmemory_limit %zu\n",
             (unsigned long long)sc->failures, (unsigned long long)sc->successes,
-            (unsigned long long)sc->undecided, (unsigned long long)sc->orphans, (unsigned long long)sc->evicted);
+            (unsigned long long)sc->undecided, (unsigned long long)sc->orphans, (unsigned long long)sc->evicted,
+            (unsigned long long)sc->memory_evicted, (unsigned long long)sc->devices_evicted, d->mem_used,
+            d->cfg->max_memory);
     if (d->store)
         dump_store_counts(d->store);
     if (d->alerter)
@@ -132,12 +139,14 @@ static void store_backpressure(struct daemon *d)
         log_warning("database %s is behind (%zu negotiations queued): reading paused; senders are slowed and "
                     "UDP may be dropped by the kernel until it catches up (check the disk)",
                     d->cfg->database, pending);
-    } else if (d->paused && pending <= STORE_RESUME_AT) {
+    } else if (d->paused && pending <= STORE_RESUME_AT && !d->mem_paused) {
         d->paused = 0;
         listen_set_paused(d->listen, 0);
         log_notice("database %s caught up: reading resumed", d->cfg->database);
     }
 }
+
+static void memory_budget(struct daemon *d);
 
 /* The writer finished something: its callbacks run here, on the loop. */
 static void on_store(evutil_socket_t fd, short what, void *arg)
@@ -147,6 +156,8 @@ static void on_store(evutil_socket_t fd, short what, void *arg)
     (void)what;
     store_poll(d->store);
     store_backpressure(d);
+    if (d->mem_paused)
+        memory_budget(d);
 }
 
 static void on_outcome(void *arg, const struct negotiation *n)
@@ -203,6 +214,16 @@ static void write_metrics(void *arg, FILE *f)
                 (double)d->paused);
     metrics_put(f, "kexwatch_store_pauses_total", "counter", "times reading was paused for the database",
                 (double)d->pauses);
+    metrics_put(f, "kexwatch_memory_bytes", "gauge",
+                "memory held by sessions, the database queue and alert state ([daemon] max_memory)",
+                (double)d->mem_used);
+    metrics_put(f, "kexwatch_memory_limit_bytes", "gauge", "[daemon] max_memory", (double)d->cfg->max_memory);
+    metrics_put(f, "kexwatch_sessions_memory_evicted_total", "counter",
+                "undecided sessions decided early: memory budget", (double)sc->memory_evicted);
+    metrics_put(f, "kexwatch_devices_evicted_total", "counter",
+                "device state forgotten: device limit or memory budget", (double)sc->devices_evicted);
+    metrics_put(f, "kexwatch_memory_pauses_total", "counter",
+                "times reading paused: the memory budget was spent on the database queue", (double)d->mem_pauses);
     metrics_put(f, "kexwatch_database_check_failed", "gauge",
                 "1 when the integrity check at start found the database corrupt",
                 (double)(store_check_state(d->store) == STORE_CHECK_FAILED));
@@ -323,10 +344,59 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
     sdnotify_watchdog();
 }
 
+/* The memory budget ([daemon] max_memory) over sessions, the database
+ * queue and alert state. Over it, the daemon frees down to 90 %: oldest
+ * undecided sessions first (decided early, counted), then remembered
+ * alerts; what the database queue holds cannot be freed, so then reading
+ * pauses until the writer has caught up. */
+static void memory_budget(struct daemon *d)
+{
+    size_t max = d->cfg->max_memory;
+    size_t sess = pipeline_memory(d->pipeline), queue = store_memory(d->store);
+    size_t alerts = d->alerter ? alerter_bytes(d->alerter) : 0;
+    size_t total = sess + queue + alerts;
+    d->mem_used = total;
+    if (total <= max) {
+        if (d->mem_paused && total <= max - max / 10) {
+            d->mem_paused = 0;
+            if (!d->paused)
+                listen_set_paused(d->listen, 0);
+            log_notice("memory back under [daemon] max_memory (%zu MiB used of %zu): reading resumed",
+                       total >> 20, max >> 20);
+        }
+        return;
+    }
+    const struct session_counts *sc = pipeline_session_counts(d->pipeline);
+    uint64_t ev0 = sc->memory_evicted, dev0 = sc->devices_evicted;
+    size_t want = total - max + max / 10;
+    size_t freed = pipeline_shed(d->pipeline, want);
+    if (freed < want && d->alerter)
+        freed += alerter_shed(d->alerter, want - freed);
+    d->mem_sheds++;
+    uint64_t held = 0;
+    if (log_ratelimit_allow(&d->rl_mem, time(NULL), &held))
+        log_warning("memory budget [daemon] max_memory = %zu MiB reached (sessions %zu MiB, database queue %zu MiB, "
+                    "alert state %zu MiB): %llu undecided session(s) decided early, %llu device(s) forgotten; "
+                    "raise max_memory if the machine has room%s",
+                    max >> 20, sess >> 20, queue >> 20, alerts >> 20,
+                    (unsigned long long)(sc->memory_evicted - ev0), (unsigned long long)(sc->devices_evicted - dev0),
+                    held ? " (similar warnings were held back)" : "");
+    if (freed < want && !d->mem_paused) {
+        /* the rest is the database queue: wait for the writer */
+        d->mem_paused = 1;
+        d->mem_pauses++;
+        listen_set_paused(d->listen, 1);
+        log_warning("memory budget [daemon] max_memory = %zu MiB: %zu MiB wait for the database; reading paused "
+                    "until it catches up (check the disk)",
+                    max >> 20, queue >> 20);
+    }
+}
+
 static void on_message(void *arg, const struct msg *m)
 {
     struct daemon *d = arg;
     pipeline_feed(d->pipeline, m);
+    memory_budget(d);
 }
 
 static int adopt_systemd_sockets(struct daemon *d, int n)
@@ -491,6 +561,7 @@ int main(int argc, char **argv)
         return 1;
     }
     d.rl_store = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 5);
+    d.rl_mem = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 5);
     int restored = store_load_profiles(d.store, restore_profile, &d);
     if (restored > 0)
         log_info("restored %d learned server list(s) from %s", restored, d.cfg->database);

@@ -43,6 +43,11 @@ static const struct negotiate_list unknown_list = { .partial = true };
 
 /* ------------------------------------------------------------ lists */
 
+size_t negotiate_list_bytes(const struct negotiate_list *l)
+{
+    return l ? sizeof *l + l->cap * sizeof l->name[0] + l->text_cap : 0;
+}
+
 static struct negotiate_list *list_alloc(size_t names, size_t text)
 {
     struct negotiate_list *l =

@@ -116,6 +116,9 @@ bool negotiate_list_maybe(const struct negotiate_list *l, size_t i);
 /* True when more names may exist than the list holds. */
 bool negotiate_list_partial(const struct negotiate_list *l);
 
+/* Bytes l holds on the heap (0 for NULL), for memory accounting. */
+size_t negotiate_list_bytes(const struct negotiate_list *l);
+
 /* One side's KEXINIT: a list per slot, NULL = unknown. Lists are borrowed. */
 struct negotiate_offer {
     const struct negotiate_list *list[NEG_NSLOTS];

@@ -203,6 +203,16 @@ void pipeline_set_replay(struct pipeline *p)
     p->replay = 1;
 }
 
+size_t pipeline_memory(const struct pipeline *p)
+{
+    return session_table_bytes(p->sessions);
+}
+
+size_t pipeline_shed(struct pipeline *p, size_t want)
+{
+    return session_shed(p->sessions, want);
+}
+
 const struct session_counts *pipeline_session_counts(const struct pipeline *p)
 {
     return session_table_counts(p->sessions);

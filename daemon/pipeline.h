@@ -77,6 +77,10 @@ char *pipeline_outcome_json(const struct pipeline *p, const struct negotiation *
 /* Counters of the correlation stage. */
 const struct session_counts *pipeline_session_counts(const struct pipeline *p);
 
+/* Heap the correlation state holds, and shedding it (session_shed). */
+size_t pipeline_memory(const struct pipeline *p);
+size_t pipeline_shed(struct pipeline *p, size_t want);
+
 void pipeline_free(struct pipeline *p);
 
 #endif

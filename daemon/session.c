@@ -55,6 +55,7 @@ struct session_table {
     struct dev *lru_head, *lru_tail;
     size_t n_devices;
     size_t n_sessions;
+    size_t bytes; /* heap held by devices, sessions and their lists */
     struct session_counts counts;
 };
 
@@ -125,9 +126,11 @@ static void copy_span(char *dst, size_t size, struct pat_span sp)
     dst[n] = '\0';
 }
 
-static void sess_free(struct sess *s)
+static void sess_free(struct session_table *t, struct sess *s)
 {
+    t->bytes -= sizeof *s;
     for (int i = 0; i < NEG_NSLOTS; i++) {
+        t->bytes -= negotiate_list_bytes(s->client[i]) + negotiate_list_bytes(s->server[i]);
         negotiate_list_free(s->client[i]);
         negotiate_list_free(s->server[i]);
     }
@@ -255,7 +258,7 @@ static void dev_drop_sessions(struct session_table *t, struct dev *d)
         struct sess *s = d->sessions;
         decide(t, d, s);
         sess_unlink(t, d, s);
-        sess_free(s);
+        sess_free(t, s);
     }
 }
 
@@ -270,8 +273,11 @@ static void dev_free(struct session_table *t, struct dev *d)
     }
     lru_unlink(t, d);
     dev_drop_sessions(t, d);
-    for (int i = 0; i < NEG_NSLOTS; i++)
+    for (int i = 0; i < NEG_NSLOTS; i++) {
+        t->bytes -= negotiate_list_bytes(d->learned[i]);
         negotiate_list_free(d->learned[i]);
+    }
+    t->bytes -= sizeof *d + strlen(d->key) + 1;
     free(d->key);
     free(d);
     t->n_devices--;
@@ -304,6 +310,7 @@ static struct dev *dev_get(struct session_table *t, const char *key, const struc
     t->buckets[b] = d;
     lru_front(t, d);
     t->n_devices++;
+    t->bytes += sizeof *d + strlen(key) + 1;
     return d;
 }
 
@@ -320,11 +327,12 @@ static struct sess *sess_new(struct session_table *t, struct dev *d, const char 
             t->counts.evicted++;
         decide(t, d, old);
         sess_unlink(t, d, old);
-        sess_free(old);
+        sess_free(t, old);
     }
     struct sess *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
+    t->bytes += sizeof *s;
     snprintf(s->key, sizeof s->key, "%s", key);
     s->fail_slot = -1;
     s->fail_cat = -1;
@@ -348,7 +356,7 @@ static void expire_device(struct session_table *t, struct dev *d, int64_t now)
                 t->counts.expired++;
             decide(t, d, s);
             sess_unlink(t, d, s);
-            sess_free(s);
+            sess_free(t, s);
         }
         s = next;
     }
@@ -401,12 +409,14 @@ static unsigned span_uint(struct pat_span sp)
 
 /* a list that runs to the end of a line that may have been truncated may
  * have lost names */
-static void set_list(struct negotiate_list **dst, struct pat_span sp, const char *cut_at)
+static void set_list(struct session_table *t, struct negotiate_list **dst, struct pat_span sp, const char *cut_at)
 {
     struct negotiate_list *l = NULL;
     bool cut = cut_at && sp.p && sp.p + sp.len >= cut_at;
     if (negotiate_list_parse(sp.p, sp.p ? sp.len : 0, cut ? NEGOTIATE_PARSE_CUT : 0, &l, NULL) < 0)
         return;
+    t->bytes += negotiate_list_bytes(l);
+    t->bytes -= negotiate_list_bytes(*dst);
     negotiate_list_free(*dst);
     *dst = l;
 }
@@ -448,13 +458,15 @@ static void learn(struct session_table *t, struct dev *d, int slot, struct pat_s
                   int64_t now)
 {
     struct negotiate_list *l = NULL;
-    set_list(&l, sp, cut_at);
+    set_list(t, &l, sp, cut_at);
     if (!l)
         return;
     if (list_equal(l, d->learned[slot])) {
+        t->bytes -= negotiate_list_bytes(l);
         negotiate_list_free(l);
         return;
     }
+    t->bytes -= negotiate_list_bytes(d->learned[slot]);
     negotiate_list_free(d->learned[slot]);
     d->learned[slot] = l;
     if (t->profile_cb && !negotiate_list_partial(l)) {
@@ -477,6 +489,8 @@ int session_restore_profile(struct session_table *t, const char *device, int slo
     struct negotiate_list *l = NULL;
     if (negotiate_list_parse(list, strlen(list), 0, &l, NULL) < 0)
         return -1;
+    t->bytes += negotiate_list_bytes(l);
+    t->bytes -= negotiate_list_bytes(d->learned[slot]);
     negotiate_list_free(d->learned[slot]);
     d->learned[slot] = l;
     return 0;
@@ -592,11 +606,11 @@ void session_event(struct session_table *t, const char *device, const struct soc
         enum pat_side side = m->side != PAT_SIDE_NONE ? m->side : s->last_side;
         struct pat_span sp = m->list.p ? m->list : m->client_list.p ? m->client_list : m->server_list;
         if (side == PAT_SIDE_SERVER) {
-            set_list(&s->server[slot], sp, cut_at);
+            set_list(t, &s->server[slot], sp, cut_at);
             /* the device's own proposal is its current server profile */
             learn(t, d, slot, sp, cut_at, now);
         } else {
-            set_list(&s->client[slot], sp, cut_at);
+            set_list(t, &s->client[slot], sp, cut_at);
             s->has_data = true;
         }
         break;
@@ -618,9 +632,9 @@ void session_event(struct session_table *t, const char *device, const struct soc
         if (slot >= 0) {
             struct pat_span cl = m->client_list.p ? m->client_list : m->list;
             if (cl.p)
-                set_list(&s->client[slot], cl, cut_at);
+                set_list(t, &s->client[slot], cl, cut_at);
             if (m->server_list.p)
-                set_list(&s->server[slot], m->server_list, cut_at);
+                set_list(t, &s->server[slot], m->server_list, cut_at);
         }
         decide(t, d, s);
         break;
@@ -647,6 +661,57 @@ void session_flush(struct session_table *t)
 {
     for (struct dev *d = t->lru_head; d; d = d->lru_next)
         dev_drop_sessions(t, d);
+}
+
+size_t session_table_bytes(const struct session_table *t)
+{
+    return t ? t->bytes + sizeof *t : 0;
+}
+
+/* The oldest session of d (its list is most recent first). */
+static struct sess *oldest_sess(struct dev *d, bool undecided)
+{
+    struct sess *found = NULL;
+    for (struct sess *s = d->sessions; s; s = s->next)
+        if (!undecided || !s->decided)
+            found = s;
+    return found;
+}
+
+size_t session_shed(struct session_table *t, size_t want)
+{
+    size_t before = t->bytes;
+#define SHED_DONE (before - t->bytes >= want)
+    /* decided sessions first: they only absorb repeated lines */
+    for (struct dev *d = t->lru_tail; d && !SHED_DONE; d = d->lru_prev) {
+        struct sess *s = d->sessions, *next;
+        for (; s && !SHED_DONE; s = next) {
+            next = s->next;
+            if (s->decided) {
+                sess_unlink(t, d, s);
+                sess_free(t, s);
+            }
+        }
+    }
+    /* then the oldest undecided ones, of the least recently heard devices,
+     * decided early with what they have */
+    for (struct dev *d = t->lru_tail; d && !SHED_DONE; d = d->lru_prev) {
+        struct sess *s;
+        while (!SHED_DONE && (s = oldest_sess(d, true))) {
+            t->counts.memory_evicted++;
+            decide(t, d, s);
+            sess_unlink(t, d, s);
+            sess_free(t, s);
+        }
+    }
+    /* last, whole devices (learned lists come back from the database at
+     * the next start) */
+    while (t->lru_tail && !SHED_DONE) {
+        t->counts.devices_evicted++;
+        dev_free(t, t->lru_tail);
+    }
+#undef SHED_DONE
+    return before - t->bytes;
 }
 
 void session_table_free(struct session_table *t)

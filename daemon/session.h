@@ -42,7 +42,8 @@ struct session_counts {
     uint64_t orphans;         /* outcome events that matched no open session */
     uint64_t duplicates;      /* failure lines repeating a decided session's */
     uint64_t evicted;         /* sessions decided early: per-device limit */
-    uint64_t devices_evicted; /* device state dropped: device limit */
+    uint64_t devices_evicted; /* device state dropped: device limit or memory budget */
+    uint64_t memory_evicted;  /* undecided sessions decided early: memory budget ([daemon] max_memory) */
     uint64_t expired;         /* sessions decided at idle expiry */
     uint64_t failures;
     uint64_t successes;
@@ -88,6 +89,17 @@ const struct session_counts *session_table_counts(const struct session_table *t)
 /* Number of devices and open sessions held. */
 size_t session_table_devices(const struct session_table *t);
 size_t session_table_sessions(const struct session_table *t);
+
+/* Heap bytes the table holds (devices, sessions, their lists). */
+size_t session_table_bytes(const struct session_table *t);
+
+/* Frees at least want bytes when it can, cheapest loss first: decided
+ * sessions (kept only to absorb repeats), then the oldest undecided
+ * sessions of the least recently heard devices, decided early with what
+ * they have (counted in memory_evicted; their outcomes are reported as
+ * usual), then whole devices from the least recently heard (counted in
+ * devices_evicted). Returns the bytes freed. */
+size_t session_shed(struct session_table *t, size_t want);
 
 void session_table_free(struct session_table *t);
 

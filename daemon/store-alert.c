@@ -30,7 +30,7 @@ static void bind_str(sqlite3_stmt *st, int i, const char *v)
 }
 
 /* A queued operation with up to 7 strings (NULL kept as NULL). */
-static struct sop *sop_new(const char *const *str, int n)
+static struct sop *sop_new(const char *const *str, int n, size_t *bytes)
 {
     size_t total = 0;
     for (int i = 0; i < n; i++)
@@ -38,6 +38,7 @@ static struct sop *sop_new(const char *const *str, int n)
     struct sop *op = calloc(1, sizeof *op + total);
     if (!op)
         return NULL;
+    *bytes = sizeof *op + total;
     size_t off = 0;
     for (int i = 0; i < n; i++) {
         size_t len = str[i] ? strlen(str[i]) : 0;
@@ -59,9 +60,9 @@ static const char *sop_str(const struct sop *op, int i)
 
 /* Queues op; without a writer thread it is committed at once (with what
  * was queued before it). Returns 0 or -1. */
-static int push_op(struct store *s, enum qkind kind, struct sop *op, const char *what)
+static int push_op(struct store *s, enum qkind kind, struct sop *op, size_t bytes, const char *what)
 {
-    if (store_queue_push(s, kind, op, true) < 0) {
+    if (store_queue_push(s, kind, op, bytes, true) < 0) {
         free(op);
         log_error("database %s: %d alert operations queued, cannot %s; the disk is too slow or full", s->path,
                   STORE_OPS_MAX, what);
@@ -83,12 +84,13 @@ int store_alert_save(struct store *s, const struct store_alert *a)
         return -1;
     /* the device row is the writer's to find or make; the alert is queued
      * after the negotiation that raised it, so both commit in order */
+    size_t bytes = 0;
     const char *str[6] = {a->alert_id, a->device, a->mismatch ? a->mismatch : "unclassified", a->fingerprint,
                           a->category, a->status};
     size_t dlen = strlen(a->device);
     if (dlen > STORE_STR_MAX)
         str[1] = NULL; /* cut below, at a character boundary */
-    struct sop *op = sop_new(str, 6);
+    struct sop *op = sop_new(str, 6, &bytes);
     if (!op)
         return -1;
     if (!str[1]) {
@@ -97,7 +99,7 @@ int store_alert_save(struct store *s, const struct store_alert *a)
         char *cut = strndup(a->device, cut_len(a->device, STORE_STR_MAX));
         if (cut) {
             str[1] = cut;
-            op2 = sop_new(str, 6);
+            op2 = sop_new(str, 6, &bytes);
             free(cut);
         }
         free(op);
@@ -108,7 +110,7 @@ int store_alert_save(struct store *s, const struct store_alert *a)
     op->t[1] = a->last_seen;
     op->t[2] = a->last_notified;
     op->t[3] = (int64_t)a->count;
-    return push_op(s, Q_ALERT, op, "save an alert");
+    return push_op(s, Q_ALERT, op, bytes, "save an alert");
 }
 
 int store_alerts_load(struct store *s, store_alert_cb cb, void *arg)
@@ -148,8 +150,9 @@ int store_outbox_add(struct store *s, const char *alert_id, const char *sink, co
 {
     if (!s || (s->flags & STORE_READONLY) || !alert_id || !sink || !payload)
         return -1;
+    size_t bytes = 0;
     const char *str[3] = {alert_id, sink, payload};
-    struct sop *op = sop_new(str, 3);
+    struct sop *op = sop_new(str, 3, &bytes);
     if (!op)
         return -1;
     /* the id is given here, so the caller knows it before the row commits */
@@ -157,30 +160,32 @@ int store_outbox_add(struct store *s, const char *alert_id, const char *sink, co
     op->t[0] = now;
     if (id)
         *id = op->id;
-    return push_op(s, Q_OUTBOX_ADD, op, "add to the alert outbox");
+    return push_op(s, Q_OUTBOX_ADD, op, bytes, "add to the alert outbox");
 }
 
 int store_outbox_done(struct store *s, int64_t id)
 {
     if (!s || (s->flags & STORE_READONLY))
         return -1;
-    struct sop *op = sop_new(NULL, 0);
+    size_t bytes = 0;
+    struct sop *op = sop_new(NULL, 0, &bytes);
     if (!op)
         return -1;
     op->id = id;
-    return push_op(s, Q_OUTBOX_DONE, op, "clear a delivered alert from the outbox");
+    return push_op(s, Q_OUTBOX_DONE, op, bytes, "clear a delivered alert from the outbox");
 }
 
 int store_outbox_failed(struct store *s, int64_t id, int64_t next_attempt)
 {
     if (!s || (s->flags & STORE_READONLY))
         return -1;
-    struct sop *op = sop_new(NULL, 0);
+    size_t bytes = 0;
+    struct sop *op = sop_new(NULL, 0, &bytes);
     if (!op)
         return -1;
     op->id = id;
     op->t[0] = next_attempt;
-    return push_op(s, Q_OUTBOX_FAILED, op, "count a failed delivery");
+    return push_op(s, Q_OUTBOX_FAILED, op, bytes, "count a failed delivery");
 }
 
 /* Writes one operation inside the writer's transaction. */

@@ -117,6 +117,7 @@ enum qkind { Q_NEG = 1, Q_PROFILE, Q_ALERT, Q_OUTBOX_ADD, Q_OUTBOX_DONE, Q_OUTBO
 
 struct qent {
     unsigned char kind; /* enum qkind */
+    uint32_t bytes;     /* heap of p, for the memory budget */
     void *p;            /* struct rec, struct prec or struct sop */
 };
 
@@ -154,6 +155,9 @@ struct store {
     size_t qsize, qhead, qlen; /* ring slots, first, entries */
     size_t qcap;               /* bound on queued negotiations */
     size_t nrec, nprof, nops;  /* queued entries of each kind */
+    size_t qbytes;             /* heap of the queued entries */
+    size_t lbytes;             /* loop: heap of the interned lists */
+    _Atomic size_t cbytes;     /* writer: heap of the device and client caches */
     struct hset known;         /* loop: client types whose lists were queued */
 
     /* The writer thread (store_start); without it store_flush writes on the
@@ -335,7 +339,7 @@ void store_refresh_statistics(struct store *s);
 
 /* store-write.c: appends an entry (under mu); 0, or -1 when its kind's
  * bound is reached. Wakes the writer when urgent. */
-int store_queue_push(struct store *s, enum qkind kind, void *p, bool urgent);
+int store_queue_push(struct store *s, enum qkind kind, void *p, size_t bytes, bool urgent);
 
 /* store-alert.c: writes one queued alert or outbox operation in the
  * writer's transaction; 0 or the SQLite error code. */

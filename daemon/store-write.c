@@ -172,6 +172,7 @@ static void caches_reset(struct store *s)
 {
     htab_filter(&s->devices, drop_dev);
     htab_filter(&s->clients, drop_cli);
+    atomic_store(&s->cbytes, 0);
     s->list_gen++;
     for (size_t i = 0; i < s->nltouched; i++)
         s->ltouched[i]->touched = false;
@@ -213,6 +214,16 @@ static long join_list(struct store *s, const struct negotiate_list *l)
     return (long)len;
 }
 
+/* Forgets the interned lists no queued record holds (on the loop). */
+static void lists_trim(struct store *s)
+{
+    htab_filter(&s->lists, drop_unused_list);
+    s->lbytes = 0;
+    for (size_t i = 0; s->lists.slot && i <= s->lists.mask; i++)
+        if (s->lists.slot[i])
+            s->lbytes += sizeof(struct list_node) + s->lists.slot[i]->klen + 1;
+}
+
 /* Returns the interned copy of l (one more reference), creating it. */
 static struct list_node *list_intern(struct store *s, const struct negotiate_list *l)
 {
@@ -223,7 +234,7 @@ static struct list_node *list_intern(struct store *s, const struct negotiate_lis
     struct list_node *ln = (struct list_node *)htab_find(&s->lists, h, s->scratch, (size_t)klen);
     if (!ln) {
         if (s->lists.count >= STORE_CACHE_MAX)
-            htab_filter(&s->lists, drop_unused_list);
+            lists_trim(s);
         ln = malloc(sizeof *ln + (size_t)klen + 1);
         if (!ln)
             return NULL;
@@ -240,6 +251,7 @@ static struct list_node *list_intern(struct store *s, const struct negotiate_lis
             free(ln);
             return NULL;
         }
+        s->lbytes += sizeof *ln + (size_t)klen + 1;
     }
     atomic_fetch_add(&ln->refs, 1);
     return ln;
@@ -330,7 +342,7 @@ static void wake_writer(struct store *s)
     pthread_cond_signal(&s->cv);
 }
 
-int store_queue_push(struct store *s, enum qkind kind, void *p, bool urgent)
+int store_queue_push(struct store *s, enum qkind kind, void *p, size_t bytes, bool urgent)
 {
     pthread_mutex_lock(&s->mu);
     size_t *n = kind == Q_NEG ? &s->nrec : kind == Q_PROFILE ? &s->nprof : &s->nops;
@@ -339,8 +351,9 @@ int store_queue_push(struct store *s, enum qkind kind, void *p, bool urgent)
         pthread_mutex_unlock(&s->mu);
         return -1;
     }
-    s->q[(s->qhead + s->qlen) % s->qsize] = (struct qent){.kind = (unsigned char)kind, .p = p};
+    s->q[(s->qhead + s->qlen) % s->qsize] = (struct qent){.kind = (unsigned char)kind, .bytes = (uint32_t)bytes, .p = p};
     s->qlen++;
+    s->qbytes += bytes;
     (*n)++;
     s->enq_seq++;
     if (s->threaded && (urgent || s->nrec == STORE_BATCH_MIN))
@@ -424,7 +437,7 @@ int store_enqueue(struct store *s, const struct negotiation *n)
         if (n->server[r->slot] && !(r->list[CL_FAIL_SERVER] = list_intern(s, n->server[r->slot])))
             goto nomem;
     }
-    if (store_queue_push(s, Q_NEG, r, false) < 0) {
+    if (store_queue_push(s, Q_NEG, r, sizeof *r + total, false) < 0) {
         rec_free(r);
         s->counts.refused++;
         return -1;
@@ -464,11 +477,26 @@ int store_enqueue_profile(struct store *s, const char *device, int slot, const c
         free(p);
         return -1;
     }
-    if (store_queue_push(s, Q_PROFILE, p, false) < 0) {
+    if (store_queue_push(s, Q_PROFILE, p, sizeof *p + dlen + 1, false) < 0) {
         prec_free(p);
         return -1;
     }
     return 0;
+}
+
+size_t store_memory(const struct store *s)
+{
+    if (!s || (s->flags & STORE_READONLY))
+        return 0;
+    struct store *m = (struct store *)s; /* the lock, not the contents */
+    pthread_mutex_lock(&m->mu);
+    size_t n = s->qbytes;
+    pthread_mutex_unlock(&m->mu);
+    /* the ring, the batch's arrays, the caches and interned lists */
+    return n + s->qsize * sizeof *s->q +
+           (s->dtouched_cap + s->ctouched_cap + s->ltouched_cap) * sizeof(void *) + s->lbytes +
+           atomic_load(&s->cbytes) + (s->known.mask + 1) * sizeof(uint64_t) +
+           (s->lists.mask + 1) * sizeof(void *);
 }
 
 size_t store_pending(const struct store *s)
@@ -650,6 +678,7 @@ static int dev_get(struct store *s, const char *key, size_t klen, const char *na
             drop_dev(&d->h);
             return rc ? rc : SQLITE_NOMEM;
         }
+        atomic_fetch_add(&s->cbytes, sizeof *d + klen + 1 + nlen + vlen + 2);
     }
     dev_touch(s, d, name, nlen, vendor, vlen, t);
     *out = d;
@@ -721,6 +750,7 @@ static int cli_get(struct store *s, struct rec *r, struct cli_node **out)
             drop_cli(&c->h);
             return rc ? rc : SQLITE_NOMEM;
         }
+        atomic_fetch_add(&s->cbytes, sizeof *c + klen + 1);
     } else if (c->nulls) {
         bool fill = false;
         for (int i = 0; i < CL_FAIL_CLIENT; i++) {
@@ -939,6 +969,7 @@ static void qent_done(struct store *s, struct qent *e)
         break;
     }
     s->done_seq++;
+    s->qbytes -= e->bytes;
     qent_free(e);
 }
 

@@ -117,6 +117,10 @@ int store_enqueue(struct store *s, const struct negotiation *n);
  * writer to commit now and returns 0. */
 int store_flush(struct store *s);
 
+/* Heap the store holds for the daemon's memory budget: the queued entries,
+ * the queue itself, interned lists and id caches. */
+size_t store_memory(const struct store *s);
+
 /* Queued, not yet committed: negotiations, learned profiles and alert
  * operations. */
 size_t store_pending(const struct store *s);

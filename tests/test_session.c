@@ -285,6 +285,50 @@ static void test_bounds(void **state)
     session_table_free(t);
 }
 
+/* The memory budget: bytes are accounted as sessions and lists come and
+ * go, and shedding takes the oldest undecided sessions of the least
+ * recently heard devices first, reporting each as usual. */
+static void test_memory_shed(void **state)
+{
+    (void)state;
+    struct seen s;
+    struct session_table *t = table(&s, 64, 100000);
+    size_t empty = session_table_bytes(t);
+    char dev[16], pid[16];
+    for (int d = 0; d < 10; d++) {
+        snprintf(dev, sizeof dev, "dev-%d", d);
+        for (int i = 0; i < 5; i++) {
+            snprintf(pid, sizeof pid, "%d", 100 + i);
+            struct pat_match c = ev(PAT_EV_CONNECT, PAT_SLOT_NONE, PAT_SIDE_NONE, NULL);
+            session_event(t, dev, NULL, pid, strlen(pid), 1000 + d, &c, NULL);
+        }
+    }
+    size_t full = session_table_bytes(t);
+    assert_true(full > empty + 50 * 500); /* 50 sessions of a few hundred bytes each */
+    client_offer(t, "dev-9", 1009, "diffie-hellman-group1-sha1"); /* lists add up */
+    assert_true(session_table_bytes(t) > full);
+    full = session_table_bytes(t);
+
+    /* a little: the oldest sessions of the least recently heard device */
+    size_t freed = session_shed(t, 1);
+    assert_true(freed > 0);
+    assert_int_equal(session_table_bytes(t), full - freed);
+    assert_int_equal(session_table_counts(t)->memory_evicted, 1);
+    assert_int_equal(session_table_counts(t)->undecided, 1); /* decided early: nothing known */
+    assert_int_equal(session_table_sessions(t), 49);
+
+    /* more than the sessions hold: every session, then devices */
+    freed = session_shed(t, full);
+    assert_int_equal(session_table_sessions(t), 0);
+    assert_int_equal(session_table_devices(t), 0);
+    assert_int_equal(session_table_counts(t)->memory_evicted, 50);
+    assert_int_equal(session_table_counts(t)->devices_evicted, 10);
+    /* each decided with what it had: too little (no server lists) */
+    assert_int_equal(session_table_counts(t)->undecided, 50);
+    assert_int_equal(session_table_bytes(t), empty);
+    session_table_free(t);
+}
+
 /* sshd DEBUG1: "kex: algorithm: (no match)" comes BEFORE "Unable to
  * negotiate ... Their offer": the first must not decide without the offer */
 static void test_no_match_then_offer(void **state)
@@ -374,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_unknown_server_no_failure),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_orphans),
+        cmocka_unit_test(test_memory_shed),
         cmocka_unit_test(test_no_match_then_offer),
         cmocka_unit_test(test_success_without_lists),
     };
