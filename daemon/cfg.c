@@ -79,6 +79,63 @@ int cfg_parse_duration(const char *text, unsigned *seconds)
     return 0;
 }
 
+int cfg_parse_net(const char *text, struct cfg_net *n)
+{
+    char host[64];
+    const char *slash = strchr(text, '/');
+    size_t hl = slash ? (size_t)(slash - text) : strlen(text);
+    if (hl == 0 || hl >= sizeof host)
+        return -1;
+    memcpy(host, text, hl);
+    host[hl] = '\0';
+    memset(n, 0, sizeof *n);
+    unsigned max;
+    if (inet_pton(AF_INET, host, n->addr) == 1) {
+        n->family = AF_INET;
+        max = 32;
+    } else if (inet_pton(AF_INET6, host, n->addr) == 1) {
+        n->family = AF_INET6;
+        max = 128;
+    } else {
+        return -1;
+    }
+    n->prefix = max;
+    if (slash) {
+        char *end;
+        unsigned long p = strtoul(slash + 1, &end, 10);
+        if (end == slash + 1 || *end || p > max)
+            return -1;
+        n->prefix = (unsigned)p;
+    }
+    return 0;
+}
+
+bool cfg_net_contains(const struct cfg_net *n, const struct sockaddr *sa)
+{
+    unsigned char a[16];
+    int fam = sa->sa_family;
+    if (fam == AF_INET) {
+        memcpy(a, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+    } else if (fam == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a6)) {
+            fam = AF_INET;
+            memcpy(a, &a6->s6_addr[12], 4);
+        } else {
+            memcpy(a, a6, 16);
+        }
+    } else {
+        return false;
+    }
+    if (fam != n->family)
+        return false;
+    unsigned full = n->prefix / 8, rest = n->prefix % 8;
+    if (memcmp(a, n->addr, full) != 0)
+        return false;
+    unsigned char mask = (unsigned char)(0xff << (8 - rest));
+    return !rest || (a[full] & mask) == (n->addr[full] & mask);
+}
+
 /* "65536", "64k", "1m" (binary multiples) */
 static int parse_size(const char *text, unsigned long long max, unsigned long long *out)
 {
@@ -319,7 +376,7 @@ static char *cfg_reader(char *str, int num, void *stream)
 /* ------------------------------------------------------------- key tables */
 
 enum ktype { K_ADDRS, K_SIZE, K_UINT, K_DURATION, K_BOOL, K_PATH, K_STRING, K_IDENTIFY, K_LOGLEVEL, K_ADDR,
-             K_FORMAT, K_STDOUT };
+             K_FORMAT, K_STDOUT, K_NETS };
 
 struct keydef {
     const char *section;
@@ -359,9 +416,16 @@ static const struct keydef keys[] = {
     {"knowledge", "catalogue", K_PATH, OFF(catalogue), 0},
     {"knowledge", "keywords", K_PATH, OFF(keywords), 0},
     {"metrics", "listen", K_ADDR, OFF(metrics_listen), 0},
+    {"probe", "enable", K_BOOL, OFF(probe_enable), 0},
+    {"probe", "allow", K_NETS, OFF(probe_allow), 0},
+    {"probe", "port", K_UINT, OFF(probe_port), 65535},
+    {"probe", "interval", K_DURATION, OFF(probe_interval), 0},
+    {"probe", "after_failure", K_DURATION, OFF(probe_after_failure), 0},
+    {"probe", "max_parallel", K_UINT, OFF(probe_max_parallel), 256},
+    {"probe", "timeout", K_DURATION, OFF(probe_timeout), 0},
 };
 
-static const char *const known_sections[] = {"daemon", "listen", "store", "alerts", "knowledge", "metrics"};
+static const char *const known_sections[] = {"daemon", "listen", "store", "alerts", "knowledge", "metrics", "probe"};
 static const char *const vendors[] = {"huawei", "cisco", "h3c", "openssh", "dropbear"};
 
 static char *resolve_path(const struct cfg *c, const char *value)
@@ -532,6 +596,34 @@ static void apply_key(struct ctx *x, const struct keydef *k, const char *value, 
             add_error(x, line, "[daemon] log_level: '%s' must be error, warning, notice, info or debug", value);
         else
             c->log_level = lv;
+        return;
+    }
+    case K_NETS: {
+        char **items = NULL;
+        size_t n = 0;
+        if (split_list(value, &items, &n) < 0) {
+            x->oom = true;
+            return;
+        }
+        struct cfg_net *v = n ? calloc(n, sizeof *v) : NULL;
+        if (n && !v) {
+            x->oom = true;
+            free_list(items, n);
+            return;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (cfg_parse_net(items[i], &v[i]) < 0) {
+                add_error(x, line, "[%s] %s: '%s' is not an address or network (10.0.0.0/8, 2001:db8::/32)",
+                          k->section, k->name, items[i]);
+                free(v);
+                free_list(items, n);
+                return;
+            }
+        }
+        free_list(items, n);
+        free(c->probe_allow);
+        c->probe_allow = v;
+        c->n_probe_allow = n;
         return;
     }
     case K_STDOUT: {
@@ -743,6 +835,11 @@ static void set_defaults(struct cfg *c)
     c->resolve_after = 24 * 3600;
     c->exec_timeout = 30;
     c->exec_max = 4;
+    c->probe_port = 22;
+    c->probe_interval = 24 * 3600;
+    c->probe_after_failure = 300;
+    c->probe_max_parallel = 8;
+    c->probe_timeout = 10;
 }
 
 /* knowledge files the configuration does not name are looked for in
@@ -948,6 +1045,7 @@ void cfg_free(struct cfg *c)
     free(c->catalogue);
     free(c->keywords);
     free(c->metrics_listen);
+    free(c->probe_allow);
     for (size_t i = 0; i < c->n_devices; i++) {
         struct cfg_device *d = &c->devices[i];
         free(d->name);

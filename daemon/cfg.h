@@ -22,6 +22,14 @@ struct cfg_addr {
 
 enum cfg_identify { CFG_IDENTIFY_SOURCE = 0, CFG_IDENTIFY_HOSTNAME };
 
+/* A network: an address with a prefix length ("10.0.0.0/8", "2001:db8::/32",
+ * a bare address is /32 or /128). */
+struct cfg_net {
+    int family; /* AF_INET or AF_INET6 */
+    unsigned char addr[16];
+    unsigned prefix;
+};
+
 /* [alerts] stdout: no; yes (a short human line per alert when stdout is a
  * terminal, JSON Lines otherwise); json (always JSON Lines); text (always
  * the human line) */
@@ -98,6 +106,16 @@ struct cfg {
     /* [metrics] */
     struct cfg_addr *metrics_listen; /* NULL = off */
 
+    /* [probe]: the daemon asks devices' SSH servers for their lists */
+    bool probe_enable;          /* default no: nothing is probed */
+    struct cfg_net *probe_allow; /* only these networks are ever probed */
+    size_t n_probe_allow;
+    unsigned probe_port;         /* default 22 */
+    unsigned probe_interval;     /* seconds between probes of a device (24h) */
+    unsigned probe_after_failure; /* seconds after a failure with unknown server lists (5m) */
+    unsigned probe_max_parallel; /* default 8 */
+    unsigned probe_timeout;      /* seconds (10s) */
+
     /* [device NAME] and [group NAME] */
     struct cfg_device *devices;
     size_t n_devices;
@@ -126,6 +144,12 @@ void cfg_errors_free(struct cfg_errors *errs);
 /* Parses "HOST:PORT" ("[v6]:PORT" for IPv6, numeric addresses only) into a.
  * Returns 0 or -1. */
 int cfg_parse_addr(const char *text, struct cfg_addr *a);
+
+/* Parses "ADDRESS[/PREFIX]" into n. Returns 0 or -1. */
+int cfg_parse_net(const char *text, struct cfg_net *n);
+
+/* True when sa (IPv4, IPv6 or IPv4-mapped IPv6) lies in n. */
+bool cfg_net_contains(const struct cfg_net *n, const struct sockaddr *sa);
 
 /* Parses a duration "90", "30s", "5m", "4h", "7d" into seconds. Returns 0 or -1. */
 int cfg_parse_duration(const char *text, unsigned *seconds);

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "prober.h"
 #include "privdrop.h"
 #include "sdnotify.h"
 #include "stats.h"
@@ -43,6 +44,7 @@ struct daemon {
     struct store *store;
     struct alerter *alerter;
     struct metrics *metrics;
+    struct prober *prober; /* [probe]: idle unless enable = yes */
     int paused;
     uint64_t pauses; /* times reading was paused for the database */
     int mem_paused;  /* reading paused: the memory budget is spent on the database queue */
@@ -174,7 +176,30 @@ static void on_outcome(void *arg, const struct negotiation *n)
     }
     if (d->alerter)
         alerter_process(d->alerter, d->pipeline, n, (int64_t)time(NULL));
+    /* the device's lists were unknown: ask its SSH server ([probe]) */
+    if (d->prober && n->failed && n->slot >= 0 && n->slot < NEG_NSLOTS && !n->server[n->slot])
+        prober_failure(d->prober, n->device, (int64_t)time(NULL));
     store_backpressure(d);
+}
+
+/* A probe answered: its lists are the device's server lists from now on,
+ * for the sessions (newest wins) and in the store. KEXINIT's first eight
+ * lists are the negotiation slots in the same order. */
+static void on_probed(void *arg, const char *device, const struct probe_result *r)
+{
+    struct daemon *d = arg;
+    if (r->error != PROBE_OK)
+        return;
+    int64_t now = (int64_t)time(NULL);
+    for (int slot = 0; slot < NEG_NSLOTS; slot++) {
+        const char *list = r->kexinit.lists[slot];
+        if (!list || !*list)
+            continue;
+        if (pipeline_restore_profile(d->pipeline, device, slot, list, now) < 0 ||
+            store_enqueue_profile(d->store, device, slot, list, now) < 0)
+            log_warning("probe of device %s: the %s list could not be kept (memory or database queue full)", device,
+                        kexinit_list_name(slot));
+    }
 }
 
 static void put_stat(void *arg, const char *name, uint64_t value)
@@ -299,6 +324,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
         if (alerter_reopen(d->alerter, c, aerr, sizeof aerr) < 0)
             log_error("SIGHUP: %s; alerts keep going to the old file", aerr);
         listen_reconfigure(d->listen, c);
+        prober_set_cfg(d->prober, c);
         log_set_level(d->debug ? LOG_LV_DEBUG : (enum log_level)c->log_level);
         cfg_free(d->cfg);
         d->cfg = c;
@@ -433,6 +459,7 @@ static void teardown(struct daemon *d)
     if (d->listen)
         listen_stop(d->listen);
     listen_free(d->listen);
+    prober_free(d->prober);
     if (d->pipeline)
         pipeline_finish(d->pipeline);
     /* what the pipeline decided last is committed, and the alerts waiting
@@ -580,7 +607,8 @@ int main(int argc, char **argv)
         return 1;
     }
     d.listen = d.base ? listen_new(d.base, d.cfg, on_message, &d) : NULL;
-    if (!d.listen) {
+    d.prober = d.base ? prober_new(d.base, d.cfg, on_probed, &d) : NULL;
+    if (!d.listen || !d.prober) {
         log_error("out of memory at start-up");
         teardown(&d);
         return 1;

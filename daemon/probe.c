@@ -235,9 +235,17 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
         fail(p, PROBE_TIMEOUT, "timed out after ", t, " waiting for the server's KEXINIT");
 }
 
-int probe_start(struct event_base *base, const struct sockaddr *sa, socklen_t salen, unsigned timeout_ms,
-                probe_done_cb cb, void *arg, char *err, size_t errsize)
+void probe_cancel(struct probe *p)
 {
+    if (p)
+        finish_silently(p);
+}
+
+int probe_start(struct event_base *base, const struct sockaddr *sa, socklen_t salen, unsigned timeout_ms,
+                probe_done_cb cb, void *arg, struct probe **handle, char *err, size_t errsize)
+{
+    if (handle)
+        *handle = NULL;
     struct probe *p = calloc(1, sizeof *p);
     if (!p || !(p->buf = malloc(PROBE_BUF))) {
         free(p);
@@ -285,5 +293,7 @@ int probe_start(struct event_base *base, const struct sockaddr *sa, socklen_t sa
         finish_silently(p);
         return -1;
     }
+    if (handle)
+        *handle = p;
     return 0;
 }

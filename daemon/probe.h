@@ -49,11 +49,18 @@ typedef void (*probe_done_cb)(void *arg, const struct probe_result *r);
 
 struct event_base;
 
+struct probe;
+
 /* Starts a probe of sa (IPv4 or IPv6, with its port) that gives up after
- * timeout_ms. Returns 0 (cb will be called once, from the loop), or -1 with
- * err set when no socket could be made (cb is then never called). */
+ * timeout_ms. Returns 0 (cb will be called once, from the loop, unless the
+ * probe is cancelled first) and *handle (may be NULL) for probe_cancel(),
+ * valid until cb runs; or -1 with err set when no socket could be made (cb
+ * is then never called). */
 int probe_start(struct event_base *base, const struct sockaddr *sa, socklen_t salen, unsigned timeout_ms,
-                probe_done_cb cb, void *arg, char *err, size_t errsize);
+                probe_done_cb cb, void *arg, struct probe **handle, char *err, size_t errsize);
+
+/* Abandons a running probe: its socket is closed, cb is never called. */
+void probe_cancel(struct probe *p);
 
 /* A short name of an error: "ok", "refused", "timeout", "unreachable",
  * "closed", "not-ssh", "ssh1", "long-line", "bad-kexinit". */

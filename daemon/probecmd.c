@@ -123,7 +123,7 @@ static void start_next(struct run *run)
             continue;
         }
         char err[256];
-        if (probe_start(run->base, ai->ai_addr, ai->ai_addrlen, run->timeout_ms, probe_done, t, err,
+        if (probe_start(run->base, ai->ai_addr, ai->ai_addrlen, run->timeout_ms, probe_done, t, NULL, err,
                         sizeof err) < 0) {
             t->r.error = PROBE_UNREACHABLE;
             snprintf(t->r.message, sizeof t->r.message, "%s", err);

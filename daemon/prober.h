@@ -1,0 +1,48 @@
+/* prober: the daemon's [probe] — asks devices' SSH servers for their lists
+ * (probe.h) on the daemon's event loop: a device is probed after_failure
+ * seconds after a failure whose server list was unknown, and again every
+ * interval, never more than max_parallel at once, and only when [probe]
+ * enable = yes and its address lies in allow. A device is probed at the
+ * address its key names (identify = source), on [probe] port.
+ *
+ * Results go to the owner's callback, on the loop: the device key and what
+ * the probe found (borrowed for the call).
+ */
+#ifndef KW_PROBER_H
+#define KW_PROBER_H
+
+#include <stdint.h>
+
+#include "probe.h"
+
+struct cfg;
+struct event_base;
+struct prober;
+
+typedef void (*prober_result_cb)(void *arg, const char *device, const struct probe_result *r);
+
+/* cfg is borrowed until prober_set_cfg() replaces it or prober_free().
+ * Returns NULL when memory is short. */
+struct prober *prober_new(struct event_base *base, const struct cfg *cfg, prober_result_cb cb, void *arg);
+
+/* A new configuration (SIGHUP): devices no longer allowed are forgotten. */
+void prober_set_cfg(struct prober *p, const struct cfg *cfg);
+
+/* A failure on device whose server list for the failing slot was unknown:
+ * the device is probed after_failure seconds after now, unless a probe of it
+ * is already due sooner. Devices whose key is not an allowed address are
+ * ignored (counted). */
+void prober_failure(struct prober *p, const char *device, int64_t now);
+
+/* Probes started, answered, failed; devices known. */
+struct prober_counts {
+    uint64_t started, answered, failed, not_allowed;
+    size_t devices, running;
+};
+void prober_counts(const struct prober *p, struct prober_counts *out);
+
+/* Frees everything; probes in flight are abandoned (their sockets closed
+ * when the loop is freed). NULL is a no-op. */
+void prober_free(struct prober *p);
+
+#endif
