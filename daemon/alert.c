@@ -44,6 +44,7 @@ struct alert_state {
     int64_t first_seen, last_seen, last_sent;
     int64_t last_rx; /* wall clock of the last failure (device clocks may be off) */
     uint64_t count;
+    bool dirty;   /* count/last_seen of repeats not saved yet (alerter_sync) */
     json_t *last; /* the last alert object sent, for the resolved notice */
 };
 
@@ -63,6 +64,7 @@ struct alerter {
     struct alert_state *buckets[ALERT_BUCKETS];
     size_t n;
     uint64_t sent, suppressed;
+    size_t dirty; /* alerts with repeats not saved yet */
     struct log_ratelimit rl;
     /* alerts emitted once their state is committed, oldest first: one
      * store_after_commit callback each, called in order */
@@ -190,7 +192,10 @@ static void restore_alert(void *arg, const struct store_alert *sa)
     snprintf(s->fingerprint, sizeof s->fingerprint, "%s", sa->fingerprint ? sa->fingerprint : "");
     snprintf(s->mismatch, sizeof s->mismatch, "%s", sa->mismatch ? sa->mismatch : "unclassified");
     snprintf(s->category, sizeof s->category, "%s", sa->category ? sa->category : "kex");
-    s->slot = -1;
+    s->software = sa->software ? strdup(sa->software) : NULL;
+    s->offer = sa->offer ? strdup(sa->offer) : NULL;
+    s->slot = sa->slot ? negotiate_slot_from_name(sa->slot) : -1;
+    snprintf(s->address, sizeof s->address, "%s", sa->address ? sa->address : "");
     s->first_seen = sa->first_seen;
     s->last_seen = sa->last_seen;
     s->last_sent = sa->last_notified;
@@ -360,8 +365,11 @@ static void emit(struct alerter *a, json_t *o, const char *alert_id)
     }
 }
 
-static void save_state(struct alerter *a, const struct alert_state *st, const char *status)
+/* Saves an alert's state: at once (status changes), or lazily, with the
+ * store's next batch (the count and last_seen of repeats). */
+static void save_state_as(struct alerter *a, struct alert_state *st, const char *status, bool lazy)
 {
+    st->dirty = false;
     if (!a->env.store)
         return;
     struct store_alert sa = {
@@ -375,11 +383,32 @@ static void save_state(struct alerter *a, const struct alert_state *st, const ch
         .last_seen = st->last_seen,
         .last_notified = st->last_sent,
         .count = st->count,
+        .software = st->software,
+        .offer = st->offer,
+        .slot = st->slot >= 0 ? negotiate_slot_name((enum negotiate_slot)st->slot) : NULL,
+        .address = st->address[0] ? st->address : NULL,
     };
-    if (store_alert_save(a->env.store, &sa) < 0 && log_ratelimit_allow(&a->rl, time(NULL), NULL))
+    int rc = lazy ? store_alert_note(a->env.store, &sa) : store_alert_save(a->env.store, &sa);
+    if (rc < 0 && log_ratelimit_allow(&a->rl, time(NULL), NULL))
         log_error("alert %s of device %s could not be saved in the database; it is still sent, but a restart "
                   "would forget it",
                   st->id, st->device);
+}
+
+static void save_state(struct alerter *a, struct alert_state *st, const char *status)
+{
+    save_state_as(a, st, status, false);
+}
+
+void alerter_sync(struct alerter *a)
+{
+    if (!a->dirty)
+        return;
+    for (unsigned b = 0; b < ALERT_BUCKETS; b++)
+        for (struct alert_state *s = a->buckets[b]; s; s = s->next)
+            if (s->dirty)
+                save_state_as(a, s, "firing", true);
+    a->dirty = 0;
 }
 
 /* The alert object of SPEC, taken from the pipeline's outcome object so
@@ -464,6 +493,7 @@ void alerter_tick(struct alerter *a, int64_t now)
     for (int i = 0; i < SINK_N; i++)
         if (a->sinks[i] && a->sinks[i]->ops->tick)
             a->sinks[i]->ops->tick(a->sinks[i], now);
+    alerter_sync(a);
     if (!a->env.cfg->resolve_after)
         return;
     for (unsigned b = 0; b < ALERT_BUCKETS; b++)
@@ -549,7 +579,13 @@ void alerter_process(struct alerter *a, struct pipeline *p, const struct negotia
     if (n->time > s->last_seen)
         s->last_seen = n->time;
     if (s->last_sent && now - s->last_sent < (int64_t)a->env.cfg->repeat_interval) {
+        /* held back; its count and last_seen are saved by the next
+         * alerter_sync, in one batch with every other repeat */
         a->suppressed++;
+        if (!s->dirty) {
+            s->dirty = true;
+            a->dirty++;
+        }
         return;
     }
     json_t *o = alert_object(p, n, id, s);
@@ -581,6 +617,7 @@ void alerter_free(struct alerter *a)
 {
     if (!a)
         return;
+    alerter_sync(a); /* committed by store_close at the latest */
     /* store_finish ran the pending ones before; any left are not sent */
     if (a->env.store)
         store_after_commit_cancel(a->env.store, a);

@@ -54,6 +54,12 @@ void alerter_process(struct alerter *a, struct pipeline *p, const struct negotia
  * period); call about once a second. */
 void alerter_tick(struct alerter *a, int64_t now);
 
+/* Saves the count and last_seen of repeats held back by repeat_interval
+ * (store_alert_note: with the store's next batch, never a write per
+ * repeat), so they survive a restart. alerter_tick does it every second;
+ * call it before store_finish when stopping. */
+void alerter_sync(struct alerter *a);
+
 /* Reopens the file sink (after logrotate moved it) and takes cfg's
  * repeat_interval. Returns 0 or -1 (the old file stays open). */
 int alerter_reopen(struct alerter *a, const struct cfg *cfg, char *err, size_t errsize);

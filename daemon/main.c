@@ -465,6 +465,8 @@ static void teardown(struct daemon *d)
     /* what the pipeline decided last is committed, and the alerts waiting
      * for their state to commit go out, before the alerter and the
      * database close */
+    if (d->alerter)
+        alerter_sync(d->alerter);
     store_finish(d->store);
     alerter_free(d->alerter);
     store_close(d->store);

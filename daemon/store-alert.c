@@ -29,7 +29,7 @@ static void bind_str(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
-/* A queued operation with up to 7 strings (NULL kept as NULL). */
+/* A queued operation with up to 10 strings (NULL kept as NULL). */
 static struct sop *sop_new(const char *const *str, int n, size_t *bytes)
 {
     size_t total = 0;
@@ -43,7 +43,7 @@ static struct sop *sop_new(const char *const *str, int n, size_t *bytes)
     for (int i = 0; i < n; i++) {
         size_t len = str[i] ? strlen(str[i]) : 0;
         if (!str[i])
-            op->nulls |= (unsigned char)(1u << i);
+            op->nulls |= (uint16_t)(1u << i);
         else
             memcpy(op->buf + off, str[i], len);
         op->buf[off + len] = '\0';
@@ -59,16 +59,17 @@ static const char *sop_str(const struct sop *op, int i)
 }
 
 /* Queues op; without a writer thread it is committed at once (with what
- * was queued before it). Returns 0 or -1. */
-static int push_op(struct store *s, enum qkind kind, struct sop *op, size_t bytes, const char *what)
+ * was queued before it) unless lazy. A lazy op does not wake the writer:
+ * it is committed with the next batch. Returns 0 or -1. */
+static int push_op_as(struct store *s, enum qkind kind, struct sop *op, size_t bytes, const char *what, bool lazy)
 {
-    if (store_queue_push(s, kind, op, bytes, true) < 0) {
+    if (store_queue_push(s, kind, op, bytes, !lazy) < 0) {
         free(op);
         log_error("database %s: %d alert operations queued, cannot %s; the disk is too slow or full", s->path,
                   STORE_OPS_MAX, what);
         return -1;
     }
-    if (!s->threaded) {
+    if (!s->threaded && !lazy) {
         size_t before;
         while ((before = store_pending(s)) > 0)
             if (store_flush(s) < 0 && store_pending(s) == before)
@@ -78,39 +79,66 @@ static int push_op(struct store *s, enum qkind kind, struct sop *op, size_t byte
     return 0;
 }
 
-int store_alert_save(struct store *s, const struct store_alert *a)
+static int push_op(struct store *s, enum qkind kind, struct sop *op, size_t bytes, const char *what)
+{
+    return push_op_as(s, kind, op, bytes, what, false);
+}
+
+static int alert_save(struct store *s, const struct store_alert *a, bool lazy)
 {
     if (!s || (s->flags & STORE_READONLY) || !a || !a->alert_id || !a->device)
         return -1;
     /* the device row is the writer's to find or make; the alert is queued
      * after the negotiation that raised it, so both commit in order */
     size_t bytes = 0;
-    const char *str[6] = {a->alert_id, a->device, a->mismatch ? a->mismatch : "unclassified", a->fingerprint,
-                          a->category, a->status};
+    const char *str[10] = {a->alert_id, a->device, a->mismatch ? a->mismatch : "unclassified", a->fingerprint,
+                           a->category, a->status, a->software, a->offer, a->slot, a->address};
+    /* received text is kept up to STORE_STR_MAX bytes, like a negotiation's */
+    char *cuts[4] = {NULL, NULL, NULL, NULL};
+    for (int i = 6; i < 10; i++)
+        if (str[i] && strlen(str[i]) > STORE_STR_MAX &&
+            (cuts[i - 6] = strndup(str[i], cut_len(str[i], STORE_STR_MAX))))
+            str[i] = cuts[i - 6];
     size_t dlen = strlen(a->device);
     if (dlen > STORE_STR_MAX)
         str[1] = NULL; /* cut below, at a character boundary */
-    struct sop *op = sop_new(str, 6, &bytes);
-    if (!op)
+    struct sop *op = sop_new(str, 10, &bytes);
+    if (!op) {
+        for (int i = 0; i < 4; i++)
+            free(cuts[i]);
         return -1;
+    }
     if (!str[1]) {
         /* the key as store_enqueue keeps it, so it is the same device row */
         struct sop *op2 = NULL;
         char *cut = strndup(a->device, cut_len(a->device, STORE_STR_MAX));
         if (cut) {
             str[1] = cut;
-            op2 = sop_new(str, 6, &bytes);
+            op2 = sop_new(str, 10, &bytes);
             free(cut);
         }
         free(op);
-        if (!(op = op2))
-            return -1;
+        op = op2;
     }
+    for (int i = 0; i < 4; i++)
+        free(cuts[i]);
+    if (!op)
+        return -1;
     op->t[0] = a->first_seen;
     op->t[1] = a->last_seen;
     op->t[2] = a->last_notified;
     op->t[3] = (int64_t)a->count;
-    return push_op(s, Q_ALERT, op, bytes, "save an alert");
+    return push_op_as(s, Q_ALERT, op, bytes, "save an alert", lazy);
+}
+
+int store_alert_save(struct store *s, const struct store_alert *a)
+{
+    return alert_save(s, a, false);
+}
+
+int store_alert_note(struct store *s, const struct store_alert *a)
+{
+    return alert_save(s, a, true);
 }
 
 int store_alerts_load(struct store *s, store_alert_cb cb, void *arg)
@@ -118,7 +146,8 @@ int store_alerts_load(struct store *s, store_alert_cb cb, void *arg)
     if (!s || s->threaded)
         return -1;
     sqlite3_stmt *st = prep(s, "SELECT a.alert_id, d.key, a.mismatch, a.fingerprint, a.category, a.status,"
-                               " a.first_seen, a.last_seen, a.count, a.last_notified"
+                               " a.first_seen, a.last_seen, a.count, a.last_notified,"
+                               " a.software, a.offer, a.slot, a.address"
                                " FROM alerts a JOIN devices d ON d.id = a.device_id WHERE a.status = 'firing'");
     if (!st)
         return -1;
@@ -135,6 +164,10 @@ int store_alerts_load(struct store *s, store_alert_cb cb, void *arg)
             .last_seen = sqlite3_column_int64(st, 7),
             .count = (uint64_t)sqlite3_column_int64(st, 8),
             .last_notified = sqlite3_column_int64(st, 9),
+            .software = (const char *)sqlite3_column_text(st, 10),
+            .offer = (const char *)sqlite3_column_text(st, 11),
+            .slot = (const char *)sqlite3_column_text(st, 12),
+            .address = (const char *)sqlite3_column_text(st, 13),
         };
         if (a.alert_id && a.device) {
             cb(arg, &a);
@@ -199,11 +232,12 @@ int store_op_write(struct store *s, enum qkind kind, struct sop *op)
         if ((rc = store_device_id(s, sop_str(op, 1), op->t[1], &dev)))
             return rc;
         st = prep(s, "INSERT INTO alerts (alert_id, device_id, mismatch, fingerprint, category, status,"
-                     " first_seen, last_seen, count, last_notified)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                     " first_seen, last_seen, count, last_notified, software, offer, slot, address)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
                      " ON CONFLICT (alert_id) DO UPDATE SET status = excluded.status,"
                      " last_seen = excluded.last_seen, count = excluded.count,"
-                     " last_notified = excluded.last_notified");
+                     " last_notified = excluded.last_notified,"
+                     " address = coalesce(excluded.address, alerts.address)");
         if (!st)
             return sqlite3_errcode(s->db);
         bind_str(st, 1, sop_str(op, 0));
@@ -215,6 +249,8 @@ int store_op_write(struct store *s, enum qkind kind, struct sop *op)
         sqlite3_bind_int64(st, 9, op->t[3]);
         if (op->t[2])
             sqlite3_bind_int64(st, 10, op->t[2]);
+        for (int i = 6; i < 10; i++)
+            bind_str(st, i + 5, sop_str(op, i));
         break;
     }
     case Q_OUTBOX_ADD:

@@ -222,11 +222,21 @@ struct store_alert {
     const char *status;      /* "firing" or "resolved" */
     int64_t first_seen, last_seen, last_notified;
     uint64_t count;
+    /* the client's identity besides its fingerprint (each may be NULL):
+     * software, its list of the failing slot comma-joined, that slot's name
+     * (negotiate_slot_name), the address it was seen at last */
+    const char *software, *offer, *slot, *address;
 };
 
 /* Inserts or updates an alert (by alert_id); the device row is made when
  * missing (its negotiation may have been refused). */
 int store_alert_save(struct store *s, const struct store_alert *a);
+
+/* The same, for what may wait (the count and last_seen of repeats): does
+ * not wake the writer, so it is committed in the writer's next batch
+ * (within 100 ms) with the negotiations, never in a transaction of its own;
+ * without a writer, at the next store_flush. Returns 0 or -1 as above. */
+int store_alert_note(struct store *s, const struct store_alert *a);
 
 /* Calls cb for every firing alert (restoring deduplication at start-up,
  * before store_start). Strings are borrowed for the call. Returns the

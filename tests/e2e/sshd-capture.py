@@ -12,7 +12,9 @@ lines that start "debugN: " get the debug severity. Dropbear runs in its own ine
 Usage: sshd-capture.py PORTFILE OUTFILE HOST [sshd|dropbear] [ARG...]
   writes the port it listens on to PORTFILE, appends lines to OUTFILE with
   HOST as the header host name; ARGs go to sshd/dropbear. Runs until killed
-  (SIGTERM) or for at most 600 s.
+  (SIGTERM) or for at most 600 s. With KW_SEND=ADDR:PORT in the
+  environment, every line also goes there as one UDP datagram, as a device
+  would send it (tests/e2e/identity.sh feeds the real daemon this way).
 """
 import os
 import re
@@ -28,6 +30,11 @@ kind = sys.argv[4] if len(sys.argv) > 4 else "sshd"
 extra = sys.argv[5:]
 lock = threading.Lock()
 out = open(outfile, "a", encoding="utf-8", errors="replace")
+send_to = None
+if os.environ.get("KW_SEND"):
+    a, _, p = os.environ["KW_SEND"].rpartition(":")
+    send_to = (a, int(p))
+    usock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 
 
 def header(debug):
@@ -38,8 +45,11 @@ def header(debug):
 
 def emit(tag, pid, msg, debug):
     with lock:
-        out.write("%s %s[%d]: %s\n" % (header(debug), tag, pid, msg))
+        line = "%s %s[%d]: %s" % (header(debug), tag, pid, msg)
+        out.write(line + "\n")
         out.flush()
+        if send_to:
+            usock.sendto(line.encode("utf-8", "replace"), send_to)
 
 
 def serve(conn):
