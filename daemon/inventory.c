@@ -1,6 +1,5 @@
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -11,10 +10,9 @@
 #include "inventory.h"
 
 struct matcher {
-    char *text;       /* exact key (host name or address as written) */
-    int family;       /* AF_INET/AF_INET6 for a network, 0 otherwise */
-    uint8_t net[16];
-    unsigned prefix;
+    char *text;         /* exact key (host name or address as written) */
+    bool is_net;        /* text is an address or network too */
+    struct cfg_net net;
 };
 
 struct entry {
@@ -44,70 +42,16 @@ static int parse_matcher(const char *text, struct matcher *m)
     m->text = strdup(text);
     if (!m->text)
         return -1;
-    const char *slash = strchr(text, '/');
-    char host[64];
-    size_t hl = slash ? (size_t)(slash - text) : strlen(text);
-    if (hl >= sizeof host)
-        return 0;
-    memcpy(host, text, hl);
-    host[hl] = '\0';
-    unsigned max;
-    if (inet_pton(AF_INET, host, m->net) == 1) {
-        m->family = AF_INET;
-        max = 32;
-    } else if (inet_pton(AF_INET6, host, m->net) == 1) {
-        m->family = AF_INET6;
-        max = 128;
-    } else {
-        return 0; /* a host name */
-    }
-    m->prefix = max;
-    if (slash) {
-        char *end;
-        unsigned long p = strtoul(slash + 1, &end, 10);
-        if (*end || p > max || end == slash + 1) {
-            m->family = 0; /* not a network after all: keep as text */
-            return 0;
-        }
-        m->prefix = (unsigned)p;
-    }
+    /* anything that is not an address or network is a host name */
+    m->is_net = cfg_parse_net(text, &m->net) == 0;
     return 0;
-}
-
-static bool prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
-{
-    size_t full = bits / 8;
-    if (memcmp(a, b, full) != 0)
-        return false;
-    unsigned rest = bits % 8;
-    if (!rest)
-        return true;
-    uint8_t mask = (uint8_t)(0xff << (8 - rest));
-    return (a[full] & mask) == (b[full] & mask);
 }
 
 static bool matcher_hit(const struct matcher *m, const char *key, const struct sockaddr *src)
 {
     if (key && strcasecmp(m->text, key) == 0)
         return true;
-    if (!m->family || !src)
-        return false;
-    uint8_t addr[16];
-    int fam = src->sa_family;
-    if (fam == AF_INET) {
-        memcpy(addr, &((const struct sockaddr_in *)(const void *)src)->sin_addr, 4);
-    } else if (fam == AF_INET6) {
-        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)(const void *)src)->sin6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(a6)) {
-            fam = AF_INET;
-            memcpy(addr, &a6->s6_addr[12], 4);
-        } else {
-            memcpy(addr, a6, 16);
-        }
-    } else {
-        return false;
-    }
-    return fam == m->family && prefix_match(addr, m->net, m->prefix);
+    return m->is_net && src && cfg_net_contains(&m->net, src);
 }
 
 static const struct cfg_device *find_group(const struct cfg *cfg, const char *name)
