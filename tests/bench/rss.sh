@@ -41,6 +41,12 @@ EOF
 "$KEXWATCHD" -c "$WORK/kexwatch.conf" 2> "$WORK/stderr" &
 D_PID=$!
 for _ in $(seq 1 100); do grep -q started "$WORK/stderr" && break; sleep 0.1; done
+if ! kill -0 "$D_PID" 2> /dev/null; then
+    cat "$WORK/stderr" >&2
+    echo "kexwatchd did not start" >&2
+    D_PID=""
+    exit 1
+fi
 
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$D_PID/status"; }
 counter() {
