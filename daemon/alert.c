@@ -90,30 +90,6 @@ static void state_free(struct alert_state *s)
     free(s);
 }
 
-/* A list's names comma-joined, as offered; NULL when the list is unknown
- * or memory is short. */
-static char *join_list(const struct negotiate_list *l)
-{
-    if (!l)
-        return NULL;
-    size_t total = 1;
-    for (size_t i = 0; i < negotiate_list_count(l); i++)
-        total += strlen(negotiate_list_name(l, i)) + 1;
-    char *out = malloc(total);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < negotiate_list_count(l); i++) {
-        size_t k = strlen(negotiate_list_name(l, i));
-        if (o)
-            out[o++] = ',';
-        memcpy(out + o, negotiate_list_name(l, i), k);
-        o += k;
-    }
-    out[o] = '\0';
-    return out;
-}
-
 /* Whether the success n names the client of alert s, by the best identity
  * both know: the fingerprint; else the software and the client's list of
  * the alert's failing slot (each when both know it); else the address.
@@ -128,7 +104,7 @@ static bool alert_same_client(const struct alert_state *s, const struct negotiat
         same = strcmp(s->software, n->software) == 0;
     }
     if (same && s->offer && s->slot >= 0 && s->slot < NEG_NSLOTS && n->client[s->slot]) {
-        char *o = join_list(n->client[s->slot]);
+        char *o = negotiate_list_join(n->client[s->slot]);
         known = true;
         same = o && strcmp(o, s->offer) == 0;
         free(o);
@@ -524,7 +500,7 @@ void alerter_process(struct alerter *a, struct pipeline *p, const struct negotia
     /* identity (SPEC "Alert identity"): device, mismatch, client, category;
      * the client is its fingerprint, else its software and its offer in the
      * failing category, else that offer (see struct alert_state) */
-    char *offer = n->slot >= 0 && n->slot < NEG_NSLOTS ? join_list(n->client[n->slot]) : NULL;
+    char *offer = n->slot >= 0 && n->slot < NEG_NSLOTS ? negotiate_list_join(n->client[n->slot]) : NULL;
     const char *who = n->fingerprint ? n->fingerprint : n->software ? n->software : "";
     const char *what = offer && (!n->fingerprint || n->category == ALGO_HOSTKEY) ? offer : "";
     size_t klen = strlen(n->device) + strlen(who) + strlen(what) + 96;

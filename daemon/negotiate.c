@@ -231,6 +231,28 @@ int negotiate_list_expand(const struct algo_db *db, const char *vendor, enum alg
     return 0;
 }
 
+char *negotiate_list_join(const struct negotiate_list *l)
+{
+    if (!l)
+        return NULL;
+    size_t total = 1;
+    for (size_t i = 0; i < negotiate_list_count(l); i++)
+        total += strlen(negotiate_list_name(l, i)) + 1;
+    char *out = malloc(total);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < negotiate_list_count(l); i++) {
+        size_t k = strlen(negotiate_list_name(l, i));
+        if (o)
+            out[o++] = ',';
+        memcpy(out + o, negotiate_list_name(l, i), k);
+        o += k;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 void negotiate_list_free(struct negotiate_list *l)
 {
     free(l);

@@ -32,8 +32,9 @@
  * other side's list allows may still settle a later slot: whatever is agreed
  * from an AEAD-only cipher list needs no MAC). The engine never guesses.
  *
- * Nothing here allocates except list creation; negotiate_run() works on
- * borrowed lists and writes a caller-provided result.
+ * Nothing here allocates except list creation and negotiate_list_join();
+ * negotiate_run() works on borrowed lists and writes a caller-provided
+ * result.
  */
 #ifndef KW_NEGOTIATE_H
 #define KW_NEGOTIATE_H
@@ -99,6 +100,10 @@ int negotiate_list_parse(const char *text, size_t len, unsigned flags,
  * *out (caller owns it), or -1 when memory is short or an argument is NULL. */
 int negotiate_list_expand(const struct algo_db *db, const char *vendor, enum algo_category cat,
                           const struct negotiate_list *in, struct negotiate_list **out);
+
+/* The names comma-joined, as listed, in a malloc'd string the caller
+ * frees ("" for an empty list); NULL when l is NULL or memory is short. */
+char *negotiate_list_join(const struct negotiate_list *l);
 
 /* Frees a list; NULL is a no-op. */
 void negotiate_list_free(struct negotiate_list *l);

@@ -421,26 +421,6 @@ static void set_list(struct session_table *t, struct negotiate_list **dst, struc
     *dst = l;
 }
 
-static char *list_join(const struct negotiate_list *l)
-{
-    size_t total = 1;
-    for (size_t i = 0; i < negotiate_list_count(l); i++)
-        total += strlen(negotiate_list_name(l, i)) + 1;
-    char *out = malloc(total);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < negotiate_list_count(l); i++) {
-        size_t n = strlen(negotiate_list_name(l, i));
-        if (o)
-            out[o++] = ',';
-        memcpy(out + o, negotiate_list_name(l, i), n);
-        o += n;
-    }
-    out[o] = '\0';
-    return out;
-}
-
 static bool list_equal(const struct negotiate_list *a, const struct negotiate_list *b)
 {
     if (!a || !b || negotiate_list_count(a) != negotiate_list_count(b) ||
@@ -470,7 +450,7 @@ static void learn(struct session_table *t, struct dev *d, int slot, struct pat_s
     negotiate_list_free(d->learned[slot]);
     d->learned[slot] = l;
     if (t->profile_cb && !negotiate_list_partial(l)) {
-        char *text = list_join(l);
+        char *text = negotiate_list_join(l);
         if (text)
             t->profile_cb(t->profile_arg, d->key, slot, text, now);
         free(text);
