@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Generates ./configure. tap-driver.sh comes from the installed automake.
 set -eu
 cd "$(dirname "$0")"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* alert: what the person on call receives. Turns each decided failure into
  * the alert object of SPEC ("Alerts"), deduplicated by alert_id (device,
  * mismatch, client fingerprint, category): a repeat updates count and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* algo: loading and querying the algorithm knowledge base (see algo.h).
  *
  * Both files are read whole into buffers owned by the database and split in

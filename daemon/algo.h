@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* algo: the algorithm knowledge base (conf/algorithms.tsv) and the vendor
  * keyword maps (conf/keywords.tsv), loaded into one immutable database.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* catalogue: loading the mismatch catalogue, classifying failures and
  * computing remedies (see catalogue.h; the file format is documented in
  * conf/catalogue.conf).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* catalogue: the known-mismatch catalogue (conf/catalogue.conf) and the
  * remediation computed for a failed negotiation.
  *

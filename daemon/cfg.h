@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* cfg: the INI configuration (kexwatch.conf(5)), read with inih.
  *
  * The parser knows every section and key; an unknown one, or a bad value, is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* kexwatch: the operator's command line. Every subcommand runs the same
  * library the daemon runs; `replay` feeds files through the daemon's own
  * pipeline. Exit codes: 0 success, 1 error, 2 usage. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* datafile: reading the knowledge files under conf/ (algorithms.tsv,
  * keywords.tsv, catalogue.conf) with "FILE:LINE: what" error messages. */
 #ifndef KW_DATAFILE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* frame: RFC 6587 TCP framing and UDP datagram splitting (see frame.h).
  *
  * The hot path never copies: when a whole frame lies inside the caller's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* frame: cutting received bytes into syslog messages.
  *
  * TCP streams follow RFC 6587: each frame is either octet-counted

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* inventory: what the logs cannot tell — each device's configured server
  * lists, from [device NAME] and [group NAME] sections, with vendor CLI
  * keywords expanded to wire names. Built once from a configuration and the

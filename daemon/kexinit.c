@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* kexinit: the server's identification and KEXINIT, parsed from bytes. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* kexinit: what an SSH server sends before any key is agreed, read from
  * bytes without any I/O — its identification string (RFC 4253 section 4.2)
  * and its first binary packets up to the SSH_MSG_KEXINIT (sections 6 and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* listen: the UDP and TCP syslog listeners.
  *
  * UDP sockets are drained with recvmmsg() batches (recvmsg() where the kernel

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* log: levelled messages to stderr, escaping of received bytes, and
  * rate-limited complaints about peers.
  *

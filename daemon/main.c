@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* kexwatchd: start-up and shut-down. Modules are set up in dependency order
  * (configuration, pipeline, listeners, systemd) and torn down in reverse.
  * Only this file may exit the process. */

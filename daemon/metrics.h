@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* metrics: the optional HTTP endpoint ([metrics] listen) serving Prometheus
  * text format on /metrics and a liveness answer on /healthz, through
  * libevent's evhttp. What the metrics are is the caller's: it writes them

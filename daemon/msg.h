@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* msg: one received syslog message, as the transport stages hand it to the
  * pipeline. A plain struct, no functions. */
 #ifndef KW_MSG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* negotiate: RFC 4253 section 7.1 negotiation over partly known offers (see
  * negotiate.h), the client fingerprint, and the MD5 it needs (RFC 1321).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* negotiate: the RFC 4253 section 7.1 algorithm negotiation, as a pure
  * function of two KEXINIT offers.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* negotiation: one decided SSH negotiation, as the correlation stage
  * (session.h) hands it on to the catalogue, the store and the alerts. A
  * plain record of borrowed pointers: nothing here allocates or frees.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* pattern: loading the SSH line patterns and matching text against them
  * (see pattern.h; the file format is in conf/patterns.d/README).
  *

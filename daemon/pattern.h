@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* pattern: the SSH line patterns. Picks, from the text of a syslog record,
  * the lines that describe SSH algorithm negotiation and extracts what they
  * say (an event and its captures).

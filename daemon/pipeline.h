@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* pipeline: what happens to a received message, in order:
  * syslog header -> device key -> ssh line patterns -> session correlation ->
  * negotiation engine -> (store -> alert, with their issues).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* platform: the platforms table (see platform.h; the format is documented
  * in conf/platforms.tsv). The file is read into one buffer, split in place,
  * and rows point into it; lookups are linear scans of a few hundred rows,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* platform: which algorithm names each SSH server platform can enable, from
  * conf/platforms.tsv (its header comment is the format's reference).
  *

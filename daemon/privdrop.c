@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* privdrop: drop root for a configured user, and prove it took. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* privdrop: become an unprivileged user after start-up has bound the
  * sockets and opened the files it needs ([daemon] user = NAME), for runs
  * without systemd (under systemd, User= in kexwatchd.service does this).

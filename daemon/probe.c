@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* probe: one non-blocking TCP exchange with an SSH server, up to its KEXINIT. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* probe: asks one SSH server for its identification and its KEXINIT over
  * TCP, on the caller's event loop, without authenticating and without
  * completing the key exchange.

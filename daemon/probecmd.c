@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* kexwatch probe: the SSH servers' lists, asked for over the network, with
  * each algorithm's rating from the algorithm table. */
 #include "config.h"

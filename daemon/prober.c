@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* prober: which device to probe when, on the daemon's loop. */
 #include "config.h"
 

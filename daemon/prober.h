@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* prober: the daemon's [probe] — asks devices' SSH servers for their lists
  * (probe.h) on the daemon's event loop: a device is probed after_failure
  * seconds after a failure whose server list was unknown, and again every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* query: `kexwatch failures`, `devices` and `device KEY`. The store answers
  * row by row (store.h); rows are collected into a small table here so that
  * the human format can align its columns, then printed as an aligned table,

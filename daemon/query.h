@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* query: the history commands of the kexwatch tool (failures, devices,
  * device), reading the database read-only through store's query functions.
  * Argument parsing, time parsing and the table/json/csv output live here;

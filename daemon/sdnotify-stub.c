@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Built instead of sdnotify.c when libsystemd is absent: the daemon then
  * behaves as if it were never started by systemd. */
 #include "config.h"

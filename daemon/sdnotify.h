@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* sdnotify: the daemon's side of systemd's service protocol. The only module
  * that includes <systemd/sd-daemon.h>; a build without libsystemd links
  * sdnotify-stub.c instead, where these do nothing. */

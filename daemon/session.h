@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* session: correlation. Joins the events of one SSH negotiation (pattern.h)
  * per device, by the best key available — a captured session marker (Cisco
  * session number, Huawei VTY), the syslog PID (sshd[1234]), the client

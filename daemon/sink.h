@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* sink: one destination of alerts (the JSON Lines file or stdout, a
  * webhook, syslog forwarding, a program run per alert), behind one
  * interface so the alerter decides what to say and each sink only how to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The exec sink: a program run per alert with the JSON on its standard
  * input (exec_timeout, at most exec_max at once, the rest waiting). */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The file sink: alerts as JSON Lines in [alerts] file (flushed to disk so
  * an acknowledged alert survives a crash), or on stdout. */
 #include "config.h"

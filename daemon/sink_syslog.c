@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The syslog sink: RFC 5424 over UDP, or over TCP with RFC 6587 octet
  * counting; fire and forget. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The webhook sink: HTTP POST through libevent's evhttp (Alertmanager v2
  * /api/v2/alerts body by default, or the alert object itself with
  * webhook_format = generic), retried with exponential back-off and jitter

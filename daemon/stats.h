@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* stats: the daemon's counters, one global set, read by SIGUSR1 dumps,
  * sd_notify STATUS= and (later) the metrics endpoint.
  *

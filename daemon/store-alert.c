@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* store-alert.c: alert deduplication state and the delivery outbox (see
  * store.h). */
 #include "config.h"

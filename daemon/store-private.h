@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* store-private.h: what the store's files share (store.c: open, migrate,
  * close; store-write.c: the queue, interning, flush and retention;
  * store-query.c: history queries; store-alert.c: alert state and outbox).

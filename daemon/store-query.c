@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* store-query.c: history queries of the store, for the kexwatch tool (see
  * store.h): row by row through a callback, every value bound. */
 #include "config.h"

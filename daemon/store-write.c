@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* store-write.c: the write path of the store (see store.h, store-private.h).
  *
  * Shape: store_enqueue() deep-copies a negotiation into a bounded FIFO;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* store: negotiation history and device state in SQLite (see store.h).
  *
  * Files: store.c opens, checks, migrates and closes the database;

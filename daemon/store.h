@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* store: everything kexwatch knows, in SQLite, surviving restarts and
  * answering history questions. The only module that includes sqlite3.h.
  *

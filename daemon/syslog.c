@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* syslog: reading the header of one message (see syslog.h).
  *
  * One forward pass over the bytes with a few bytes of look-ahead; nothing is

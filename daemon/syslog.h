@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* syslog: parsing the header of one received message into a record.
  *
  * Recognised: RFC 5424; RFC 3164; Huawei VRP information centre

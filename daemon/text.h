@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* text: byte-string helpers shared by the stages that emit received text. */
 #ifndef KW_TEXT_H
 #define KW_TEXT_H

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Install the Debian packages kexwatch needs to build, test and benchmark.
 # Installs only what is missing; safe to run again. Needs root (or sudo).
 set -eu

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Quick start: install what is missing, build, and run kexwatchd in the
 # foreground on conf/kexwatch.conf (syslog on 127.0.0.1:5514 UDP+TCP and
 # [::1]:5514 UDP, database and alerts under ./var/, alerts also on stdout).

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Builds kexwatch and runs every test: once with warnings as errors, once
 # under AddressSanitizer + UndefinedBehaviorSanitizer, plus a short libFuzzer
 # run of every harness. Ends with one line "N passed, N failed".

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Compiles the schema migrations into the program: reads SQLDIR/NNN-*.sql in
 # order and writes a C file defining
 #     const char *const store_migrations[];      the SQL of migration i+1

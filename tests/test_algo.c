@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Tests for daemon/algo.c: the algorithm knowledge base and keyword maps.
  *
  * The shipped conf/algorithms.tsv and conf/keywords.tsv are loaded as the

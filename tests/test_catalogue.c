@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Tests for daemon/catalogue.c: the mismatch catalogue and remedies.
  *
  * The shipped conf/catalogue.conf is loaded with the shipped algorithm

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Tests for cfg.c. Bad configurations are data: each file under
  * tests/data/cfg/bad-*.conf lists the errors it must produce in
  * "; expect-error: LINE: TEXT" comments. */

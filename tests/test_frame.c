@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Tests for daemon/frame.c: RFC 6587 framing and datagram splitting.
  *
  * The samples live in tests/data/frame/{stream,datagram}.tsv. Every stream

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Tests for inventory.c: matching devices by name, address and CIDR, group
  * inheritance, and vendor keywords expanded to wire names. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Tests for daemon/kexinit.c: the server's identification line and its
  * KEXINIT packet, read from bytes.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Tests for log.c: escaping of received bytes and rate limiting. */
 #include "config.h"
 

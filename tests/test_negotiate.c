@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Tests for daemon/negotiate.c: RFC 4253 negotiation, name-list parsing,
  * keyword expansion, the client fingerprint and MD5.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Tests for daemon/pattern.c: the SSH line patterns.
  *
  * The samples live in tests/data/pattern/: lines.tsv holds texts (hand-made

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Tests for session.c: joining events into negotiations, deciding them,
  * and the bounds on state. Events are built by hand (the patterns have
  * their own tests), with the shipped algorithm table. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Tests for store.c on temporary file databases: creation, migrations from
  * every earlier version, refusals (newer schema, corrupt or foreign file,
  * read-only file or directory), round trips checked with our own SQL, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Tests for daemon/syslog.c: reading the header of one message.
  *
  * The samples live in tests/data/syslog/: headers.tsv holds hand-made and

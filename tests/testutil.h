@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Helpers shared by the cmocka tests. */
 #ifndef KW_TESTUTIL_H
 #define KW_TESTUTIL_H

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Ingest benchmark: kexwatchd against rsyslog 8 doing the same job (receive
 # syslog over UDP and TCP, keep the SSH lines), each daemon pinned to one
 # core and the load generator (kwgen.c) to the other. Prints figures and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* kwgen: syslog load generator for tests/bench/ingest.sh.
  *
  * Sends a mixed stream to 127.0.0.1 only: 99 % ordinary network-device lines

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Benchmark: lines per second through the stages after framing, on one core
 # (issue targets: >= 2,000,000 ordinary lines/s through the pre-filter,
 # >= 200,000 matched SSH lines/s through patterns + correlation + engine).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Benchmark of the stages after framing, on one core, in-process:
  *  1. ordinary lines (no SSH content) through header parsing and the SSH
  *     pre-filter: what most of a NOC's traffic costs;

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Benchmark: the history queries of SPEC ("Query command line") through the
 # real kexwatch binary on a database of KW_BENCH_QUERY_N negotiations
 # (default 10,000,000) across KW_BENCH_QUERY_DEVICES devices (5,000) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* query_gen: builds a kexwatch database for the history-query benchmark
  * (tests/bench/query.sh) straight through the real schema: the migration
  * files given on the command line are applied in order and user_version set

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Memory benchmark: the resident size of kexwatchd holding state for many
 # devices, to size [daemon] max_memory. Every device (hostname-keyed) logs
 # a connection that stays open (an undecided session) and a failed

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Benchmark: the store on a file database (issue targets: >= 100,000
 # negotiations stored per second; history queries under 200 ms). Builds an
 # optimised library in build-bench-store/ and prints figures; asserts nothing.

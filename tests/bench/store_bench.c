@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Benchmark of the store, on a file database, with a fleet's shape:
  * 5,000 devices, ~200 client types, a few hundred distinct lists, a year of
  * history.

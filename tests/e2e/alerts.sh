@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Alerts from the real daemon: the SPEC object on stdout and in the JSON
 # Lines file, deduplicated within repeat_interval, and resolved when the same
 # client type later negotiates successfully with the device.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The command-line contract of both programs: --help, --version, -t, exit
 # codes, and replay of stored lines through the daemon's pipeline.
 . "$(dirname "$0")/lib.sh"

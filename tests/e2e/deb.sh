@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The Debian package from packaging/debian/: a copy of the source tree gets
 # packaging/debian as ./debian, `dpkg-buildpackage -us -uc -b` builds the .deb
 # (compiling the project once, bounded), its contents and conffiles are

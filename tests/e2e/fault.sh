@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Faults around the event loop: under a steady UDP load of SSH negotiation
 # failures from many devices, another program holding the database's write
 # lock for 10 s, a slow fsync (an LD_PRELOAD shim built here) and a stalled

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Alert identity, repeats across a restart, and resolution by a later
 # success, with real programs: a real OpenSSH sshd at LogLevel VERBOSE (no
 # fingerprint, no client software in its log) logs through

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # Shared helpers for the end-to-end tests: TAP output, a free port, starting
 # and stopping the real kexwatchd, reading its counters and record dump.
 # Sourced by tests/e2e/*.sh, which automake runs with KW_BUILDDIR/KW_SRCDIR set.

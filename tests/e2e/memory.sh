@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # The memory budget: [daemon] max_memory bounds sessions, the database queue
 # and alert state together. Open connections from more devices than the
 # budget holds make the daemon decide the oldest undecided sessions early:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # The [metrics] endpoint of the real daemon: /metrics scraped and parsed as
 # Prometheus text format, /healthz answers.
 . "$(dirname "$0")/lib.sh"

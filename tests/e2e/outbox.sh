@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Durability of alerts: notifications accepted while the webhook receiver is
 # down survive a kill -9 of the daemon and are delivered exactly once after
 # the restart; the deduplication state survives too.

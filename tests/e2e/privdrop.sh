@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # End-to-end: `[daemon] user =` drops root after binding. Started as root,
 # kexwatchd binds, opens its database, alert file and record dump, becomes
 # nobody (uid, gid and supplementary groups checked in /proc/PID/status) and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # kexwatch probe against real servers on loopback: OpenSSH sshd with two sets
 # of explicit lists (the probe's lists equal `sshd -T`'s), over IPv4 and
 # IPv6; Dropbear and a paramiko server (the probe's lists equal what an

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # [probe] in the daemon: a device (key = its address, identify = source)
 # fails with server lists nobody logged; after_failure later kexwatchd asks
 # its SSH server (a real sshd on 127.0.0.1) for its KEXINIT, keeps the lists

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The history queries (kexwatch failures, devices, device) over a database
 # made by replaying the corpus: the counts agree with what the corpus's
 # expected*.tsv files say (computed here from those files, never from the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # A firing alert not repeated for [alerts] resolve_after is resolved.
 . "$(dirname "$0")/lib.sh"
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # [listen] udp_rcvbuf: the default asks for 8 MiB; with CAP_NET_ADMIN the
 # kernel grants it (SO_RCVBUFFORCE), without it the buffer is capped at
 # net.core.rmem_max and the daemon says so once, naming the sysctl;

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # SIGHUP: a bad configuration is refused and the running one stays; a good
 # one replaces the inventory (and patterns) without dropping the sockets.
 . "$(dirname "$0")/lib.sh"

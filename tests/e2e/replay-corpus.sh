@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The corpus through `kexwatch replay` (the daemon's own pipeline): every
 # expected failure comes out with the right device, category and evidence,
 # and no failure is raised for a session that succeeded.

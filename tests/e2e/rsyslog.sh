@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # End-to-end: a real rsyslog relay in front of kexwatchd, as NOCs deploy it.
 # logger -> rsyslog (imudp) -> omfwd to kexwatchd three ways: TCP with octet
 # counting (RFC 5424 template), TCP with LF framing and UDP (RFC 3164

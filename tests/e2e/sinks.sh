@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # The syslog and exec alert sinks of the real daemon: RFC 5424 over UDP and
 # over TCP with octet counting to real listeners, and a program run per alert
 # with the JSON on its standard input, killed after exec_timeout.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # [alerts] stdout: yes prints one short human line per alert when stdout is
 # a terminal (a pty made by script(1)) and JSON Lines into a pipe or file;
 # json is always JSON, text always the human line, no prints nothing. The

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # The real daemon writing the real SQLite file: the corpus sent over TCP is
 # stored, learned server lists survive a restart, and a kill -9 in the middle
 # of a heavy write load loses nothing that was committed and corrupts nothing.

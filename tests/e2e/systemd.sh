@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # systemd integration of the real kexwatchd: socket activation
 # (systemd-socket-activate passes listening TCP and UDP sockets, checked with
 # sd_is_socket) and the notify protocol (READY=1, STATUS=, STOPPING=1),

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # End-to-end: syslog over TCP (RFC 6587) into the real kexwatchd: logger with
 # LF framing and with octet counting, mixed framing on one connection,
 # truncation, max_connections, idle timeout, and a clean stop.

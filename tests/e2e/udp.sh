@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # End-to-end: syslog over UDP into the real kexwatchd, sent by util-linux
 # logger and by raw datagrams carrying the corpus streams.
 . "$(dirname "$0")/lib.sh"

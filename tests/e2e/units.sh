@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # The systemd units under packaging/systemd/: `systemd-analyze verify` on the
 # service and socket (ExecStart pointed at the built kexwatchd, since verify
 # requires it to exist), the sysusers.d and tmpfiles.d snippets applied to a

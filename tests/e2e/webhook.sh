@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # The webhook sink against a real HTTP server: alerts raised while the
 # receiver is down are retried with back-off and each arrives exactly once
 # when it comes up, as Alertmanager v2 /api/v2/alerts bodies.

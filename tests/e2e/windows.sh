@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Query windows and client types: --since takes 64-bit durations (100000d
 # works; the largest INT64_MAX-second values in s, h and d work; one more is
 # refused as too large, never "not a duration"), and `kexwatch clients`

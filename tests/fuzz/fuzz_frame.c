@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* libFuzzer harness for the untrusted-bytes front of the pipeline: frame.c
  * (TCP framing and datagram splitting) and syslog.c (header parsing).
  *

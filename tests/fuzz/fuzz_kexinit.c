@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* libFuzzer harness for daemon/kexinit.c, the reader of what an SSH server
  * sends before any key is agreed: its identification and its first binary
  * packets up to the KEXINIT.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* libFuzzer harness for daemon/pattern.c: the shipped patterns against
  * untrusted text.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* libFuzzer harness over the pipeline after framing: header parsing, the
  * SSH patterns, session correlation, the negotiation engine and the outcome
  * JSON. Each input is a few lines (split at LF) fed as replayed messages,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # How the streams of this directory were made (not run by the tests; needs
 # root for sshd's privilege separation): real OpenSSH 9.2 sshd at INFO,
 # VERBOSE, DEBUG1 and DEBUG2 and a real Dropbear 2022.83 server, each on
