@@ -148,6 +148,7 @@ enum text_key {
     T_RISK_CLEAN,
     T_RISK_BROKEN,
     T_RISK_NONE,
+    T_MAC_UNKNOWN,
     T_COUNT
 };
 
@@ -219,6 +220,7 @@ static const char *const ph_names[PH_COUNT] = {
 static const char *const text_keys[T_COUNT] = {
     "broken-only",    "cannot-enable", "client-upgrade", "client-weaken", "client-server-unknown",
     "client-nothing", "risk",          "risk-clean",     "risk-broken",   "risk-none",
+    "mac-unknown",
 };
 
 static const unsigned text_masks[T_COUNT] = {
@@ -232,6 +234,7 @@ static const unsigned text_masks[T_COUNT] = {
     [T_RISK_CLEAN] = PH(PH_NAME) | PH(PH_WIRE) | PH(PH_KEYWORD) | PH(PH_RATING) | PH(PH_DEVICE),
     [T_RISK_BROKEN] = PH(PH_NAME) | PH(PH_WIRE) | PH(PH_KEYWORD) | PH(PH_REASONS) | PH(PH_RATING) | PH(PH_DEVICE),
     [T_RISK_NONE] = PH(PH_CATEGORY) | PH(PH_DEVICE),
+    [T_MAC_UNKNOWN] = PH(PH_WIRE) | PH(PH_DEVICE) | PH(PH_SHOW),
 };
 
 static const char *const vendor_keys[VK_COUNT] = {"show", "unknown-list", "offer-unknown", "weak-note"};
@@ -1159,7 +1162,7 @@ static int validate(struct loader *L)
     }
     r->line = 0;
     for (int t = 0; t < T_COUNT; t++)
-        if (!c->text[t])
+        if (!c->text[t] && t != T_MAC_UNKNOWN) /* optional: no note without it */
             return datafile_fail(r, "[text] has no %s", text_keys[t]);
     const struct vendor *gen = find_vendor(c, "*");
     if (!gen)
@@ -2022,6 +2025,7 @@ static const char *vendor_text(const struct vendor *v, const struct vendor *gen,
 struct plan {
     const struct catalogue *c;
     const struct target *t;
+    const struct negotiation *n;
     struct buf keys, cmds;  /* step lines, '\n'-separated: key generation, commands */
     struct buf change;      /* the same, "; "-joined, for the server sentence */
     struct buf notes;       /* sentences for categories without a written change */
@@ -2149,6 +2153,13 @@ static int fix_category(struct plan *p, const struct ctx *x, struct vars *vars, 
     if (best.needs_key)
         add_steps(p, &p->keys, v->keygen[best.keytype]);
     add_steps(p, &p->cmds, text);
+    /* A cipher with a separate MAC: when the client's MACs were not logged,
+     * the next attempt may fail on them, and this change cannot know. */
+    if (x->cat == ALGO_CIPHER && c->text[T_MAC_UNKNOWN] && algo_entry_aead(best.e) != ALGO_AEAD_IMPLICIT &&
+        (!p->n->client[NEG_MAC_C2S] || !p->n->client[NEG_MAC_S2C])) {
+        render_to(text, sizeof text, c->text[T_MAC_UNKNOWN], vars);
+        join_add(&p->notes, "; ", text);
+    }
 
     /* The device's list after the change, for the engine to re-check. */
     struct buf nb;
@@ -2177,6 +2188,7 @@ static void remedy_server(const struct catalogue *c, const struct algo_db *db, c
     memset(&p, 0, sizeof p);
     p.c = c;
     p.t = t;
+    p.n = n;
     buf_init(&p.keys, p.keys_s, sizeof p.keys_s);
     buf_init(&p.cmds, p.cmds_s, sizeof p.cmds_s);
     buf_init(&p.change, p.change_s, sizeof p.change_s);

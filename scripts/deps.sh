@@ -6,7 +6,8 @@ set -eu
 BUILD="autoconf automake libtool pkg-config make gcc libevent-dev libpcre2-dev
 libsqlite3-dev libinih-dev libjansson-dev libsystemd-dev"
 TEST="libcmocka-dev bsdutils rsyslog sqlite3 openssh-server openssh-client
-python3 python3-paramiko dropbear-bin clang libclang-rt-14-dev procps iproute2 systemd debhelper dpkg-dev fakeroot"
+python3 python3-paramiko dropbear-bin putty-tools util-linux clang libclang-rt-14-dev procps iproute2
+systemd debhelper dpkg-dev fakeroot"
 want="$BUILD"
 [ "${1:-}" = "--test" ] && want="$BUILD $TEST"
 missing=""
