@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # The operator's loop on real programs: real OpenSSH sshd instances with
 # explicit algorithm lists (LogLevel INFO, VERBOSE, DEBUG1, DEBUG2, each its
 # own host keys, unprivileged, on 127.0.0.1 and free ports) log to files
