@@ -234,19 +234,20 @@ int alerter_new(const struct cfg *cfg, struct event_base *base, struct store *st
 
 int alerter_reopen(struct alerter *a, const struct cfg *cfg, char *err, size_t errsize)
 {
+    /* the new configuration is taken whatever happens to the file: the
+     * caller frees the old one */
+    a->env.cfg = cfg;
     struct sink *f = a->sinks[SINK_FILE];
-    if (f && cfg->alert_file) {
-        if (f->ops->reopen(f, cfg, err, errsize) < 0)
-            return -1;
-    } else if (cfg->alert_file) {
+    if (f && cfg->alert_file)
+        return f->ops->reopen(f, cfg, err, errsize);
+    if (cfg->alert_file) {
         if (sink_file_new(&a->env, cfg->alert_file, 0, &f, err, errsize) < 0)
             return -1;
         a->sinks[SINK_FILE] = f;
-    } else {
-        sink_free(f);
-        a->sinks[SINK_FILE] = NULL;
+        return 0;
     }
-    a->env.cfg = cfg;
+    sink_free(f);
+    a->sinks[SINK_FILE] = NULL;
     return 0;
 }
 

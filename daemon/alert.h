@@ -61,8 +61,10 @@ void alerter_tick(struct alerter *a, int64_t now);
  * call it before store_finish when stopping. */
 void alerter_sync(struct alerter *a);
 
-/* Reopens the file sink (after logrotate moved it) and takes cfg's
- * repeat_interval. Returns 0 or -1 (the old file stays open). */
+/* Takes cfg (borrowed until the next alerter_reopen or alerter_free) in
+ * place of the configuration in force, always, and reopens the file sink
+ * (after logrotate moved it). Returns 0, or -1 with a message in err when
+ * the new file cannot be opened: alerts keep going to the old file. */
 int alerter_reopen(struct alerter *a, const struct cfg *cfg, char *err, size_t errsize);
 
 /* Alerts written, and repeats held back by repeat_interval. */

@@ -37,8 +37,8 @@ struct exec_sink {
     struct sink s;
     char *path;
     struct exec_job *head, *tail;
-    struct exec_child *running;
-    unsigned n_running;
+    struct exec_child *running; /* cap_running slots, grown when exec_max is raised */
+    unsigned n_running, cap_running;
     int waiting; /* for the store to commit the head's outbox row */
 };
 
@@ -125,7 +125,14 @@ static void exec_tick(struct sink *s, int64_t now)
         }
         ex->running[i] = ex->running[--ex->n_running];
     }
-    while (ex->head && ex->n_running < cfg->exec_max &&
+    if (cfg->exec_max > ex->cap_running) { /* raised by SIGHUP */
+        struct exec_child *r = realloc(ex->running, cfg->exec_max * sizeof *r);
+        if (r) {
+            ex->running = r;
+            ex->cap_running = cfg->exec_max;
+        }
+    }
+    while (ex->head && ex->n_running < cfg->exec_max && ex->n_running < ex->cap_running &&
            sink_outbox_ready(s, ex->head->outbox_id, &ex->waiting, exec_kick)) {
         struct exec_job *job = ex->head;
         ex->head = job->next;
@@ -216,7 +223,8 @@ int sink_exec_new(const struct sink_env *env, const char *path, struct sink **ou
         ex->s.ops = &exec_ops;
         ex->s.env = env;
         ex->path = strdup(path);
-        ex->running = calloc(env->cfg->exec_max ? env->cfg->exec_max : 1, sizeof *ex->running);
+        ex->cap_running = env->cfg->exec_max ? env->cfg->exec_max : 1;
+        ex->running = calloc(ex->cap_running, sizeof *ex->running);
     }
     if (!ex || !ex->path || !ex->running) {
         snprintf(err, errsize, "out of memory");
