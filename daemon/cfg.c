@@ -412,6 +412,7 @@ static const struct keydef keys[] = {
     {"alerts", "exec", K_PATH, OFF(exec_sink), 0},
     {"alerts", "exec_timeout", K_DURATION, OFF(exec_timeout), 0},
     {"alerts", "exec_max", K_UINT, OFF(exec_max), 64},
+    {"alerts", "webhook_queue", K_UINT, OFF(webhook_queue), 1000000},
     {"knowledge", "patterns", K_PATH, OFF(patterns_dir), 0},
     {"knowledge", "algorithms", K_PATH, OFF(algorithms), 0},
     {"knowledge", "catalogue", K_PATH, OFF(catalogue), 0},
@@ -841,6 +842,7 @@ static void set_defaults(struct cfg *c)
     c->probe_after_failure = 300;
     c->probe_max_parallel = 8;
     c->probe_timeout = 10;
+    c->webhook_queue = 10000;
 }
 
 /* knowledge files the configuration does not name are looked for in

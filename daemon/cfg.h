@@ -97,6 +97,7 @@ struct cfg {
     char *exec_sink;          /* program run per alert with the JSON on stdin, NULL = off */
     unsigned exec_timeout;    /* seconds before the program is killed */
     unsigned exec_max;        /* programs running at once; more wait */
+    unsigned webhook_queue;   /* webhook notifications held in memory; more wait in the outbox for the next start */
 
     /* [patterns] and knowledge files under conf/ */
     char *patterns_dir;

@@ -22,7 +22,6 @@
 #include "store.h"
 #include "text.h"
 
-#define HOOK_QUEUE_MAX 10000u  /* notifications waiting for the webhook */
 #define HOOK_BACKOFF_MIN 1u     /* seconds */
 #define HOOK_BACKOFF_MAX 300u
 #define HOOK_TIMEOUT_S 10
@@ -48,6 +47,7 @@ struct webhook {
     unsigned backoff;
     uint64_t dropped;
     int waiting; /* for the store to commit the head's outbox row */
+    int restoring; /* loading the outbox at start: no limit (they are all on disk already) */
 };
 
 static void hook_send(struct webhook *w);
@@ -109,7 +109,11 @@ static void hook_done(struct evhttp_request *req, void *arg)
             hook_pop(w);
             w->s.sent++;
         }
-        hook_send(w);
+        /* the next request starts from the loop, once evhttp is done with
+         * this connection (a receiver that closes after each answer would
+         * otherwise fail it) */
+        struct timeval now = {0, 0};
+        evtimer_add(w->retry_ev, &now);
         return;
     }
     int i = 0;
@@ -141,6 +145,10 @@ static void hook_send(struct webhook *w)
     evhttp_add_header(h, "Host", w->host);
     evhttp_add_header(h, "Content-Type", "application/json");
     evhttp_add_header(h, "User-Agent", "kexwatchd/" PACKAGE_VERSION);
+    /* a connection per request: a receiver that closes an idle kept-alive
+     * connection would otherwise fail the next POST with EOF (and a
+     * retried POST could be delivered twice) */
+    evhttp_add_header(h, "Connection", "close");
     struct evbuffer *out = evhttp_request_get_output_buffer(req);
     int n = 0;
     if (w->alertmanager) {
@@ -169,13 +177,37 @@ static void hook_send(struct webhook *w)
 
 static void hook_enqueue(struct webhook *w, char *body, int64_t outbox_id)
 {
-    if (w->s.pending >= HOOK_QUEUE_MAX) {
-        /* bounded: the oldest notification goes, and the operator is told */
-        hook_pop(w);
+    unsigned max = w->s.env->cfg->webhook_queue ? w->s.env->cfg->webhook_queue : 1;
+    if (w->s.pending >= max && !w->restoring) {
+        /* bounded: the oldest waiting notification leaves memory, never one
+         * the request in flight carries (its answer removes those from the
+         * head); its outbox row stays for the next start */
+        struct hook_item **pp = &w->head, *prev = NULL;
+        for (int i = 0; i < w->in_flight && *pp; i++) {
+            prev = *pp;
+            pp = &(*pp)->next;
+        }
+        struct hook_item *victim = *pp;
+        if (victim) {
+            *pp = victim->next;
+            if (w->tail == victim)
+                w->tail = prev;
+            w->s.pending--;
+            free(victim->body);
+            free(victim);
+        } else {
+            free(body); /* every one held is in flight: the new one waits in the outbox */
+            body = NULL;
+        }
         w->dropped++;
         if (log_ratelimit_allow(w->s.env->rl, time(NULL), NULL))
-            log_error("webhook %s: %u alerts waiting, the oldest was dropped; the receiver has been down too long",
-                      w->url, HOOK_QUEUE_MAX);
+            log_error("webhook %s: %u alerts waiting, the oldest waiting one was set aside%s; the receiver has "
+                      "been down too long (check it, or raise [alerts] webhook_queue)",
+                      w->url, max,
+                      w->s.env->store ? " (it stays in the database's outbox and is sent after the next start)"
+                                      : " and is lost (no database)");
+        if (!body)
+            return;
     }
     struct hook_item *it = calloc(1, sizeof *it);
     if (!it) {
@@ -266,7 +298,11 @@ static void restore_one(void *arg, int64_t id, const char *payload)
 
 static int hook_restore(struct sink *s)
 {
-    return s->env->store ? store_outbox_load(s->env->store, "webhook", restore_one, s) : 0;
+    struct webhook *w = (struct webhook *)s;
+    w->restoring = 1;
+    int n = s->env->store ? store_outbox_load(s->env->store, "webhook", restore_one, s) : 0;
+    w->restoring = 0;
+    return n;
 }
 
 static void hook_free(struct sink *s)
