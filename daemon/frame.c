@@ -17,6 +17,10 @@
 
 /* An octet count is at most 9 digits and one space. */
 #define HDR_MAX 10
+/* The largest octet count believed: max_message twice, at least 1 MiB. A
+ * larger one (say "999999999 ") would make the framer skip the rest of the
+ * connection; it is a framing error and the frame is read up to its LF. */
+#define OCTET_TRUST_MIN (1u << 20)
 /* First allocation of the message buffer; it doubles up to max_message, so
  * a connection that only sends short lines stays small. */
 #define BUF_INITIAL 256
@@ -67,6 +71,11 @@ static enum hdr_result read_count(const char *p, size_t n, size_t *hlen, size_t 
     *hlen = i + 1;
     *count = v;
     return HDR_VALID;
+}
+
+static bool count_believed(const struct framer *f, size_t count)
+{
+    return count <= OCTET_TRUST_MIN || count / 2 <= f->max;
 }
 
 static bool is_strip(char c)
@@ -219,7 +228,10 @@ static size_t header_more(struct framer *f, const char *p, size_t n, frame_cb cb
     memcpy(tmp, f->hdr, f->hdr_len);
     memcpy(tmp + f->hdr_len, p, take);
     size_t hlen = 0, count = 0;
-    switch (read_count(tmp, f->hdr_len + take, &hlen, &count)) {
+    enum hdr_result hr = read_count(tmp, f->hdr_len + take, &hlen, &count);
+    if (hr == HDR_VALID && !count_believed(f, count))
+        hr = HDR_INVALID;
+    switch (hr) {
     case HDR_MORE:
         /* only when everything is digits or digits and a space: fits in hdr */
         memcpy(f->hdr + f->hdr_len, p, n);
@@ -246,7 +258,10 @@ static size_t frame_start(struct framer *f, const char *p, size_t n, frame_cb cb
     if (*p < '0' || *p > '9')
         return lf_frame(f, p, n, cb, arg);
     size_t hlen = 0, count = 0;
-    switch (read_count(p, n, &hlen, &count)) {
+    enum hdr_result hr = read_count(p, n, &hlen, &count);
+    if (hr == HDR_VALID && !count_believed(f, count))
+        hr = HDR_INVALID;
+    switch (hr) {
     case HDR_MORE:
         memcpy(f->hdr, p, n);
         f->hdr_len = n;

@@ -54,8 +54,11 @@ void framer_free(struct framer *f);
  *
  * An octet count is invalid when it has more than 9 digits, is 0, or is not
  * followed by exactly one space and then a non-space byte (leading zeros are
- * tolerated, though RFC 6587 forbids them); such a frame is counted as a framing error
- * and read as an LF-framed frame instead, so no bytes are lost. */
+ * tolerated, though RFC 6587 forbids them), or when it is larger than
+ * both 1 MiB and twice max_message (no honest sender means it, and
+ * believing it would skip the rest of the connection); such a frame is
+ * counted as a framing error and read as an LF-framed frame instead, so no
+ * bytes are lost and the stream resynchronises at the next LF. */
 int framer_feed(struct framer *f, const char *buf, size_t len, frame_cb cb, void *arg);
 
 /* Hands out what is buffered at end of stream (a last line without LF) as a

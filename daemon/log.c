@@ -45,7 +45,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
         const char *js = getenv("JOURNAL_STREAM");
         g_journal = js && *js;
     }
-    char line[2048];
+    char text[2048], line[2048];
     int n;
     if (g_journal)
         n = snprintf(line, sizeof line, "<%d>", level_prio[level]);
@@ -55,11 +55,29 @@ void log_msg(enum log_level level, const char *fmt, ...)
         n = 0;
     va_list ap;
     va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    int m = vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-    if (len > sizeof line - 2)
-        len = sizeof line - 2;
+    size_t tlen = m < 0 ? 0 : (size_t)m < sizeof text ? (size_t)m : sizeof text - 1;
+    /* one escaping rule at the output: whatever a message carries (a
+     * received name its caller forgot to escape), a control byte or a
+     * non-ASCII byte is written as \xHH, so one call is one line and no
+     * byte reaches a terminal or the journal raw; the backslash stays, so
+     * text escaped by log_escape() is not escaped twice */
+    static const char hex[] = "0123456789abcdef";
+    size_t len = (size_t)n;
+    for (size_t i = 0; i < tlen && len < sizeof line - 2; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c >= 0x20 && c < 0x7f) {
+            line[len++] = (char)c;
+        } else if (len + 4 <= sizeof line - 2) {
+            line[len++] = '\\';
+            line[len++] = 'x';
+            line[len++] = hex[c >> 4];
+            line[len++] = hex[c & 15];
+        } else {
+            break;
+        }
+    }
     line[len++] = '\n';
     /* one write() per line so lines of concurrent writers do not interleave */
     ssize_t w = write(STDERR_FILENO, line, len);

@@ -294,13 +294,45 @@ static size_t width(const char *s)
     return w;
 }
 
+/* A cell as the terminal may show it: C0 controls (ESC, LF, TAB, ...), DEL
+ * and the C1 controls (U+0080..U+009F) as \xHH, so a received host name or
+ * client software can neither drive the operator's terminal nor forge rows
+ * or columns. Returns a malloc'd string, or NULL when memory is short. */
+static char *cell_escape(const char *s)
+{
+    size_t n = strlen(s);
+    char *out = malloc(n * 4 + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            o += sprintf(o, "\\x%02x", *p);
+        } else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            o += sprintf(o, "\\x%02x", p[1]); /* the C1 control's code point */
+            p++;
+        } else {
+            *o++ = (char)*p;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 static void print_table(FILE *f, const struct table *t)
 {
+    /* every cell escaped once, here at the output (JSON and CSV have their
+     * own encodings) */
+    size_t ncells = t->nrows * t->ncol;
+    char **esc = calloc(ncells ? ncells : 1, sizeof *esc);
+    if (!esc)
+        return;
+    for (size_t i = 0; i < ncells; i++)
+        esc[i] = cell_escape(t->cells[i].s ? t->cells[i].s : "-");
     size_t w[16] = {0};
     for (size_t c = 0; c < t->ncol && c < 16; c++) {
         w[c] = width(t->cols[c]);
         for (size_t r = 0; r < t->nrows; r++) {
-            const char *s = t->cells[r * t->ncol + c].s;
+            const char *s = esc[r * t->ncol + c];
             size_t n = width(s ? s : "-");
             if (n > w[c])
                 w[c] = n;
@@ -317,13 +349,16 @@ static void print_table(FILE *f, const struct table *t)
     for (size_t r = 0; r < t->nrows; r++) {
         for (size_t c = 0; c < t->ncol && c < 16; c++) {
             const struct cell *x = &t->cells[r * t->ncol + c];
-            const char *s = x->s ? x->s : "-";
+            const char *s = esc[r * t->ncol + c] ? esc[r * t->ncol + c] : "-";
             size_t pad = w[c] - width(s);
             fprintf(f, "%s%*s%s%*s", c ? "  " : "", x->num ? (int)pad : 0, "", s,
                     (!x->num && c + 1 < t->ncol) ? (int)pad : 0, "");
         }
         fputc('\n', f);
     }
+    for (size_t i = 0; i < ncells; i++)
+        free(esc[i]);
+    free(esc);
 }
 
 /* ------------------------------------------------------- shared plumbing */

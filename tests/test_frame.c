@@ -386,6 +386,34 @@ static void test_octet_oversize_large(void **state)
     free(in);
 }
 
+/* A legal-looking octet count far above max_message ("999999999 ") is not
+ * believed: a framing error, the frame read up to its LF, and the stream is
+ * back in sync for the next frame instead of swallowing the connection. A
+ * count up to 1 MiB is still believed and skipped. */
+static void test_octet_count_absurd(void **state)
+{
+    (void)state;
+    static const char in[] = "999999999 <13>Nov 25 10:00:00 h app: x\n8 <13>next<13>last\n";
+    struct result r;
+    run_whole(in, sizeof in - 1, 2048, &r);
+    expect_counts(&r, 3, 1, 0, 0);
+    assert_int_equal(r.len[0], strlen("999999999 <13>Nov 25 10:00:00 h app: x"));
+    assert_memory_equal(r.msg[0], "999999999 <13>", 14);
+    assert_int_equal(r.len[1], 8);
+    assert_memory_equal(r.msg[1], "<13>next", 8);
+    assert_memory_equal(r.msg[2], "<13>last", 8);
+    check_split_invariance("octet_999999999_max_2048", in, sizeof in - 1, 2048, &r, 1);
+    result_free(&r);
+
+    /* at the limit of belief: a 1 MiB count is believed, so what follows
+     * is its body (cut short here by the end of the stream) */
+    static const char big[] = "1048576 <13>x\n8 <13>next";
+    run_whole(big, sizeof big - 1, 2048, &r);
+    expect_counts(&r, 1, 1, 0, 0);
+    assert_memory_equal(r.msg[0], "<13>x\n8 <13>next", 16);
+    result_free(&r);
+}
+
 /* 10 MB with no LF through max_message 1024: one truncated message at the
  * end, whatever the read size; ASan/valgrind check the buffer stays bounded
  * in the sense that nothing overruns, and the run must stay fast. */
@@ -425,7 +453,7 @@ static void test_bounded_memory(void **state)
         framer_free(f);
     }
 
-    /* the same through framer_finish, and through a 9-digit octet count */
+    /* the same through framer_finish, and after a 9-digit octet count */
     static const char *const heads[] = {"", "999999999 "};
     for (size_t h = 0; h < 2; h++) {
         struct framer *f = framer_new(1024);
@@ -437,7 +465,14 @@ static void test_bounded_memory(void **state)
             assert_int_equal(feed(f, &r, block, chunk), 0);
         finish(f, &r);
         expect_counts(&r, 1, h, 1, 0);
-        expect_msg(&r, 0, 1024, 'x');
+        if (h == 0) {
+            expect_msg(&r, 0, 1024, 'x');
+        } else {
+            /* a count that large is not believed: the frame is read as a
+             * line, the digits with it */
+            assert_int_equal(r.len[0], 1024);
+            assert_memory_equal(r.msg[0], "999999999 xxx", 13);
+        }
         result_free(&r);
         framer_free(f);
     }
@@ -568,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_datagram_samples),
         cmocka_unit_test(test_long_lines),
         cmocka_unit_test(test_octet_oversize_large),
+        cmocka_unit_test(test_octet_count_absurd),
         cmocka_unit_test(test_bounded_memory),
         cmocka_unit_test(test_zero_copy),
         cmocka_unit_test(test_callback_stop),
