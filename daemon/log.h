@@ -23,7 +23,9 @@ int log_level_from_name(const char *name);
 
 /* Prints one line "kexwatchd[pid]: <level>: text" to stderr when level is
  * enabled. With journald (stderr is a journal stream) the line carries an
- * sd-daemon "<N>" prefix instead. */
+ * sd-daemon "<N>" prefix instead. Every byte of text outside printable
+ * ASCII (control bytes such as ESC, LF, TAB; bytes of UTF-8) is written as
+ * \xHH, so a line is always one line of plain ASCII whatever it quotes. */
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -6,7 +6,10 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -47,6 +50,30 @@ static void test_escape_truncates(void **state)
     memset(big, '\n', sizeof big);
     log_escape(buf, sizeof buf, big, sizeof big);
     assert_string_equal(buf, "\\x0a\\x0a\\x0a...");
+}
+
+/* The logger escapes at the output whatever its callers pass: a received
+ * name with ESC, LF and TAB is one line of plain ASCII. */
+static void test_log_line_escaped(void **state)
+{
+    (void)state;
+    unsetenv("JOURNAL_STREAM");
+    char path[] = "/tmp/kw-test-log.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    int saved = dup(STDERR_FILENO);
+    dup2(fd, STDERR_FILENO);
+    log_msg(LOG_LV_ERROR, "device %s: x", "a\x1b[31mb\nforged: line\tc\xc3\xa9\\x41");
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    char buf[512] = {0};
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    assert_true(n > 0);
+    const char *text = strstr(buf, "error: ");
+    assert_non_null(text);
+    assert_string_equal(text, "error: device a\\x1b[31mb\\x0aforged: line\\x09c\\xc3\\xa9\\x41: x\n");
 }
 
 static void test_escape_tiny_buffers(void **state)
@@ -94,6 +121,7 @@ int main(void)
         cmocka_unit_test(test_escape_no_format_injection),
         cmocka_unit_test(test_escape_truncates),
         cmocka_unit_test(test_escape_tiny_buffers),
+        cmocka_unit_test(test_log_line_escaped),
         cmocka_unit_test(test_ratelimit),
         cmocka_unit_test(test_level_names),
     };
