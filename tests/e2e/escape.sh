@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # One escaping rule at the output (issue 11): a device whose host name
 # carries ESC, LF and TAB (an octet-counted frame may hold any byte) is
 # stored as received, but the daemon's log and the query commands' table

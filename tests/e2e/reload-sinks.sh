@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # SIGHUP and the alert sinks (regressions of issue 11, meant to run under
 # AddressSanitizer too): an [alerts] file the daemon cannot open keeps the
 # old file without freeing what the alerter still uses, and raising

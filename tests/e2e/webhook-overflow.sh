@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # The webhook queue overflows while a request is in flight (regression of
 # issue 11): the notification being sent must not be the one set aside, and
 # its 2xx must remove exactly the outbox rows it carried. What was set aside
