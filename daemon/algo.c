@@ -3,9 +3,11 @@
  *
  * Both files are read whole into buffers owned by the database and split in
  * place, so every name the database hands out points into those buffers and
- * no string is copied. Exact names are found through an open-addressing
- * hash table keyed on (category, name); the few wildcard rows (GSS-API kex
- * names end in a per-mechanism hash) are tried afterwards, longest first.
+ * no string is copied. Exact names are found through one hash table
+ * (hashtab.h) per category; the few wildcard rows (GSS-API kex names end in
+ * a per-mechanism hash) are tried afterwards, longest first. Keywords have a
+ * table per category too, keyed by keyword; the rows of several vendors
+ * that share a keyword are chained.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 
 #include "algo.h"
 #include "datafile.h"
+#include "hashtab.h"
 
 #define MAX_FILE (4u * 1024 * 1024)
 #define MAX_LINE 4096
@@ -45,6 +48,7 @@ struct algo_keyword {
     const char *name;
     size_t first; /* index of the first wire name in db->wires */
     size_t nwire;
+    const struct algo_keyword *same; /* next row with this category and keyword, another vendor */
     uint32_t line;
     uint16_t len;
     uint8_t category;
@@ -55,16 +59,14 @@ struct algo_db {
     char *text[2]; /* file contents, split in place */
     struct algo_entry *entries;
     size_t nentries;
-    uint32_t *slots; /* entry index + 1; 0 = empty */
-    size_t mask;
+    struct hashtab *names[ALGO_NCATEGORIES]; /* name -> struct algo_entry */
     const struct algo_entry **wild[ALGO_NCATEGORIES]; /* longest prefix first */
     size_t nwild[ALGO_NCATEGORIES];
     const char *vendor[MAX_VENDORS];
     size_t nvendors;
     struct algo_keyword *keywords;
     size_t nkeywords;
-    uint32_t *kwslots;
-    size_t kwmask;
+    struct hashtab *kws[ALGO_NCATEGORIES]; /* keyword -> struct algo_keyword (chained by same) */
     const char **wires;
     uint8_t *wire_maybe;
     size_t nwires;
@@ -99,29 +101,6 @@ const char *algo_rating_name(enum algo_rating r)
     return (unsigned)r <= ALGO_RATING_MARKER ? rating_names[r] : NULL;
 }
 
-/* FNV-1a: short keys, no need for anything stronger. */
-static uint32_t hash_bytes(uint32_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
-static uint32_t hash_name(enum algo_category cat, const char *name, size_t len)
-{
-    unsigned char c = (unsigned char)cat;
-    return hash_bytes(hash_bytes(2166136261u, &c, 1), name, len);
-}
-
-static uint32_t hash_keyword(const char *vendor, enum algo_category cat, const char *kw, size_t len)
-{
-    uint32_t h = hash_bytes(2166136261u, vendor, strlen(vendor) + 1);
-    unsigned char c = (unsigned char)cat;
-    return hash_bytes(hash_bytes(h, &c, 1), kw, len);
-}
 
 
 
@@ -209,16 +188,9 @@ static int column(const char *const *hdr, int n, const char *name)
 static const struct algo_entry *find_exact(const struct algo_db *db, enum algo_category cat,
                                            const char *name, size_t len)
 {
-    if (!db->slots)
+    if ((unsigned)cat >= ALGO_NCATEGORIES || !db->names[cat])
         return NULL;
-    for (size_t i = hash_name(cat, name, len) & db->mask;; i = (i + 1) & db->mask) {
-        uint32_t s = db->slots[i];
-        if (s == 0)
-            return NULL;
-        const struct algo_entry *e = &db->entries[s - 1];
-        if (e->category == cat && e->len == len && memcmp(e->name, name, len) == 0)
-            return e;
-    }
+    return hashtab_find(db->names[cat], name, len);
 }
 
 static int wild_cmp(const void *a, const void *b)
@@ -231,13 +203,9 @@ static int wild_cmp(const void *a, const void *b)
 /* Builds the hash table and the wildcard lists once all rows are in. */
 static int index_entries(struct algo_db *db, struct datafile *r)
 {
-    size_t size = 16;
-    while (size < db->nentries * 2)
-        size *= 2;
-    db->slots = calloc(size, sizeof *db->slots);
-    if (!db->slots)
-        return datafile_fail(r, "out of memory");
-    db->mask = size - 1;
+    for (int c = 0; c < ALGO_NCATEGORIES; c++)
+        if (!(db->names[c] = hashtab_new()))
+            return datafile_fail(r, "out of memory");
     for (size_t k = 0; k < db->nentries; k++) {
         struct algo_entry *e = &db->entries[k];
         e->db = db;
@@ -247,10 +215,8 @@ static int index_entries(struct algo_db *db, struct datafile *r)
             return datafile_fail(r, "duplicate of line %u: %s %s", (unsigned)dup->line,
                         category_names[e->category], e->name);
         }
-        size_t i = hash_name(e->category, e->name, e->len) & db->mask;
-        while (db->slots[i])
-            i = (i + 1) & db->mask;
-        db->slots[i] = (uint32_t)(k + 1);
+        if (hashtab_put(db->names[e->category], e->name, e->len, e, NULL) < 0)
+            return datafile_fail(r, "out of memory");
         if (e->wildcard)
             db->nwild[e->category]++;
     }
@@ -405,18 +371,12 @@ static const struct algo_keyword *find_keyword(const struct algo_db *db, const c
                                                enum algo_category cat, const char *kw,
                                                size_t len)
 {
-    if (!db->kwslots || !vendor)
+    if ((unsigned)cat >= ALGO_NCATEGORIES || !db->kws[cat] || !vendor)
         return NULL;
-    for (size_t i = hash_keyword(vendor, cat, kw, len) & db->kwmask;;
-         i = (i + 1) & db->kwmask) {
-        uint32_t s = db->kwslots[i];
-        if (s == 0)
-            return NULL;
-        const struct algo_keyword *k = &db->keywords[s - 1];
-        if (k->category == cat && k->len == len && memcmp(k->name, kw, len) == 0 &&
-            strcmp(k->vendor, vendor) == 0)
+    for (const struct algo_keyword *k = hashtab_find(db->kws[cat], kw, len); k; k = k->same)
+        if (strcmp(k->vendor, vendor) == 0)
             return k;
-    }
+    return NULL;
 }
 
 /* Splits the wire column of one keyword row into db->wires. */
@@ -460,13 +420,9 @@ static int parse_wires(struct algo_db *db, struct datafile *r, struct algo_keywo
 
 static int index_keywords(struct algo_db *db, struct datafile *r)
 {
-    size_t size = 16;
-    while (size < db->nkeywords * 2)
-        size *= 2;
-    db->kwslots = calloc(size, sizeof *db->kwslots);
-    if (!db->kwslots)
-        return datafile_fail(r, "out of memory");
-    db->kwmask = size - 1;
+    for (int c = 0; c < ALGO_NCATEGORIES; c++)
+        if (!(db->kws[c] = hashtab_new()))
+            return datafile_fail(r, "out of memory");
     for (size_t k = 0; k < db->nkeywords; k++) {
         struct algo_keyword *kw = &db->keywords[k];
         kw->db = db;
@@ -477,10 +433,14 @@ static int index_keywords(struct algo_db *db, struct datafile *r)
             return datafile_fail(r, "duplicate of line %u: %s %s %s", (unsigned)dup->line, kw->vendor,
                         category_names[cat], kw->name);
         }
-        size_t i = hash_keyword(kw->vendor, cat, kw->name, kw->len) & db->kwmask;
-        while (db->kwslots[i])
-            i = (i + 1) & db->kwmask;
-        db->kwslots[i] = (uint32_t)(k + 1);
+        /* the first row of a keyword stays in the table, later vendors' follow it */
+        struct algo_keyword *head = hashtab_find(db->kws[cat], kw->name, kw->len);
+        if (head) {
+            kw->same = head->same;
+            head->same = kw;
+        } else if (hashtab_put(db->kws[cat], kw->name, kw->len, kw, NULL) < 0) {
+            return datafile_fail(r, "out of memory");
+        }
     }
     return 0;
 }
@@ -612,11 +572,12 @@ void algo_db_free(struct algo_db *db)
 {
     if (!db)
         return;
-    for (int c = 0; c < ALGO_NCATEGORIES; c++)
+    for (int c = 0; c < ALGO_NCATEGORIES; c++) {
         free(db->wild[c]);
-    free(db->slots);
+        hashtab_free(db->names[c]);
+        hashtab_free(db->kws[c]);
+    }
     free(db->entries);
-    free(db->kwslots);
     free(db->keywords);
     free(db->wires);
     free(db->wire_maybe);
