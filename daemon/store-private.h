@@ -18,6 +18,7 @@
 
 #include <sqlite3.h>
 
+#include "hashtab.h"
 #include "log.h"
 #include "negotiate.h"
 #include "store.h"
@@ -34,19 +35,11 @@
 #define STORE_BATCH_US      100000              /* the writer commits at least this often */
 #define STORE_BATCH_MIN     10000               /* ... and at once when this many negotiations wait */
 
-/* Common head of every cached thing: its key and the key's hash. */
+/* Common head of every cached thing: its key, which the cache's hashtab
+ * borrows while the node is in it. */
 struct hnode {
-    uint64_t hash;
     size_t klen;
     char *key;
-};
-
-/* Open addressing, linear probing, never more than half full. Nodes are
- * owned by whoever put them there. */
-struct htab {
-    struct hnode **slot;
-    size_t mask; /* slots - 1; 0 with no slots */
-    size_t count;
 };
 
 /* ------------------------------------------------------------ cached rows */
@@ -186,8 +179,9 @@ struct store {
     sqlite3 *check_db;
     _Atomic int check_state; /* STORE_CHECK_* */
 
-    struct htab devices, clients, lists;
-    uint64_t seed; /* of the hashes */
+    /* caches keyed by hnode.key (hashtab.h): the writer's devices and
+     * clients, the loop's interned lists */
+    struct hashtab *devices, *clients, *lists;
     uint64_t list_gen;
     /* rows touched by the current batch; sized so they cannot overflow (a
      * record touches one device, one client type, two lists) */

@@ -38,98 +38,6 @@
 #include "negotiate.h"
 #include "store-private.h"
 
-/* ------------------------------------------------------------ hash table */
-
-/* FNV-1a, 64 bits, from a per-store seed: keys come from received logs, and
- * a seed no sender knows keeps them from lining up colliding keys in
- * advance (each table is bounded anyway). */
-static uint64_t hash_bytes(uint64_t seed, const char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ULL ^ seed;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
-static struct hnode *htab_find(const struct htab *t, uint64_t h, const char *key, size_t klen)
-{
-    if (!t->slot)
-        return NULL;
-    for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
-        struct hnode *n = t->slot[i];
-        if (!n)
-            return NULL;
-        if (n->hash == h && n->klen == klen && memcmp(n->key, key, klen) == 0)
-            return n;
-    }
-}
-
-static void htab_put(struct hnode **slot, size_t mask, struct hnode *n)
-{
-    size_t i = n->hash & mask;
-    while (slot[i])
-        i = (i + 1) & mask;
-    slot[i] = n;
-}
-
-static int htab_add(struct htab *t, struct hnode *n)
-{
-    if (2 * (t->count + 1) > t->mask + 1 || !t->slot) {
-        size_t size = t->slot ? 2 * (t->mask + 1) : 64;
-        struct hnode **ns = calloc(size, sizeof *ns);
-        if (!ns)
-            return -1;
-        if (t->slot) {
-            for (size_t i = 0; i <= t->mask; i++)
-                if (t->slot[i])
-                    htab_put(ns, size - 1, t->slot[i]);
-            free(t->slot);
-        }
-        t->slot = ns;
-        t->mask = size - 1;
-    }
-    htab_put(t->slot, t->mask, n);
-    t->count++;
-    return 0;
-}
-
-/* Empties slot i, moving later nodes of the run back so that every probe
- * sequence stays unbroken (deletion without tombstones). */
-static void htab_remove_at(struct htab *t, size_t i)
-{
-    size_t j = i;
-    for (;;) {
-        j = (j + 1) & t->mask;
-        struct hnode *n = t->slot[j];
-        if (!n)
-            break;
-        size_t home = n->hash & t->mask;
-        /* n stays when its home lies cyclically in (i, j] */
-        bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
-        if (stays)
-            continue;
-        t->slot[i] = n;
-        i = j;
-    }
-    t->slot[i] = NULL;
-    t->count--;
-}
-
-/* Removes every node for which drop() says so (drop frees it). Allocates
- * nothing: it runs when memory may be short. */
-static void htab_filter(struct htab *t, bool (*drop)(struct hnode *))
-{
-    if (!t->slot)
-        return;
-    for (size_t i = 0; i <= t->mask; i++) {
-        /* a node moved into i by the removal is looked at too */
-        while (t->slot[i] && drop(t->slot[i]))
-            htab_remove_at(t, i);
-    }
-}
-
 static const int client_list_slot[CL_FAIL_CLIENT] = {NEG_KEX, NEG_HOSTKEY, NEG_CIPHER_C2S, NEG_MAC_C2S, NEG_COMP_C2S};
 
 static const char *rec_str(const struct rec *r, int i)
@@ -139,9 +47,10 @@ static const char *rec_str(const struct rec *r, int i)
 
 /* ------------------------------------------------------------ caches */
 
-static bool drop_dev(struct hnode *h)
+static bool drop_dev(void *v, void *arg)
 {
-    struct dev_node *d = (struct dev_node *)h;
+    (void)arg;
+    struct dev_node *d = v;
     free(d->h.key);
     free(d->name);
     free(d->vendor);
@@ -149,17 +58,19 @@ static bool drop_dev(struct hnode *h)
     return true;
 }
 
-static bool drop_cli(struct hnode *h)
+static bool drop_cli(void *v, void *arg)
 {
-    struct cli_node *c = (struct cli_node *)h;
+    (void)arg;
+    struct cli_node *c = v;
     free(c->h.key);
     free(c);
     return true;
 }
 
-static bool drop_unused_list(struct hnode *h)
+static bool drop_unused_list(void *v, void *arg)
 {
-    struct list_node *l = (struct list_node *)h;
+    (void)arg;
+    struct list_node *l = v;
     if (atomic_load(&l->refs))
         return false;
     free(l);
@@ -171,8 +82,8 @@ static bool drop_unused_list(struct hnode *h)
  * their ids are invalidated. */
 static void caches_reset(struct store *s)
 {
-    htab_filter(&s->devices, drop_dev);
-    htab_filter(&s->clients, drop_cli);
+    hashtab_filter(s->devices, drop_dev, NULL);
+    hashtab_filter(s->clients, drop_cli, NULL);
     atomic_store(&s->cbytes, 0);
     s->list_gen++;
     for (size_t i = 0; i < s->nltouched; i++)
@@ -218,11 +129,12 @@ static long join_list(struct store *s, const struct negotiate_list *l)
 /* Forgets the interned lists no queued record holds (on the loop). */
 static void lists_trim(struct store *s)
 {
-    htab_filter(&s->lists, drop_unused_list);
+    hashtab_filter(s->lists, drop_unused_list, NULL);
     s->lbytes = 0;
-    for (size_t i = 0; s->lists.slot && i <= s->lists.mask; i++)
-        if (s->lists.slot[i])
-            s->lbytes += sizeof(struct list_node) + s->lists.slot[i]->klen + 1;
+    size_t pos = 0;
+    void *v;
+    while (hashtab_next(s->lists, &pos, &v, NULL, NULL))
+        s->lbytes += sizeof(struct list_node) + ((struct list_node *)v)->h.klen + 1;
 }
 
 /* Returns the interned copy of l (one more reference), creating it. */
@@ -231,15 +143,13 @@ static struct list_node *list_intern(struct store *s, const struct negotiate_lis
     long klen = join_list(s, l);
     if (klen < 0)
         return NULL;
-    uint64_t h = hash_bytes(s->seed, s->scratch, (size_t)klen);
-    struct list_node *ln = (struct list_node *)htab_find(&s->lists, h, s->scratch, (size_t)klen);
+    struct list_node *ln = hashtab_find(s->lists, s->scratch, (size_t)klen);
     if (!ln) {
-        if (s->lists.count >= STORE_CACHE_MAX)
+        if (hashtab_count(s->lists) >= STORE_CACHE_MAX)
             lists_trim(s);
         ln = malloc(sizeof *ln + (size_t)klen + 1);
         if (!ln)
             return NULL;
-        ln->h.hash = h;
         ln->h.klen = (size_t)klen;
         ln->h.key = (char *)(ln + 1);
         memcpy(ln->h.key, s->scratch, (size_t)klen + 1);
@@ -248,7 +158,7 @@ static struct list_node *list_intern(struct store *s, const struct negotiate_lis
         ln->id = 0;
         ln->used = 0;
         ln->touched = false;
-        if (htab_add(&s->lists, &ln->h) < 0) {
+        if (hashtab_put(s->lists, ln->h.key, ln->h.klen, ln, NULL) < 0) {
             free(ln);
             return NULL;
         }
@@ -422,7 +332,7 @@ int store_enqueue(struct store *s, const struct negotiation *n)
     uint64_t ckey = 0;
     if (has_client) {
         size_t klen = (size_t)r->len[RS_FP] + 1 + r->len[RS_SOFTWARE];
-        ckey = hash_bytes(s->seed, r->buf + r->off[RS_FP], klen);
+        ckey = hashtab_hash(s->lists, r->buf + r->off[RS_FP], klen);
         want_lists = !hset_has(&s->known, ckey);
     }
     int complete = 0;
@@ -497,7 +407,7 @@ size_t store_memory(const struct store *s)
     return n + s->qsize * sizeof *s->q +
            (s->dtouched_cap + s->ctouched_cap + s->ltouched_cap) * sizeof(void *) + s->lbytes +
            atomic_load(&s->cbytes) + (s->known.mask + 1) * sizeof(uint64_t) +
-           (s->lists.mask + 1) * sizeof(void *);
+           hashtab_bytes(s->lists);
 }
 
 size_t store_pending(const struct store *s)
@@ -636,8 +546,7 @@ static char *col_dup(sqlite3_stmt *st, int i)
 static int dev_get(struct store *s, const char *key, size_t klen, const char *name, size_t nlen, const char *vendor,
                    size_t vlen, int64_t t, struct dev_node **out)
 {
-    uint64_t h = hash_bytes(s->seed, key, klen);
-    struct dev_node *d = (struct dev_node *)htab_find(&s->devices, h, key, klen);
+    struct dev_node *d = hashtab_find(s->devices, key, klen);
     if (!d) {
         d = calloc(1, sizeof *d);
         if (!d || !(d->h.key = malloc(klen + 1))) {
@@ -647,7 +556,6 @@ static int dev_get(struct store *s, const char *key, size_t klen, const char *na
         memcpy(d->h.key, key, klen);
         d->h.key[klen] = '\0';
         d->h.klen = klen;
-        d->h.hash = h;
         sqlite3_stmt *st = s->st_dev_sel;
         bind_text(st, 1, key, klen);
         int rc = sqlite3_step(st);
@@ -675,8 +583,8 @@ static int dev_get(struct store *s, const char *key, size_t klen, const char *na
         } else if (rc == SQLITE_ROW) {
             rc = 0;
         }
-        if (rc || htab_add(&s->devices, &d->h) < 0) {
-            drop_dev(&d->h);
+        if (rc || hashtab_put(s->devices, d->h.key, klen, d, NULL) < 0) {
+            drop_dev(d, NULL);
             return rc ? rc : SQLITE_NOMEM;
         }
         atomic_fetch_add(&s->cbytes, sizeof *d + klen + 1 + nlen + vlen + 2);
@@ -697,10 +605,9 @@ static int cli_get(struct store *s, struct rec *r, struct cli_node **out)
         return 0;
     const char *key = r->buf + r->off[RS_FP];
     size_t klen = (size_t)r->len[RS_FP] + 1 + r->len[RS_SOFTWARE];
-    uint64_t h = hash_bytes(s->seed, key, klen);
     int64_t ids[CL_FAIL_CLIENT];
     int rc;
-    struct cli_node *c = (struct cli_node *)htab_find(&s->clients, h, key, klen);
+    struct cli_node *c = hashtab_find(s->clients, key, klen);
     if (!c) {
         c = calloc(1, sizeof *c);
         if (!c || !(c->h.key = malloc(klen + 1))) {
@@ -710,7 +617,6 @@ static int cli_get(struct store *s, struct rec *r, struct cli_node **out)
         memcpy(c->h.key, key, klen);
         c->h.key[klen] = '\0';
         c->h.klen = klen;
-        c->h.hash = h;
         sqlite3_stmt *st = s->st_cli_sel;
         bind_text(st, 1, key, r->len[RS_FP]);
         bind_text(st, 2, key + r->len[RS_FP] + 1, r->len[RS_SOFTWARE]);
@@ -747,8 +653,8 @@ static int cli_get(struct store *s, struct rec *r, struct cli_node **out)
                         c->nulls |= 1u << i;
             }
         }
-        if (rc || htab_add(&s->clients, &c->h) < 0) {
-            drop_cli(&c->h);
+        if (rc || hashtab_put(s->clients, c->h.key, klen, c, NULL) < 0) {
+            drop_cli(c, NULL);
             return rc ? rc : SQLITE_NOMEM;
         }
         atomic_fetch_add(&s->cbytes, sizeof *c + klen + 1);
@@ -1018,7 +924,7 @@ static int batch_once(struct store *s)
         nrec += neg;
         nent++;
     }
-    if (s->devices.count > STORE_CACHE_MAX || s->clients.count > STORE_CACHE_MAX)
+    if (hashtab_count(s->devices) > STORE_CACHE_MAX || hashtab_count(s->clients) > STORE_CACHE_MAX)
         caches_reset(s);
     long bad;
     bool dropped = false;
@@ -1460,12 +1366,16 @@ void store_writer_free(struct store *s)
         free(w);
     }
     free(s->known.slot);
-    htab_filter(&s->devices, drop_dev);
-    htab_filter(&s->clients, drop_cli);
-    htab_filter(&s->lists, drop_unused_list);
-    free(s->devices.slot);
-    free(s->clients.slot);
-    free(s->lists.slot);
+    if (s->devices)
+        hashtab_filter(s->devices, drop_dev, NULL);
+    if (s->clients)
+        hashtab_filter(s->clients, drop_cli, NULL);
+    if (s->lists)
+        hashtab_filter(s->lists, drop_unused_list, NULL);
+    hashtab_free(s->devices);
+    hashtab_free(s->clients);
+    hashtab_free(s->lists);
+    s->devices = s->clients = s->lists = NULL;
     free(s->dtouched);
     free(s->ctouched);
     free(s->ltouched);

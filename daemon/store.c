@@ -481,7 +481,14 @@ int store_open(const char *path, unsigned flags, size_t queue_max, struct store 
     pthread_condattr_destroy(&ca);
     s->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 5);
     s->list_gen = 1;
-    s->seed = mono_us() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)s;
+    s->devices = hashtab_new();
+    s->clients = hashtab_new();
+    s->lists = hashtab_new();
+    if (!s->devices || !s->clients || !s->lists) {
+        set_err(err, errsize, "%s: out of memory", path);
+        store_destroy(s);
+        return -1;
+    }
     s->orphans_due = true; /* one orphan pass after each start */
     s->analyzed_us = mono_us();
     if (!(flags & STORE_READONLY)) {
