@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* hashtab.c: see hashtab.h. */
 #include "config.h"
 

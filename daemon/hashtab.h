@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* hashtab.h: the daemon's one hash table (store caches, sessions' devices,
  * alert state, the algorithm catalogue).
  *

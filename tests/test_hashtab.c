@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Tests for daemon/hashtab.c: the one hash table of the daemon.
  *
  * Every operation is checked against a plain array that says which keys must
