@@ -234,14 +234,27 @@ static void remove_at(struct hashtab *t, size_t i)
     t->count--;
 }
 
+/* An empty table gives its slots back (the heap it reports returns to that
+ * of a new table). */
+static void release_if_empty(struct hashtab *t)
+{
+    if (!t->count && t->slot) {
+        free(t->slot);
+        t->slot = NULL;
+        t->mask = 0;
+    }
+}
+
 void *hashtab_remove(struct hashtab *t, const void *key, size_t klen)
 {
     if (!t->count)
         return NULL;
     size_t i = locate(t, hashtab_hash(t, key, klen), key, klen);
     void *v = t->slot[i].value;
-    if (v)
+    if (v) {
         remove_at(t, i);
+        release_if_empty(t);
+    }
     return v;
 }
 
@@ -288,11 +301,11 @@ void hashtab_filter(struct hashtab *t, bool (*drop)(void *value, void *arg), voi
         while (t->slot[i].value && drop(t->slot[i].value, arg))
             remove_at(t, i);
     }
+    release_if_empty(t);
 }
 
 void hashtab_clear(struct hashtab *t)
 {
-    if (t->slot)
-        memset(t->slot, 0, (t->mask + 1) * sizeof *t->slot);
     t->count = 0;
+    release_if_empty(t);
 }

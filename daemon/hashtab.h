@@ -4,7 +4,8 @@
  *
  * Maps byte-string keys to non-NULL pointers. Open addressing with linear
  * probing and deletion without tombstones; the table doubles when it would
- * be more than half full and never shrinks (hashtab_clear keeps its slots).
+ * be more than half full; it does not shrink, except that a table that
+ * becomes empty frees its slots (its heap is then that of a new table).
  *
  * Ownership: the table owns only its slot array. Keys and values belong to
  * the caller; the table borrows the key bytes for as long as the entry is in
@@ -74,7 +75,7 @@ bool hashtab_next(const struct hashtab *t, size_t *pos, void **value, const void
  * the table. Allocates nothing (it may run when memory is short). */
 void hashtab_filter(struct hashtab *t, bool (*drop)(void *value, void *arg), void *arg);
 
-/* Removes every entry (keeping the slots); keys and values are untouched. */
+/* Removes every entry and frees the slots; keys and values are untouched. */
 void hashtab_clear(struct hashtab *t);
 
 #endif

@@ -101,6 +101,7 @@ static bool drop_odd(void *value, void *arg)
 static void exercise(struct hashtab *t, size_t n)
 {
     struct item *v = items(n);
+    size_t empty = hashtab_bytes(t);
     check_all(t, v, n);
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(hashtab_put(t, v[i].key, v[i].klen, &v[i], NULL), 0);
@@ -150,9 +151,8 @@ static void exercise(struct hashtab *t, size_t n)
             v[i].in = true;
         }
     check_all(t, v, n);
-    size_t bytes = hashtab_bytes(t);
     hashtab_clear(t);
-    assert_int_equal(hashtab_bytes(t), bytes);
+    assert_int_equal(hashtab_bytes(t), empty);
     for (size_t i = 0; i < n; i++)
         v[i].in = false;
     check_all(t, v, n);
@@ -179,6 +179,15 @@ static void test_basic(void **state)
     assert_ptr_equal(hashtab_find(t, "", 0), &y);
     assert_null(hashtab_find(t, "a\0c", 3));
     assert_int_equal(hashtab_count(t), 3);
+    /* emptied by removal: back to a new table's heap, and usable again */
+    size_t grown = hashtab_bytes(t);
+    assert_ptr_equal(hashtab_remove(t, "a", 1), &x);
+    assert_ptr_equal(hashtab_remove(t, "a\0b", 3), &y);
+    assert_int_equal(hashtab_bytes(t), grown);
+    assert_ptr_equal(hashtab_remove(t, "", 0), &y);
+    assert_true(hashtab_bytes(t) < grown);
+    assert_int_equal(hashtab_put(t, "a", 1, &x, NULL), 0);
+    assert_ptr_equal(hashtab_find(t, "a", 1), &x);
     hashtab_free(t);
     hashtab_free(NULL);
 }
