@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hashtab.h"
 #include "session.h"
 
-#define DEV_BUCKETS 4096u
 
 struct sess {
     struct sess *prev, *next; /* the device's sessions, most recent first */
@@ -33,7 +33,6 @@ struct sess {
 };
 
 struct dev {
-    struct dev *hnext;            /* hash chain */
     struct dev *lru_prev, *lru_next; /* most recently used first */
     char *key;
     struct sockaddr_storage src;
@@ -52,7 +51,7 @@ struct session_table {
     void *arg;
     session_profile_cb profile_cb;
     void *profile_arg;
-    struct dev *buckets[DEV_BUCKETS];
+    struct hashtab *devs; /* key -> struct dev */
     struct dev *lru_head, *lru_tail;
     size_t n_devices;
     size_t n_sessions;
@@ -64,8 +63,10 @@ struct session_table *session_table_new(const struct algo_db *db, const struct i
                                         const struct session_limits *limits, session_outcome_cb cb, void *arg)
 {
     struct session_table *t = calloc(1, sizeof *t);
-    if (!t)
+    if (!t || !(t->devs = hashtab_new())) {
+        free(t);
         return NULL;
+    }
     t->db = db;
     t->inv = inv;
     t->lim = *limits;
@@ -108,14 +109,6 @@ size_t session_table_sessions(const struct session_table *t)
 }
 
 /* ------------------------------------------------------------ helpers */
-
-static unsigned hash_str(const char *s)
-{
-    unsigned h = 2166136261u; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
 
 static void copy_span(char *dst, size_t size, struct pat_span sp)
 {
@@ -265,13 +258,7 @@ static void dev_drop_sessions(struct session_table *t, struct dev *d)
 
 static void dev_free(struct session_table *t, struct dev *d)
 {
-    unsigned b = hash_str(d->key) % DEV_BUCKETS;
-    for (struct dev **pp = &t->buckets[b]; *pp; pp = &(*pp)->hnext) {
-        if (*pp == d) {
-            *pp = d->hnext;
-            break;
-        }
-    }
+    hashtab_remove(t->devs, d->key, strlen(d->key));
     lru_unlink(t, d);
     dev_drop_sessions(t, d);
     for (int i = 0; i < NEG_NSLOTS; i++) {
@@ -286,20 +273,21 @@ static void dev_free(struct session_table *t, struct dev *d)
 
 static struct dev *dev_get(struct session_table *t, const char *key, const struct sockaddr *src)
 {
-    unsigned b = hash_str(key) % DEV_BUCKETS;
-    for (struct dev *d = t->buckets[b]; d; d = d->hnext) {
-        if (strcmp(d->key, key) == 0) {
-            lru_unlink(t, d);
-            lru_front(t, d);
-            return d;
-        }
+    size_t klen = strlen(key);
+    struct dev *d = hashtab_find(t->devs, key, klen);
+    if (d) {
+        lru_unlink(t, d);
+        lru_front(t, d);
+        return d;
     }
     if (t->n_devices >= t->lim.devices && t->lru_tail) {
         t->counts.devices_evicted++;
         dev_free(t, t->lru_tail);
     }
-    struct dev *d = calloc(1, sizeof *d);
-    if (!d || !(d->key = strdup(key))) {
+    d = calloc(1, sizeof *d);
+    if (!d || !(d->key = strdup(key)) || hashtab_put(t->devs, d->key, klen, d, NULL) < 0) {
+        if (d)
+            free(d->key);
         free(d);
         return NULL;
     }
@@ -307,8 +295,6 @@ static struct dev *dev_get(struct session_table *t, const char *key, const struc
         memcpy(&d->src, src, src->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
         d->has_src = true;
     }
-    d->hnext = t->buckets[b];
-    t->buckets[b] = d;
     lru_front(t, d);
     t->n_devices++;
     t->bytes += sizeof *d + strlen(key) + 1;
@@ -646,7 +632,7 @@ void session_flush(struct session_table *t)
 
 size_t session_table_bytes(const struct session_table *t)
 {
-    return t ? t->bytes + sizeof *t : 0;
+    return t ? t->bytes + sizeof *t + hashtab_bytes(t->devs) : 0;
 }
 
 /* The oldest session of d (its list is most recent first). */
@@ -701,5 +687,6 @@ void session_table_free(struct session_table *t)
         return;
     while (t->lru_head)
         dev_free(t, t->lru_head);
+    hashtab_free(t->devs);
     free(t);
 }
