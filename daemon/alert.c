@@ -11,13 +11,13 @@
 #include "alert.h"
 #include "algo.h"
 #include "catalogue.h"
+#include "hashtab.h"
 #include "log.h"
 #include "store.h"
 #include "negotiate.h"
 #include "sink.h"
 #include "text.h"
 
-#define ALERT_BUCKETS 4096u
 #define ALERT_MAX 200000u /* alerts remembered for deduplication */
 /* heap of one remembered alert beyond its struct: the last alert object
  * (jansson, ~40 values; measured with tests/bench/rss.sh) */
@@ -32,7 +32,7 @@
  * never share an alert; a success resolves the alert when it names the
  * same client by the best identity both know (alert_same_client). */
 struct alert_state {
-    struct alert_state *next;
+    struct alert_state *next; /* of the same device */
     char id[33];
     char *device;   /* the device key, whole */
     char fingerprint[33];
@@ -49,6 +49,13 @@ struct alert_state {
     json_t *last; /* the last alert object sent, for the resolved notice */
 };
 
+/* The alerts of one device, most recent first; the table's key is device. */
+struct alert_dev {
+    struct alert_state *head;
+    size_t len;
+    char device[];
+};
+
 enum { SINK_STDOUT, SINK_FILE, SINK_SYSLOG, SINK_EXEC, SINK_WEBHOOK, SINK_N };
 
 /* An alert waiting for its state to be committed before it is emitted. */
@@ -62,7 +69,8 @@ struct alerter {
     struct sink_env env;
     struct sink *sinks[SINK_N]; /* in the order each alert reaches them; NULL: not configured */
     int replay; /* stdout only, whatever the configuration says */
-    struct alert_state *buckets[ALERT_BUCKETS];
+    struct hashtab *devs; /* device key -> struct alert_dev */
+    size_t dev_bytes;     /* heap of the struct alert_dev */
     size_t n;
     uint64_t sent, suppressed;
     size_t dirty; /* alerts with repeats not saved yet */
@@ -73,13 +81,43 @@ struct alerter {
 };
 
 /* Alerts are kept by device, so a success (one per login, frequent) looks
- * at its device's alerts only. */
-static unsigned bucket_of(const char *device)
+ * at its device's alerts only. The device's entry, NULL when it has none. */
+static struct alert_dev *dev_find(const struct alerter *a, const char *device)
 {
-    unsigned h = 2166136261u; /* FNV-1a */
-    for (const char *c = device; *c; c++)
-        h = (h ^ (unsigned char)*c) * 16777619u;
-    return h % ALERT_BUCKETS;
+    return hashtab_find(a->devs, device, strlen(device));
+}
+
+/* Puts s first among its device's alerts; -1 when memory is short. */
+static int dev_add(struct alerter *a, struct alert_state *s)
+{
+    struct alert_dev *d = dev_find(a, s->device);
+    if (!d) {
+        size_t len = strlen(s->device);
+        if (!(d = malloc(sizeof *d + len + 1)))
+            return -1;
+        d->head = NULL;
+        d->len = len;
+        memcpy(d->device, s->device, len + 1);
+        if (hashtab_put(a->devs, d->device, len, d, NULL) < 0) {
+            free(d);
+            return -1;
+        }
+        a->dev_bytes += sizeof *d + len + 1;
+    }
+    s->next = d->head;
+    d->head = s;
+    a->n++;
+    return 0;
+}
+
+/* Forgets d once its last alert is gone. */
+static void dev_release(struct alerter *a, struct alert_dev *d)
+{
+    if (d->head)
+        return;
+    hashtab_remove(a->devs, d->device, d->len);
+    a->dev_bytes -= sizeof *d + d->len + 1;
+    free(d);
 }
 
 static void state_free(struct alert_state *s)
@@ -178,10 +216,8 @@ static void restore_alert(void *arg, const struct store_alert *sa)
     s->last_sent = sa->last_notified;
     s->last_rx = sa->last_notified;
     s->count = sa->count;
-    unsigned b = bucket_of(s->device);
-    s->next = a->buckets[b];
-    a->buckets[b] = s;
-    a->n++;
+    if (dev_add(a, s) < 0)
+        state_free(s);
 }
 
 int alerter_new(const struct cfg *cfg, struct event_base *base, struct store *store, struct alerter **out, char *err,
@@ -189,7 +225,8 @@ int alerter_new(const struct cfg *cfg, struct event_base *base, struct store *st
 {
     *out = NULL;
     struct alerter *a = calloc(1, sizeof *a);
-    if (!a) {
+    if (!a || !(a->devs = hashtab_new())) {
+        free(a);
         snprintf(err, errsize, "out of memory");
         return -1;
     }
@@ -254,6 +291,10 @@ int alerter_reopen(struct alerter *a, const struct cfg *cfg, char *err, size_t e
 int alerter_new_replay(const struct cfg *cfg, struct alerter **out)
 {
     struct alerter *a = calloc(1, sizeof *a);
+    if (a && !(a->devs = hashtab_new())) {
+        free(a);
+        a = NULL;
+    }
     *out = a;
     if (!a)
         return -1;
@@ -382,8 +423,10 @@ void alerter_sync(struct alerter *a)
 {
     if (!a->dirty)
         return;
-    for (unsigned b = 0; b < ALERT_BUCKETS; b++)
-        for (struct alert_state *s = a->buckets[b]; s; s = s->next)
+    size_t pos = 0;
+    void *v;
+    while (hashtab_next(a->devs, &pos, &v, NULL, NULL))
+        for (struct alert_state *s = ((struct alert_dev *)v)->head; s; s = s->next)
             if (s->dirty)
                 save_state_as(a, s, "firing", true);
     a->dirty = 0;
@@ -417,25 +460,25 @@ static json_t *alert_object(struct pipeline *p, const struct negotiation *n, con
 
 static void forget_one(struct alerter *a)
 {
-    /* the table is full: drop the least recently seen alert of a bucket */
-    for (unsigned b = 0; b < ALERT_BUCKETS; b++) {
-        struct alert_state **pp = &a->buckets[b];
-        if (!*pp)
-            continue;
-        struct alert_state **oldest = pp;
-        for (; *pp; pp = &(*pp)->next)
-            if ((*pp)->last_seen < (*oldest)->last_seen)
-                oldest = pp;
-        struct alert_state *victim = *oldest;
-        *oldest = victim->next;
-        state_free(victim);
-        a->n--;
+    /* the table is full: drop the least recently seen alert of a device */
+    size_t pos = 0;
+    void *v;
+    if (!hashtab_next(a->devs, &pos, &v, NULL, NULL))
         return;
-    }
+    struct alert_dev *d = v;
+    struct alert_state **pp = &d->head, **oldest = pp;
+    for (; *pp; pp = &(*pp)->next)
+        if ((*pp)->last_seen < (*oldest)->last_seen)
+            oldest = pp;
+    struct alert_state *victim = *oldest;
+    *oldest = victim->next;
+    state_free(victim);
+    a->n--;
+    dev_release(a, d);
 }
 
 /* Sends the resolved notice of *pp and forgets it (unlinks it from its
- * bucket). */
+ * device's list; the caller releases an emptied struct alert_dev). */
 static void resolve(struct alerter *a, struct alert_state **pp, int64_t now)
 {
     struct alert_state *s = *pp;
@@ -466,6 +509,32 @@ static void resolve(struct alerter *a, struct alert_state **pp, int64_t now)
     a->n--;
 }
 
+struct tick_arg {
+    struct alerter *a;
+    int64_t now;
+};
+
+/* hashtab_filter: resolves the device's quiet alerts (no repeat of the
+ * failure for resolve_after); drops the device when none is left. */
+static bool resolve_quiet(void *v, void *arg)
+{
+    struct alert_dev *d = v;
+    struct tick_arg *ta = arg;
+    struct alerter *a = ta->a;
+    int64_t after = (int64_t)a->env.cfg->resolve_after;
+    for (struct alert_state **pp = &d->head; *pp;) {
+        if ((*pp)->last_sent && ta->now - (*pp)->last_rx >= after && ta->now - (*pp)->last_sent >= after)
+            resolve(a, pp, ta->now);
+        else
+            pp = &(*pp)->next;
+    }
+    if (d->head)
+        return false;
+    a->dev_bytes -= sizeof *d + d->len + 1;
+    free(d);
+    return true;
+}
+
 void alerter_tick(struct alerter *a, int64_t now)
 {
     for (int i = 0; i < SINK_N; i++)
@@ -474,29 +543,25 @@ void alerter_tick(struct alerter *a, int64_t now)
     alerter_sync(a);
     if (!a->env.cfg->resolve_after)
         return;
-    for (unsigned b = 0; b < ALERT_BUCKETS; b++)
-        for (struct alert_state **pp = &a->buckets[b]; *pp;) {
-            /* quiet: no repeat of the failure for resolve_after */
-            if ((*pp)->last_sent && now - (*pp)->last_rx >= (int64_t)a->env.cfg->resolve_after &&
-                now - (*pp)->last_sent >= (int64_t)a->env.cfg->resolve_after)
-                resolve(a, pp, now);
-            else
-                pp = &(*pp)->next;
-        }
+    struct tick_arg ta = {a, now};
+    hashtab_filter(a->devs, resolve_quiet, &ta);
 }
 
 void alerter_process(struct alerter *a, struct pipeline *p, const struct negotiation *n, int64_t now)
 {
-    unsigned b = bucket_of(n->device);
+    struct alert_dev *d = dev_find(a, n->device);
     if (!n->failed) {
         /* a success of the same client resolves its alerts on the device */
-        for (struct alert_state **pp = &a->buckets[b]; *pp;) {
+        if (!d)
+            return;
+        for (struct alert_state **pp = &d->head; *pp;) {
             struct alert_state *s = *pp;
-            if (strcmp(s->device, n->device) == 0 && alert_same_client(s, n))
+            if (alert_same_client(s, n))
                 resolve(a, pp, now);
             else
                 pp = &s->next;
         }
+        dev_release(a, d);
         return;
     }
     /* identity (SPEC "Alert identity"): device, mismatch, client, category;
@@ -516,10 +581,11 @@ void alerter_process(struct alerter *a, struct pipeline *p, const struct negotia
              n->category, what[0] ? "\x1f" : "", what);
     negotiate_md5_hex(key, strlen(key), id);
     free(key);
-    struct alert_state *s;
-    for (s = a->buckets[b]; s; s = s->next)
-        if (strcmp(s->id, id) == 0)
-            break;
+    struct alert_state *s = NULL;
+    if (d)
+        for (s = d->head; s; s = s->next)
+            if (strcmp(s->id, id) == 0)
+                break;
     if (!s) {
         if (a->n >= ALERT_MAX)
             forget_one(a);
@@ -544,9 +610,11 @@ void alerter_process(struct alerter *a, struct pipeline *p, const struct negotia
         snprintf(s->category, sizeof s->category, "%s",
                  n->category >= 0 ? algo_category_name((enum algo_category)n->category) : "kex");
         s->first_seen = n->time;
-        s->next = a->buckets[b];
-        a->buckets[b] = s;
-        a->n++;
+        if (dev_add(a, s) < 0) {
+            state_free(s);
+            free(offer);
+            return;
+        }
     }
     free(offer);
     /* the address of the client seen last (it may move) */
@@ -578,7 +646,7 @@ void alerter_process(struct alerter *a, struct pipeline *p, const struct negotia
 
 size_t alerter_bytes(const struct alerter *a)
 {
-    return a ? a->n * (sizeof(struct alert_state) + ALERT_OBJECT_BYTES) : 0;
+    return a ? a->n * (sizeof(struct alert_state) + ALERT_OBJECT_BYTES) + a->dev_bytes + hashtab_bytes(a->devs) : 0;
 }
 
 size_t alerter_shed(struct alerter *a, size_t want)
@@ -589,6 +657,19 @@ size_t alerter_shed(struct alerter *a, size_t want)
         freed += sizeof(struct alert_state) + ALERT_OBJECT_BYTES;
     }
     return freed;
+}
+
+static bool free_dev(void *v, void *arg)
+{
+    (void)arg;
+    struct alert_dev *d = v;
+    while (d->head) {
+        struct alert_state *s = d->head;
+        d->head = s->next;
+        state_free(s);
+    }
+    free(d);
+    return true;
 }
 
 void alerter_free(struct alerter *a)
@@ -605,13 +686,9 @@ void alerter_free(struct alerter *a)
         json_decref(p->o);
         free(p);
     }
-    for (unsigned b = 0; b < ALERT_BUCKETS; b++) {
-        while (a->buckets[b]) {
-            struct alert_state *s = a->buckets[b];
-            a->buckets[b] = s->next;
-            state_free(s);
-        }
-    }
+    if (a->devs)
+        hashtab_filter(a->devs, free_dev, NULL);
+    hashtab_free(a->devs);
     for (int i = 0; i < SINK_N; i++)
         sink_free(a->sinks[i]);
     free(a);
