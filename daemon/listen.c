@@ -316,6 +316,7 @@ static int udp_add(struct listen *l, int fd, const char *text)
         log_notice("udp %s: kernel drop counting unavailable: %s", text, strerror(errno));
     int granted = udp_set_rcvbuf(l, fd, text);
     evutil_make_socket_nonblocking(fd);
+    evutil_make_socket_closeonexec(fd);
     u->ev = event_new(l->base, fd, EV_READ | EV_PERSIST, udp_read_cb, u);
     if (!u->ev || event_add(u->ev, NULL) < 0) {
         if (u->ev)
@@ -501,7 +502,10 @@ static int tcp_add(struct listen *l, int fd, const char *text)
     t->l = l;
     snprintf(t->text, sizeof t->text, "%s", text);
     evutil_make_socket_nonblocking(fd);
-    t->lev = evconnlistener_new(l->base, tcp_accept_cb, t, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+    evutil_make_socket_closeonexec(fd); /* systemd's sockets come without */
+    /* accepted connections close on exec too (accept4 SOCK_CLOEXEC): an
+     * alert program must not hold a device's connection open */
+    t->lev = evconnlistener_new(l->base, tcp_accept_cb, t, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
     if (!t->lev) {
         free(t);
         return -1;

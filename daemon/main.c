@@ -571,7 +571,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (dump_path) {
-        d.dump = strcmp(dump_path, "-") == 0 ? stdout : fopen(dump_path, "a");
+        d.dump = strcmp(dump_path, "-") == 0 ? stdout : fopen(dump_path, "ae");
         if (!d.dump) {
             log_error("cannot open the record dump %s: %s", dump_path, strerror(errno));
             cfg_free(d.cfg);

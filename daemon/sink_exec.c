@@ -57,8 +57,19 @@ static void exec_start(struct exec_sink *ex, struct exec_job *job, int64_t now)
         return;
     }
     if (pid == 0) {
-        dup2(p[0], STDIN_FILENO);
-        execl(ex->path, ex->path, (char *)NULL);
+        /* the program gets the alert on stdin, the daemon's stdout and
+         * stderr, and a clean environment: nothing of the daemon's (every
+         * descriptor of the daemon is close-on-exec) */
+        static char env_path[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        static char env_home[] = "HOME=/";
+        char *const envp[] = {env_path, env_home, NULL};
+        if (p[0] == STDIN_FILENO)
+            fcntl(p[0], F_SETFD, 0); /* dup2 would not clear close-on-exec */
+        else
+            dup2(p[0], STDIN_FILENO);
+        /* and in case a library opened one without O_CLOEXEC */
+        close_range(3, ~0u, 0);
+        execle(ex->path, ex->path, (char *)NULL, envp);
         _exit(127);
     }
     close(p[0]);

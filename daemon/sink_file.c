@@ -107,7 +107,7 @@ static void text_line(json_t *o, char *buf, size_t size)
 
 static int open_file(const char *path, FILE **out, char *err, size_t errsize)
 {
-    *out = fopen(path, "a");
+    *out = fopen(path, "ae"); /* close-on-exec: alert programs do not inherit it */
     if (!*out) {
         snprintf(err, errsize, "%s: cannot open the alert file ([alerts] file): %s; create its directory or fix "
                  "its permissions",

@@ -99,7 +99,11 @@ static void syslog_deliver(struct syslog_sink *sk, const char *json, const char 
         return;
     }
     if (!sk->bev) {
-        sk->bev = bufferevent_socket_new(sk->s.env->base, -1, BEV_OPT_CLOSE_ON_FREE);
+        /* our own socket, close-on-exec (libevent's would not be) */
+        int fd = socket(sk->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        sk->bev = fd >= 0 ? bufferevent_socket_new(sk->s.env->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+        if (!sk->bev && fd >= 0)
+            close(fd);
         if (!sk->bev || bufferevent_socket_connect(sk->bev, (struct sockaddr *)&sk->addr.ss, (int)sk->addr.len) < 0) {
             if (sk->bev)
                 bufferevent_free(sk->bev);

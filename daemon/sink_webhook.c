@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -172,6 +173,10 @@ static void hook_send(struct webhook *w)
         hook_failed(w, "cannot start the request");
         return;
     }
+    /* evhttp makes its socket without close-on-exec: set it at once */
+    evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(w->conn));
+    if (fd >= 0)
+        evutil_make_socket_closeonexec(fd);
     w->in_flight = n;
 }
 
