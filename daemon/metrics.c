@@ -24,6 +24,11 @@ void metrics_put(FILE *f, const char *name, const char *type, const char *help, 
     fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, value);
 }
 
+/* Bounds of one HTTP request on the metrics listener. */
+#define METRICS_MAX_HEADERS 8192
+#define METRICS_MAX_BODY 1024
+#define METRICS_TIMEOUT_S 10
+
 static void on_metrics(struct evhttp_request *req, void *arg)
 {
     struct metrics *m = arg;
@@ -100,6 +105,12 @@ int metrics_new(struct event_base *base, const struct cfg_addr *addr, metrics_wr
         return -1;
     }
     evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+    /* a scraper sends a few hundred bytes of headers and no body; without
+     * limits evhttp would buffer endless headers and keep a silent
+     * connection forever (libevent 2.1 has no connection cap) */
+    evhttp_set_max_headers_size(m->http, METRICS_MAX_HEADERS);
+    evhttp_set_max_body_size(m->http, METRICS_MAX_BODY);
+    evhttp_set_timeout(m->http, METRICS_TIMEOUT_S);
     evhttp_set_cb(m->http, "/metrics", on_metrics, m);
     evhttp_set_cb(m->http, "/healthz", on_healthz, m);
     log_info("serving metrics on http://%s/metrics", addr->text);

@@ -4,7 +4,7 @@
 # Prometheus text format, /healthz answers.
 . "$(dirname "$0")/lib.sh"
 
-plan 5
+plan 7
 PORT=$(free_port)
 MPORT=$(free_port)
 while [ "$MPORT" = "$PORT" ]; do MPORT=$(free_port); done
@@ -54,5 +54,36 @@ try:
 except urllib.error.HTTPError as e:
     sys.exit(0 if e.code in (405, 501) else 1)' "$MPORT"
 check "POST is refused" [ $? -eq 0 ]
+# endless headers (bounded here: at most 4 MiB in 10 s): the daemon answers
+# or closes once they pass 8 KiB, instead of buffering them all
+python3 - "$MPORT" "$DAEMON_PID" <<'PY'
+import socket, sys, time
+def rss(pid):
+    return int([l for l in open("/proc/%s/status" % pid) if l.startswith("VmRSS:")][0].split()[1])
+before = rss(sys.argv[2])
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+sent, closed, answer, end = 0, False, b"", time.time() + 10
+chunk = b"X-Filler: " + b"a" * 1000 + b"\r\n"
+while sent < 4 << 20 and time.time() < end:
+    try:
+        s.sendall(chunk)
+        sent += len(chunk)
+    except OSError:
+        closed = True
+        break
+try:
+    s.settimeout(5)
+    answer = s.recv(4096)
+    closed = True
+except OSError:
+    closed = closed or False
+after = rss(sys.argv[2])
+print("# sent %d bytes of headers; closed %s; answer %r; daemon RSS %d -> %d KiB" % (sent, closed, answer[:40], before, after))
+ok = closed and sent < 2 << 20 and (not answer or answer.split(b" ")[1][:1] == b"4") and after - before < 8192
+sys.exit(0 if ok else 1)
+PY
+check "endless headers: refused or closed past 8 KiB, daemon RSS bounded" [ $? -eq 0 ]
+is "/healthz still answers" "$(python3 -c 'import sys,urllib.request; print(urllib.request.urlopen("http://127.0.0.1:%s/healthz" % sys.argv[1], timeout=5).read().decode().strip())' "$MPORT")" ok
 check "SIGTERM: exit status 0" stop_daemon
 finish
