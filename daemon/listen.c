@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -27,6 +28,10 @@
 #define UDP_SLOT 65536          /* larger than any UDP payload */
 #define UDP_MAX_BATCHES_PER_WAKEUP 64 /* then let TCP connections have a turn */
 #define TCP_BACKLOG 1024
+/* descriptors kept free of connections: sockets, database, WAL, alert file,
+ * eventfds, epoll, alert programs' pipes, webhook and syslog sinks */
+#define FD_HEADROOM 64
+#define ACCEPT_RETRY_MS 200 /* accept paused this long after it failed */
 
 struct udp_sock {
     struct listen *l;
@@ -70,6 +75,10 @@ struct listen {
     int paused;
     int adopted; /* sockets came from systemd: [listen] is not ours to apply */
     int rcvbuf_warned; /* said once that the kernel granted less than udp_rcvbuf */
+    unsigned max_conns;   /* max_connections capped to what RLIMIT_NOFILE allows */
+    int reserve_fd;       /* spent to accept and close a connection on EMFILE */
+    struct event *accept_retry; /* re-enables accept after a failure */
+    int accept_backoff;   /* accept is disabled until accept_retry fires */
     struct log_ratelimit rl_reject;
     struct log_ratelimit rl_conn;
     struct log_ratelimit rl_input; /* complaints about bad input */
@@ -114,6 +123,57 @@ static void complain(struct listen *l, const char *proto, const struct sockaddr 
                     proto, peer, (unsigned long long)framing, held ? " (similar warnings were held back)" : "");
 }
 
+/* Connections may use every descriptor the soft limit allows, so raise it
+ * to the hard limit once: the hard limit is the administrator's word. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* max_connections larger than the descriptors left would end in EMFILE:
+ * cap it, and say so once per setting. */
+static void cap_connections(struct listen *l)
+{
+    unsigned want = l->cfg->max_connections;
+    struct rlimit rl;
+    l->max_conns = want;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return;
+    rlim_t room = rl.rlim_cur > 2 * FD_HEADROOM ? rl.rlim_cur - FD_HEADROOM : rl.rlim_cur / 2;
+    if (room < 1)
+        room = 1;
+    if ((rlim_t)want > room) {
+        l->max_conns = (unsigned)room;
+        log_warning("[listen] max_connections = %u but the open-files limit is %llu: at most %u TCP "
+                    "connections are accepted; raise LimitNOFILE= (systemd) or ulimit -n to allow more",
+                    want, (unsigned long long)rl.rlim_cur, l->max_conns);
+    }
+}
+
+static void accept_enable(struct listen *l, int on)
+{
+    for (size_t i = 0; i < l->n_tcp; i++) {
+        if (on)
+            evconnlistener_enable(l->tcp[i]->lev);
+        else
+            evconnlistener_disable(l->tcp[i]->lev);
+    }
+}
+
+static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct listen *l = arg;
+    (void)fd;
+    (void)what;
+    l->accept_backoff = 0;
+    if (!l->paused)
+        accept_enable(l, 1);
+}
+
 struct listen *listen_new(struct event_base *base, const struct cfg *cfg, listen_msg_cb cb, void *arg)
 {
     struct listen *l = calloc(1, sizeof *l);
@@ -126,12 +186,21 @@ struct listen *listen_new(struct event_base *base, const struct cfg *cfg, listen
     l->rl_reject = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 5);
     l->rl_conn = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 10);
     l->rl_input = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 10);
+    l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    l->accept_retry = evtimer_new(base, accept_retry_cb, l);
+    if (!l->accept_retry) {
+        free(l);
+        return NULL;
+    }
+    raise_nofile();
+    cap_connections(l);
     return l;
 }
 
 void listen_set_cfg(struct listen *l, const struct cfg *cfg)
 {
     l->cfg = cfg;
+    cap_connections(l);
 }
 
 size_t listen_count(const struct listen *l)
@@ -432,14 +501,14 @@ static void tcp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct
     struct listen *l = t->l;
     (void)lev;
     char peer[80];
-    if (g_stats.tcp_open >= l->cfg->max_connections) {
+    if (g_stats.tcp_open >= l->max_conns) {
         g_stats.tcp_rejected++;
         uint64_t held = 0;
         if (log_ratelimit_allow(&l->rl_reject, time(NULL), &held)) {
             addr_text(sa, peer, sizeof peer);
             log_warning("tcp %s: connection refused: max_connections (%u) reached; raise [listen] "
                         "max_connections or find the sender that opens so many%s",
-                        peer, l->cfg->max_connections, held ? " (more refusals were not logged)" : "");
+                        peer, l->max_conns, held ? " (more refusals were not logged)" : "");
         }
         evutil_closesocket(fd);
         return;
@@ -479,15 +548,39 @@ static void tcp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct
     g_stats.tcp_open++;
 }
 
+/* accept() failed. Out of descriptors (EMFILE/ENFILE), the pending
+ * connection stays in the backlog and the listener would wake the loop again
+ * at once, forever: spend the reserve descriptor to accept and close one
+ * connection, then stop accepting for ACCEPT_RETRY_MS. */
 static void tcp_error_cb(struct evconnlistener *lev, void *arg)
 {
     struct tcp_listener *t = arg;
+    struct listen *l = t->l;
     int err = EVUTIL_SOCKET_ERROR();
-    (void)lev;
-    /* EMFILE and friends: keep listening, the next accept may work */
-    if (log_ratelimit_allow(&t->l->rl_reject, time(NULL), NULL))
-        log_warning("tcp %s: accept failed: %s; check the open-files limit (ulimit -n)", t->text,
-                    evutil_socket_error_to_string(err));
+    g_stats.tcp_accept_errors++;
+    int shed = 0;
+    if ((err == EMFILE || err == ENFILE) && l->reserve_fd >= 0) {
+        close(l->reserve_fd);
+        int fd = accept4(evconnlistener_get_fd(lev), NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0) {
+            close(fd);
+            shed = 1;
+        }
+        l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    if (!l->accept_backoff) {
+        struct timeval tv = {.tv_sec = 0, .tv_usec = ACCEPT_RETRY_MS * 1000};
+        l->accept_backoff = 1;
+        accept_enable(l, 0);
+        evtimer_add(l->accept_retry, &tv);
+    }
+    uint64_t held = 0;
+    if (log_ratelimit_allow(&l->rl_reject, time(NULL), &held))
+        log_warning("tcp %s: accept failed: %s (%u connections open)%s; accepting again in %d ms; raise the "
+                    "open-files limit (ulimit -n, LimitNOFILE=) or lower [listen] max_connections%s",
+                    t->text, evutil_socket_error_to_string(err), (unsigned)g_stats.tcp_open,
+                    shed ? ", one waiting connection was closed" : "", ACCEPT_RETRY_MS,
+                    held ? " (more failures were not logged)" : "");
 }
 
 static int tcp_add(struct listen *l, int fd, const char *text)
@@ -649,12 +742,8 @@ void listen_set_paused(struct listen *l, int paused)
         else
             event_add(l->udp[i]->ev, NULL);
     }
-    for (size_t i = 0; i < l->n_tcp; i++) {
-        if (paused)
-            evconnlistener_disable(l->tcp[i]->lev);
-        else
-            evconnlistener_enable(l->tcp[i]->lev);
-    }
+    if (paused || !l->accept_backoff)
+        accept_enable(l, !paused);
     for (struct conn *c = l->conns; c; c = c->next) {
         if (paused)
             bufferevent_disable(c->bev, EV_READ);
@@ -691,6 +780,10 @@ void listen_free(struct listen *l)
     if (!l)
         return;
     listen_stop(l);
+    if (l->accept_retry)
+        event_free(l->accept_retry);
+    if (l->reserve_fd >= 0)
+        close(l->reserve_fd);
     free(l->udp);
     free(l->tcp);
     free(l->udp_buf);

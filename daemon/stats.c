@@ -15,7 +15,7 @@ static const struct {
     uint64_t *value;
 } stat_table[] = {
     STAT(udp_datagrams), STAT(udp_kernel_drops), STAT(udp_empty),      STAT(tcp_accepted),
-    STAT(tcp_rejected),  STAT(tcp_closed),       STAT(tcp_idle_closed), STAT(tcp_open),
+    STAT(tcp_rejected),  STAT(tcp_accept_errors), STAT(tcp_closed),       STAT(tcp_idle_closed), STAT(tcp_open),
     STAT(messages_udp),  STAT(messages_tcp),     STAT(messages_file),  STAT(bytes),
     STAT(framing_errors), STAT(oversize),        STAT(empty_messages), STAT(parse_fallbacks),
     STAT(ssh_candidates), STAT(ssh_matched), STAT(ssh_unmatched), STAT(pattern_errors),

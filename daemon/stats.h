@@ -16,6 +16,7 @@ struct stats {
     uint64_t udp_empty;          /* empty datagrams (ignored) */
     uint64_t tcp_accepted;       /* connections accepted */
     uint64_t tcp_rejected;       /* connections refused: max_connections */
+    uint64_t tcp_accept_errors;  /* accept() failed (EMFILE, ENFILE, ENOMEM…): a connection shed */
     uint64_t tcp_closed;         /* connections closed (peer, error, idle) */
     uint64_t tcp_idle_closed;    /* of those, closed for idleness */
     uint64_t tcp_open;           /* connections open now (gauge) */
