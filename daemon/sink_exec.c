@@ -204,9 +204,21 @@ static void exec_free(struct sink *s)
     struct exec_sink *ex = (struct exec_sink *)s;
     if (ex->waiting && s->env->store)
         store_after_commit_cancel(s->env->store, ex);
-    /* programs still running finish on their own; reap what has */
-    for (unsigned i = 0; i < ex->n_running; i++)
-        waitpid(ex->running[i].pid, NULL, WNOHANG);
+    /* programs still running finish on their own; reap what has. Every
+     * started program leaves the outbox (committed by store_close): one
+     * that is still running may already have paged someone, and running it
+     * again at the next start would open a duplicate ticket */
+    unsigned still = 0;
+    for (unsigned i = 0; i < ex->n_running; i++) {
+        if (waitpid(ex->running[i].pid, NULL, WNOHANG) == 0)
+            still++;
+        if (ex->running[i].outbox_id && s->env->store)
+            store_outbox_done(s->env->store, ex->running[i].outbox_id);
+    }
+    if (still)
+        log_notice("%u alert program(s) %s still running at stop: they finish on their own and are not run "
+                   "again at the next start",
+                   still, ex->path);
     while (ex->head) {
         struct exec_job *j = ex->head;
         ex->head = j->next;
