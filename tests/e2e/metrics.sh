@@ -80,7 +80,10 @@ except OSError:
     closed = closed or False
 after = rss(sys.argv[2])
 print("# sent %d bytes of headers; closed %s; answer %r; daemon RSS %d -> %d KiB" % (sent, closed, answer[:40], before, after))
-ok = closed and sent < 2 << 20 and (not answer or answer.split(b" ")[1][:1] == b"4") and after - before < 8192
+# what was sent may sit in the kernel's socket buffers (several MiB on loopback
+# with autotuning), so the daemon's own growth is what is bounded: buffering the
+# 4 MiB would grow its RSS past 3 MiB
+ok = closed and (not answer or answer.split(b" ")[1][:1] == b"4") and after - before < 3072
 sys.exit(0 if ok else 1)
 PY
 check "endless headers: refused or closed past 8 KiB, daemon RSS bounded" [ $? -eq 0 ]
