@@ -184,24 +184,35 @@ static void on_outcome(void *arg, const struct negotiation *n)
     store_backpressure(d);
 }
 
-/* A probe answered: its lists are the device's server lists from now on,
- * for the sessions (newest wins) and in the store. KEXINIT's first eight
- * lists are the negotiation slots in the same order. */
+/* A probe ended: recorded with its device (its banner or its error), and
+ * when it answered its lists are the device's server lists from now on,
+ * for the sessions (newest wins) and in the store with source 'probed'.
+ * KEXINIT's first eight lists are the negotiation slots in the same order. */
 static void on_probed(void *arg, const char *device, const struct probe_result *r)
 {
     struct daemon *d = arg;
-    if (r->error != PROBE_OK)
-        return;
     int64_t now = (int64_t)time(NULL);
-    for (int slot = 0; slot < NEG_NSLOTS; slot++) {
+    struct store_probe sp = {
+        .device = device,
+        .time = now,
+        .address = r->address,
+        .port = r->port,
+        .banner = r->have_version ? r->version.line : NULL,
+        .error = r->error == PROBE_OK ? NULL : r->message,
+    };
+    for (int slot = 0; r->error == PROBE_OK && slot < NEG_NSLOTS; slot++) {
         const char *list = r->kexinit.lists[slot];
         if (!list || !*list)
             continue;
-        if (pipeline_restore_profile(d->pipeline, device, slot, list, now) < 0 ||
-            store_enqueue_profile(d->store, device, slot, list, now) < 0)
-            log_warning("probe of device %s: the %s list could not be kept (memory or database queue full)", device,
+        sp.lists[slot] = list;
+        if (pipeline_restore_profile(d->pipeline, device, slot, list, now) < 0)
+            log_warning("probe of device %s: the %s list could not be kept (memory short)", device,
                         kexinit_list_name(slot));
     }
+    if (store_enqueue_probe(d->store, &sp) < 0)
+        log_warning("probe of device %s: not stored (database queue full or memory short); the lists are used "
+                    "until the next restart",
+                    device);
 }
 
 static void put_stat(void *arg, const char *name, uint64_t value)

@@ -112,7 +112,7 @@ static void format_age(int64_t secs, char *buf, size_t size)
 static bool is_time_column(const char *name)
 {
     return strcmp(name, "first_seen") == 0 || strcmp(name, "last_seen") == 0 || strcmp(name, "time") == 0 ||
-           strcmp(name, "learned_at") == 0;
+           strcmp(name, "learned_at") == 0 || strcmp(name, "fixed_at") == 0;
 }
 
 /* ------------------------------------------------------------------ table */
@@ -792,6 +792,25 @@ int query_devices(const char *cfg_path, const char *db_path, int argc, char **ar
 
 /* ------------------------------------------------------------------ device */
 
+/* The first row of t as one JSON object (numbers bare, null for none). */
+static void print_json_row(FILE *f, const struct table *t)
+{
+    fputc('{', f);
+    for (size_t c = 0; c < t->ncol; c++) {
+        const struct cell *x = &t->cells[c];
+        fputs(c ? ", " : "", f);
+        json_string(f, t->cols[c]);
+        fputs(": ", f);
+        if (!x->s)
+            fputs("null", f);
+        else if (x->num)
+            fputs(x->s, f);
+        else
+            json_string(f, x->s);
+    }
+    fputc('}', f);
+}
+
 /* The profile part gains an "age" column (now - learned_at), computed
  * here because "now" is the tool's, not the database's. */
 struct profile_ctx {
@@ -872,8 +891,10 @@ static void device_help(FILE *f)
     fprintf(f, "Usage: kexwatch [-c CONFIG | --db PATH] device KEY [--since 30d] [--local] [--format table|json|csv]\n"
                "One device: what it offers as server per slot (with source and age), its latest 50\n"
                "failures since --since ago (default 30 days) with their mismatch, and the client\n"
-               "types that failed on it. CSV prints the four parts one after another, each with\n"
-               "its header, separated by a blank line. Exit 1 when the device is not in the database.\n");
+               "types that failed on it, its last probe ([probe]: when, where, the server's banner\n"
+               "or the error) and its alerts in the window (fixed_at: when a probe showed the fix\n"
+               "applied). CSV prints the parts one after another, each with its header, separated\n"
+               "by a blank line. Exit 1 when the device is not in the database.\n");
 }
 
 int query_device(const char *cfg_path, const char *db_path, int argc, char **argv)
@@ -898,6 +919,7 @@ int query_device(const char *cfg_path, const char *db_path, int argc, char **arg
         return 1;
     char err[1024] = "";
     struct table info = {.title = "device"}, recent = {.title = "failures"}, clients = {.title = "clients"};
+    struct table probe = {.title = "probe"}, alerts = {.title = "alerts"};
     struct profile_ctx pc = {.t = {.title = "profile"}, .now = now};
     int found = store_device(s, STORE_DEVICE_INFO, key, since, 0, collect_row, &info, err, sizeof err);
     rc = 0;
@@ -912,11 +934,13 @@ int query_device(const char *cfg_path, const char *db_path, int argc, char **arg
                store_device(s, STORE_DEVICE_FAILURES, key, since, 50, collect_recent, &recent, err, sizeof err) <
                    0 ||
                store_device(s, STORE_DEVICE_CLIENTS, key, since, 0, collect_client, &clients, err, sizeof err) <
-                   0) {
+                   0 ||
+               store_device(s, STORE_DEVICE_PROBE, key, since, 0, collect_row, &probe, err, sizeof err) < 0 ||
+               store_device(s, STORE_DEVICE_ALERTS, key, since, 50, collect_row, &alerts, err, sizeof err) < 0) {
         rc = 1;
     }
     store_close(s);
-    if (rc || pc.t.oom || recent.oom || clients.oom) {
+    if (rc || pc.t.oom || recent.oom || clients.oom || probe.oom || alerts.oom) {
         fprintf(stderr, "kexwatch device: %s\n", rc ? err : "out of memory");
         rc = 1;
         goto out;
@@ -926,32 +950,33 @@ int query_device(const char *cfg_path, const char *db_path, int argc, char **arg
     static const char *const rcols[] = {"time", "category", "direction", "mismatch", "evidence", "client",
                                         "address"};
     static const char *const ccols[] = {"client", "failures", "first_seen", "last_seen"};
+    static const char *const bcols[] = {"time", "address", "port", "banner", "error"};
+    static const char *const acols[] = {"alert_id",    "status",     "mismatch",  "category", "software",
+                                        "fingerprint", "first_seen", "last_seen", "count",    "fixed_at"};
     if (table_set_cols(&pc.t, 5, pcols) < 0 || table_set_cols(&recent, 7, rcols) < 0 ||
-        table_set_cols(&clients, 4, ccols) < 0) {
+        table_set_cols(&clients, 4, ccols) < 0 || table_set_cols(&probe, 5, bcols) < 0 ||
+        table_set_cols(&alerts, 10, acols) < 0) {
         rc = 1;
         goto out;
     }
     if (fmt == FMT_JSON) {
-        /* {"device": {...}, "profile": [...], "failures": [...], "clients": [...]} */
-        printf("{\"device\": {");
-        for (size_t c = 0; c < info.ncol; c++) {
-            const struct cell *x = &info.cells[c];
-            printf("%s", c ? ", " : "");
-            json_string(stdout, info.cols[c]);
-            fputs(": ", stdout);
-            if (!x->s)
-                fputs("null", stdout);
-            else if (x->num)
-                fputs(x->s, stdout);
-            else
-                json_string(stdout, x->s);
-        }
-        printf("},\n \"profile\": ");
+        /* {"device": {...}, "profile": [...], "failures": [...], "clients": [...],
+         *  "probe": {...} or null, "alerts": [...]} */
+        printf("{\"device\": ");
+        print_json_row(stdout, &info);
+        printf(",\n \"profile\": ");
         print_json_array(stdout, &pc.t, " ");
         printf(",\n \"failures\": ");
         print_json_array(stdout, &recent, " ");
         printf(",\n \"clients\": ");
         print_json_array(stdout, &clients, " ");
+        printf(",\n \"probe\": ");
+        if (probe.nrows)
+            print_json_row(stdout, &probe);
+        else
+            fputs("null", stdout);
+        printf(",\n \"alerts\": ");
+        print_json_array(stdout, &alerts, " ");
         printf("}\n");
     } else if (fmt == FMT_CSV) {
         print_csv(stdout, &info);
@@ -961,6 +986,10 @@ int query_device(const char *cfg_path, const char *db_path, int argc, char **arg
         print_csv(stdout, &recent);
         fputs("\r\n", stdout);
         print_csv(stdout, &clients);
+        fputs("\r\n", stdout);
+        print_csv(stdout, &probe);
+        fputs("\r\n", stdout);
+        print_csv(stdout, &alerts);
     } else {
         const struct cell *d = info.cells;
         printf("device %s", d[0].s);
@@ -984,6 +1013,16 @@ int query_device(const char *cfg_path, const char *db_path, int argc, char **arg
             print_table(stdout, &clients);
         else
             printf("(none)\n");
+        printf("\nlast probe:\n");
+        if (probe.nrows)
+            print_table(stdout, &probe);
+        else
+            printf("(never probed)\n");
+        printf("\nalerts in the window:\n");
+        if (alerts.nrows)
+            print_table(stdout, &alerts);
+        else
+            printf("(none)\n");
     }
     if (ferror(stdout))
         rc = 1;
@@ -992,6 +1031,8 @@ out:
     table_free(&pc.t);
     table_free(&recent);
     table_free(&clients);
+    table_free(&probe);
+    table_free(&alerts);
     return rc;
 }
 

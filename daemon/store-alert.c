@@ -31,7 +31,7 @@ static void bind_str(sqlite3_stmt *st, int i, const char *v)
 }
 
 /* A queued operation with up to 10 strings (NULL kept as NULL). */
-static struct sop *sop_new(const char *const *str, int n, size_t *bytes)
+struct sop *store_sop_new(const char *const *str, int n, size_t *bytes)
 {
     size_t total = 0;
     for (int i = 0; i < n; i++)
@@ -54,7 +54,7 @@ static struct sop *sop_new(const char *const *str, int n, size_t *bytes)
     return op;
 }
 
-static const char *sop_str(const struct sop *op, int i)
+const char *store_sop_str(const struct sop *op, int i)
 {
     return op->nulls & (1u << i) ? NULL : op->buf + op->off[i];
 }
@@ -80,7 +80,7 @@ static int push_op_as(struct store *s, enum qkind kind, struct sop *op, size_t b
     return 0;
 }
 
-static int push_op(struct store *s, enum qkind kind, struct sop *op, size_t bytes, const char *what)
+int store_push_op(struct store *s, enum qkind kind, struct sop *op, size_t bytes, const char *what)
 {
     return push_op_as(s, kind, op, bytes, what, false);
 }
@@ -103,7 +103,7 @@ static int alert_save(struct store *s, const struct store_alert *a, bool lazy)
     size_t dlen = strlen(a->device);
     if (dlen > STORE_STR_MAX)
         str[1] = NULL; /* cut below, at a character boundary */
-    struct sop *op = sop_new(str, 10, &bytes);
+    struct sop *op = store_sop_new(str, 10, &bytes);
     if (!op) {
         for (int i = 0; i < 4; i++)
             free(cuts[i]);
@@ -115,7 +115,7 @@ static int alert_save(struct store *s, const struct store_alert *a, bool lazy)
         char *cut = strndup(a->device, cut_len(a->device, STORE_STR_MAX));
         if (cut) {
             str[1] = cut;
-            op2 = sop_new(str, 10, &bytes);
+            op2 = store_sop_new(str, 10, &bytes);
             free(cut);
         }
         free(op);
@@ -186,7 +186,7 @@ int store_outbox_add(struct store *s, const char *alert_id, const char *sink, co
         return -1;
     size_t bytes = 0;
     const char *str[3] = {alert_id, sink, payload};
-    struct sop *op = sop_new(str, 3, &bytes);
+    struct sop *op = store_sop_new(str, 3, &bytes);
     if (!op)
         return -1;
     /* the id is given here, so the caller knows it before the row commits */
@@ -194,7 +194,7 @@ int store_outbox_add(struct store *s, const char *alert_id, const char *sink, co
     op->t[0] = now;
     if (id)
         *id = op->id;
-    return push_op(s, Q_OUTBOX_ADD, op, bytes, "add to the alert outbox");
+    return store_push_op(s, Q_OUTBOX_ADD, op, bytes, "add to the alert outbox");
 }
 
 int store_outbox_done(struct store *s, int64_t id)
@@ -202,11 +202,11 @@ int store_outbox_done(struct store *s, int64_t id)
     if (!s || (s->flags & STORE_READONLY))
         return -1;
     size_t bytes = 0;
-    struct sop *op = sop_new(NULL, 0, &bytes);
+    struct sop *op = store_sop_new(NULL, 0, &bytes);
     if (!op)
         return -1;
     op->id = id;
-    return push_op(s, Q_OUTBOX_DONE, op, bytes, "clear a delivered alert from the outbox");
+    return store_push_op(s, Q_OUTBOX_DONE, op, bytes, "clear a delivered alert from the outbox");
 }
 
 int store_outbox_failed(struct store *s, int64_t id, int64_t next_attempt)
@@ -214,12 +214,12 @@ int store_outbox_failed(struct store *s, int64_t id, int64_t next_attempt)
     if (!s || (s->flags & STORE_READONLY))
         return -1;
     size_t bytes = 0;
-    struct sop *op = sop_new(NULL, 0, &bytes);
+    struct sop *op = store_sop_new(NULL, 0, &bytes);
     if (!op)
         return -1;
     op->id = id;
     op->t[0] = next_attempt;
-    return push_op(s, Q_OUTBOX_FAILED, op, bytes, "count a failed delivery");
+    return store_push_op(s, Q_OUTBOX_FAILED, op, bytes, "count a failed delivery");
 }
 
 /* Writes one operation inside the writer's transaction. */
@@ -230,7 +230,7 @@ int store_op_write(struct store *s, enum qkind kind, struct sop *op)
     switch (kind) {
     case Q_ALERT: {
         int64_t dev;
-        if ((rc = store_device_id(s, sop_str(op, 1), op->t[1], &dev)))
+        if ((rc = store_device_id(s, store_sop_str(op, 1), op->t[1], &dev)))
             return rc;
         st = prep(s, "INSERT INTO alerts (alert_id, device_id, mismatch, fingerprint, category, status,"
                      " first_seen, last_seen, count, last_notified, software, offer, slot, address)"
@@ -241,17 +241,17 @@ int store_op_write(struct store *s, enum qkind kind, struct sop *op)
                      " address = coalesce(excluded.address, alerts.address)");
         if (!st)
             return sqlite3_errcode(s->db);
-        bind_str(st, 1, sop_str(op, 0));
+        bind_str(st, 1, store_sop_str(op, 0));
         sqlite3_bind_int64(st, 2, dev);
         for (int i = 2; i < 6; i++)
-            bind_str(st, i + 1, sop_str(op, i));
+            bind_str(st, i + 1, store_sop_str(op, i));
         sqlite3_bind_int64(st, 7, op->t[0]);
         sqlite3_bind_int64(st, 8, op->t[1]);
         sqlite3_bind_int64(st, 9, op->t[3]);
         if (op->t[2])
             sqlite3_bind_int64(st, 10, op->t[2]);
         for (int i = 6; i < 10; i++)
-            bind_str(st, i + 5, sop_str(op, i));
+            bind_str(st, i + 5, store_sop_str(op, i));
         break;
     }
     case Q_OUTBOX_ADD:
@@ -261,7 +261,7 @@ int store_op_write(struct store *s, enum qkind kind, struct sop *op)
             return sqlite3_errcode(s->db);
         sqlite3_bind_int64(st, 1, op->id);
         for (int i = 0; i < 3; i++)
-            bind_str(st, i + 2, sop_str(op, i));
+            bind_str(st, i + 2, store_sop_str(op, i));
         sqlite3_bind_int64(st, 5, op->t[0]);
         break;
     case Q_OUTBOX_DONE:
@@ -275,6 +275,7 @@ int store_op_write(struct store *s, enum qkind kind, struct sop *op)
         sqlite3_bind_int64(st, 1, op->id);
         sqlite3_bind_int64(st, 2, op->t[0]);
         break;
+    case Q_PROBE: return store_probe_write(s, op);
     default: return SQLITE_MISUSE;
     }
     rc = sqlite3_step(st);

@@ -92,10 +92,12 @@ struct rec {
     char buf[];
 };
 
-/* One queued learned server list. */
+/* One queued server list of a device: learned from its logs, or probed. */
+enum { PREC_LEARNED = 0, PREC_PROBED };
 struct prec {
     int64_t learned_at;
     int slot;
+    int source; /* PREC_* */
     struct list_node *list;
     size_t dlen;
     char device[];
@@ -107,7 +109,7 @@ struct hset {
     size_t mask, count;
 };
 
-enum qkind { Q_NEG = 1, Q_PROFILE, Q_ALERT, Q_OUTBOX_ADD, Q_OUTBOX_DONE, Q_OUTBOX_FAILED };
+enum qkind { Q_NEG = 1, Q_PROFILE, Q_ALERT, Q_OUTBOX_ADD, Q_OUTBOX_DONE, Q_OUTBOX_FAILED, Q_PROBE };
 
 struct qent {
     unsigned char kind; /* enum qkind */
@@ -339,6 +341,19 @@ int store_queue_push(struct store *s, enum qkind kind, void *p, size_t bytes, bo
 /* store-alert.c: writes one queued alert or outbox operation in the
  * writer's transaction; 0 or the SQLite error code. */
 int store_op_write(struct store *s, enum qkind kind, struct sop *op);
+
+/* store-alert.c: a queued operation of n (up to 10) strings, NULL kept as
+ * NULL (*bytes: its heap); string i of it; queues it (committed at once
+ * without a writer thread; what: the log's words when the queue is full).
+ * 0 or -1 (op freed). */
+struct sop *store_sop_new(const char *const *str, int n, size_t *bytes);
+const char *store_sop_str(const struct sop *op, int i);
+int store_push_op(struct store *s, enum qkind kind, struct sop *op, size_t bytes, const char *what);
+
+/* store-probe.c: writes a queued probe (Q_PROBE) inside the transaction. */
+int store_probe_write(struct store *s, const struct sop *op);
+/* store-write.c: queues a server list of a device with its source. */
+int store_enqueue_list(struct store *s, const char *device, int slot, const char *list, int64_t at, int source);
 
 /* store-alert.c: the outbox row id the next notification gets, read at open. */
 int store_outbox_init(struct store *s);

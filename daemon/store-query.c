@@ -376,16 +376,23 @@ int store_device(struct store *s, enum store_device_part part, const char *key, 
             "  FROM negotiations INDEXED BY failures_device"
             "  WHERE device_id = (SELECT id FROM devices WHERE key = ?1) AND failed = 1 AND time >= ?2"
             "  GROUP BY client_id) g LEFT JOIN clients c ON c.id = g.k ORDER BY g.n DESC, 1, 2",
+        [STORE_DEVICE_PROBE] = "SELECT time, address, port, banner, error FROM probes"
+                               " WHERE device_id = (SELECT id FROM devices WHERE key = ?1)",
+        /* alerts_device: a device has few alerts */
+        [STORE_DEVICE_ALERTS] =
+            "SELECT alert_id, status, mismatch, category, software, fingerprint, first_seen, last_seen, count,"
+            " fixed_at FROM alerts WHERE device_id = (SELECT id FROM devices WHERE key = ?1) AND last_seen >= ?2"
+            " ORDER BY last_seen DESC, alert_id LIMIT ?3",
     };
-    if (!s || !cb || !key || (unsigned)part > STORE_DEVICE_CLIENTS)
+    if (!s || !cb || !key || (unsigned)part > STORE_DEVICE_ALERTS)
         return -1;
     sqlite3_stmt *st;
     if (prepare_query(s, sql[part], &st, err, errsize) < 0)
         return -1;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    if (part == STORE_DEVICE_FAILURES || part == STORE_DEVICE_CLIENTS)
+    if (part == STORE_DEVICE_FAILURES || part == STORE_DEVICE_CLIENTS || part == STORE_DEVICE_ALERTS)
         sqlite3_bind_int64(st, 2, since);
-    if (part == STORE_DEVICE_FAILURES)
+    if (part == STORE_DEVICE_FAILURES || part == STORE_DEVICE_ALERTS)
         sqlite3_bind_int64(st, 3, limit ? limit : 50);
     return run_rows(s, st, cb, arg, err, errsize);
 }

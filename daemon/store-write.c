@@ -365,6 +365,12 @@ nomem:
 
 int store_enqueue_profile(struct store *s, const char *device, int slot, const char *list, int64_t learned_at)
 {
+    return store_enqueue_list(s, device, slot, list, learned_at, PREC_LEARNED);
+}
+
+int store_enqueue_list(struct store *s, const char *device, int slot, const char *list, int64_t learned_at,
+                       int source)
+{
     if (!s || (s->flags & STORE_READONLY) || !device || !list || slot < 0 || slot >= NEG_NSLOTS)
         return -1;
     /* parsed and re-joined, so it is the same list row as the negotiations' */
@@ -379,6 +385,7 @@ int store_enqueue_profile(struct store *s, const char *device, int slot, const c
     }
     p->learned_at = learned_at;
     p->slot = slot;
+    p->source = source;
     p->dlen = dlen;
     memcpy(p->device, device, dlen);
     p->device[dlen] = '\0';
@@ -758,6 +765,8 @@ static int store_prec(struct store *s, struct prec *p)
     bind_text(st, 2, slot, strlen(slot));
     sqlite3_bind_int64(st, 3, lid);
     sqlite3_bind_int64(st, 4, p->learned_at);
+    const char *source = p->source == PREC_PROBED ? "probed" : "learned";
+    bind_text(st, 5, source, strlen(source));
     return run(st);
 }
 

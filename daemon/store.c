@@ -90,13 +90,14 @@ static int prepare_all(struct store *s)
          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
          true},
         {&s->st_prof_up,
-         "INSERT INTO profiles (device_id, slot, source, list_id, learned_at) VALUES (?1, ?2, 'learned', ?3, ?4)"
+         "INSERT INTO profiles (device_id, slot, source, list_id, learned_at) VALUES (?1, ?2, ?5, ?3, ?4)"
          " ON CONFLICT (device_id, slot, source) DO UPDATE SET list_id = excluded.list_id,"
          " learned_at = excluded.learned_at WHERE excluded.learned_at >= profiles.learned_at",
          true},
         {&s->st_prof_load,
          "SELECT d.key, p.slot, l.names, p.learned_at FROM profiles p JOIN devices d ON d.id = p.device_id"
-         " JOIN lists l ON l.id = p.list_id WHERE p.source = 'learned' ORDER BY d.key, p.slot",
+         " JOIN lists l ON l.id = p.list_id WHERE p.source IN ('learned', 'probed')"
+         " ORDER BY d.key, p.slot, p.learned_at",
          false},
         /* failures and successes each by their own time index */
         {&s->st_purge_fail,

@@ -140,8 +140,28 @@ int store_purge(struct store *s, int64_t before, unsigned max_rows);
  * (full: 8192 queued, or memory short). */
 int store_enqueue_profile(struct store *s, const char *device, int slot, const char *list, int64_t learned_at);
 
-/* Calls cb for every stored learned profile (restoring state at start),
- * committed ones only. Strings are borrowed for the call. Works read-only
+/* A probe of a device's SSH server (the daemon's [probe]): when, the
+ * address and port asked, the server's identification line (NULL: none
+ * was read), the error for a person (NULL: it answered) and the lists it
+ * sent per slot (enum negotiate_slot; NULL or "": unknown). Queues the
+ * probe (the device's last one is kept) and its lists as profiles with
+ * source 'probed' and time p->time (replacing only older probed ones).
+ * Everything is copied. Returns 0 or -1 (queue full, memory short,
+ * read-only store, NULL device or address). */
+struct store_probe {
+    const char *device;
+    int64_t time;
+    const char *address;
+    unsigned port;
+    const char *banner;
+    const char *error;
+    const char *lists[NEG_NSLOTS];
+};
+int store_enqueue_probe(struct store *s, const struct store_probe *p);
+
+/* Calls cb for every stored learned or probed profile (restoring state at
+ * start), committed ones only, oldest first within a device's slot (so the
+ * newest source wins when each replaces the one before). Strings are borrowed for the call. Works read-only
  * too. Returns the count or -1. */
 typedef void (*store_profile_cb)(void *arg, const char *device, int slot, const char *list, int64_t learned_at);
 int store_load_profiles(struct store *s, store_profile_cb cb, void *arg);
@@ -203,8 +223,14 @@ int store_devices(struct store *s, int64_t since, store_row_cb cb, void *arg, ch
  *   software, fingerprint, address (failures since the time, newest first,
  *   at most limit);
  * STORE_DEVICE_CLIENTS: software, fingerprint, failures, first_seen,
- *   last_seen (client types that failed on it since the time). */
-enum store_device_part { STORE_DEVICE_INFO, STORE_DEVICE_PROFILE, STORE_DEVICE_FAILURES, STORE_DEVICE_CLIENTS };
+ *   last_seen (client types that failed on it since the time);
+ * STORE_DEVICE_PROBE: time, address, port, banner, error (its last probe;
+ *   no row when never probed);
+ * STORE_DEVICE_ALERTS: alert_id, status, mismatch, category, software,
+ *   fingerprint, first_seen, last_seen, count, fixed_at (its alerts whose
+ *   last failure is since the time, newest first, at most limit). */
+enum store_device_part { STORE_DEVICE_INFO, STORE_DEVICE_PROFILE, STORE_DEVICE_FAILURES, STORE_DEVICE_CLIENTS,
+                         STORE_DEVICE_PROBE, STORE_DEVICE_ALERTS };
 int store_device(struct store *s, enum store_device_part part, const char *key, int64_t since, unsigned limit,
                  store_row_cb cb, void *arg, char *err, size_t errsize);
 

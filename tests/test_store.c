@@ -404,11 +404,14 @@ static void test_migrations_from_every_version(void **state)
         assert_int_equal(q_int(db, "SELECT count(*) FROM devices", NULL), 1);
         assert_int_equal(q_int(db, "SELECT first_seen FROM devices WHERE key = 'old'", NULL), v ? 5 : 100);
         assert_int_equal(q_int(db, "SELECT count(*) FROM negotiations", NULL), 1);
-        /* what the last migration adds is there */
+        /* what the migrations add is there */
         assert_int_equal(
             q_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('devices_last_seen', 'clients_last_seen')",
                   NULL),
             2);
+        assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('probes', 'profiles_list')",
+                               NULL),
+                         2);
         sqlite3_close(db);
         /* the database of a version opens read-only only once upgraded */
         struct store *r = open_ok(g_path, STORE_READONLY, 0);
@@ -979,6 +982,91 @@ static void test_profiles(void **state)
     sqlite3_close(db);
 }
 
+static int count_rows(void *arg, size_t ncol, const char *const *names, const struct store_value *v)
+{
+    (void)arg;
+    (void)ncol;
+    (void)names;
+    (void)v;
+    return 0;
+}
+
+/* Probed lists are profiles with source 'probed' beside the learned ones;
+ * loading gives each slot's lists oldest first, so the newest source wins.
+ * The device's last probe is kept: banner, or the error (banner kept). */
+static void test_probed_profiles(void **state)
+{
+    (void)state;
+    struct store *s = open_ok(g_path, 0, 0);
+    struct profs ps = {0};
+    assert_int_equal(store_enqueue_profile(s, "10.0.0.1", NEG_KEX, "learned-kex", 100), 0);
+    struct store_probe p = {.device = "10.0.0.1",
+                            .time = 150,
+                            .address = "10.0.0.1",
+                            .port = 2222,
+                            .banner = "SSH-2.0-OpenSSH_9.2p1 Debian-2",
+                            .lists = {[NEG_KEX] = "curve25519-sha256,diffie-hellman-group14-sha256",
+                                      [NEG_HOSTKEY] = "ssh-ed25519"}};
+    assert_int_equal(store_enqueue_probe(s, &p), 0);
+    assert_int_equal(store_flush(s), 0);
+    assert_int_equal(store_load_profiles(s, collect, &ps), 3);
+    /* hostkey < kex by slot name; kex: learned (100) then probed (150) */
+    assert_int_equal(ps.p[0].slot, NEG_HOSTKEY);
+    assert_string_equal(ps.p[0].list, "ssh-ed25519");
+    assert_int_equal(ps.p[1].slot, NEG_KEX);
+    assert_string_equal(ps.p[1].list, "learned-kex");
+    assert_int_equal(ps.p[2].slot, NEG_KEX);
+    assert_string_equal(ps.p[2].list, "curve25519-sha256,diffie-hellman-group14-sha256");
+    assert_int_equal(ps.p[2].at, 150);
+    /* learned later: it comes last */
+    assert_int_equal(store_enqueue_profile(s, "10.0.0.1", NEG_KEX, "newer-learned", 200), 0);
+    /* a probe that failed keeps the banner, records the error, adds no list */
+    struct store_probe f = {.device = "10.0.0.1", .time = 300, .address = "10.0.0.1", .port = 2222,
+                            .error = "connection refused"};
+    assert_int_equal(store_enqueue_probe(s, &f), 0);
+    assert_int_equal(store_flush(s), 0);
+    ps.n = 0;
+    assert_int_equal(store_load_profiles(s, collect, &ps), 3);
+    assert_string_equal(ps.p[2].list, "newer-learned");
+    store_close(s);
+
+    sqlite3 *db = raw_open(g_path, SQLITE_OPEN_READONLY);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM profiles WHERE source = 'probed'", NULL), 2);
+    assert_int_equal(q_int(db, "SELECT time FROM probes", NULL), 300);
+    assert_int_equal(q_int(db, "SELECT port FROM probes", NULL), 2222);
+    char buf[128];
+    q_text(db, "SELECT banner FROM probes", NULL, 0, buf, sizeof buf);
+    assert_string_equal(buf, "SSH-2.0-OpenSSH_9.2p1 Debian-2");
+    q_text(db, "SELECT error FROM probes", NULL, 0, buf, sizeof buf);
+    assert_string_equal(buf, "connection refused");
+    sqlite3_close(db);
+
+    /* kexwatch device KEY reads them: source and time per list, the probe */
+    s = open_ok(g_path, STORE_READONLY, 0);
+    char err[256];
+    assert_int_equal(store_device(s, STORE_DEVICE_PROFILE, "10.0.0.1", 0, 0, count_rows, NULL, err, sizeof err), 3);
+    assert_int_equal(store_device(s, STORE_DEVICE_PROBE, "10.0.0.1", 0, 0, count_rows, NULL, err, sizeof err), 1);
+    store_close(s);
+}
+
+/* A version 3 database's learned profile survives the rebuild of profiles
+ * (its CHECK now allows 'probed'). */
+static void test_migration_keeps_profiles(void **state)
+{
+    (void)state;
+    build_version(g_path, 3);
+    sqlite3 *db = raw_open(g_path, SQLITE_OPEN_READWRITE);
+    raw_exec(db, "INSERT INTO lists (names, last_used) VALUES ('curve25519-sha256', 7)");
+    raw_exec(db, "INSERT INTO profiles (device_id, slot, source, list_id, learned_at) VALUES (1, 'kex', 'learned', 1, 7)");
+    sqlite3_close(db);
+    struct store *s = open_ok(g_path, 0, 0);
+    struct profs ps = {0};
+    assert_int_equal(store_load_profiles(s, collect, &ps), 1);
+    assert_string_equal(ps.p[0].device, "old");
+    assert_string_equal(ps.p[0].list, "curve25519-sha256");
+    store_close(s);
+}
+
 static void test_reader_while_writing(void **state)
 {
     (void)state;
@@ -1326,6 +1414,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_bound, setup_test, teardown_test),
         cmocka_unit_test_setup_teardown(test_purge, setup_test, teardown_test),
         cmocka_unit_test_setup_teardown(test_profiles, setup_test, teardown_test),
+        cmocka_unit_test_setup_teardown(test_probed_profiles, setup_test, teardown_test),
+        cmocka_unit_test_setup_teardown(test_migration_keeps_profiles, setup_test, teardown_test),
         cmocka_unit_test_setup_teardown(test_reader_while_writing, setup_test, teardown_test),
         cmocka_unit_test_setup_teardown(test_strings_exact, setup_test, teardown_test),
         cmocka_unit_test_setup_teardown(test_long_strings_cut, setup_test, teardown_test),

@@ -7,7 +7,7 @@
 # alert carries them. A device outside allow is never probed.
 . "$(dirname "$0")/lib.sh"
 
-plan 8
+plan 10
 command -v sshd > /dev/null 2>&1 || PATH=$PATH:/usr/sbin
 SSHD_PID=""
 EXTRA_CLEANUP='[ -n "$SSHD_PID" ] && kill $SSHD_PID 2>/dev/null'
@@ -27,7 +27,7 @@ MACs hmac-sha2-256-etm@openssh.com
 CONF
 if ! "$(command -v sshd)" -f "$WORK/sshd.conf" -E "$WORK/sshd.log"; then
     skip "sshd did not start (needs root and openssh-server)"
-    for _ in 2 3 4 5 6 7 8; do skip "no sshd"; done
+    for _ in 2 3 4 5 6 7 8 9 10; do skip "no sshd"; done
     exit 0
 fi
 for _ in $(seq 1 50); do [ -s "$WORK/sshd.pid" ] && break; sleep 0.1; done
@@ -78,6 +78,13 @@ p = {r["slot"]: r["list"] for r in json.load(open(sys.argv[1]))["profile"]}
 kex = ",".join(a for a in p.get("kex", "").split(",") if not a.startswith(("kex-strict-", "ext-info-")))
 print(kex, p.get("cipher_c2s"), p.get("mac_s2c"))' "$WORK/device.json")" \
     "$WANT_KEX $("$(command -v sshd)" -T -f "$WORK/sshd.conf" | awk '$1 == "ciphers" {c=$2} $1 == "macs" {m=$2} END {print c, m}')"
+
+check "the probed lists are stored with source probed" \
+    python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["profile"]; sys.exit(not p or any(r["source"] != "probed" for r in p))' \
+    "$WORK/device.json"
+check "the device's last probe is stored: its port and sshd's banner" \
+    python3 -c 'import json,sys; b=json.load(open(sys.argv[1]))["probe"]; sys.exit(not (b["port"] == int(sys.argv[2]) and b["banner"].startswith("SSH-2.0-OpenSSH") and b["error"] is None))' \
+    "$WORK/device.json" "$PS"
 
 # a device outside allow: never probed
 : > "$WORK/sshd.log"
