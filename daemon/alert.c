@@ -22,6 +22,9 @@
 /* heap of one remembered alert beyond its struct: the last alert object
  * (jansson, ~40 values; measured with tests/bench/rss.sh) */
 #define ALERT_OBJECT_BYTES 6144u
+/* the client identity string: a fingerprint, "offer:" and an MD5, or the
+ * software as the store keeps it */
+#define STORE_IDENTITY_MAX 1100
 
 /* Who the client is, by the best of what the device logged: its
  * fingerprint, its software, its offer in the failing category (names
@@ -155,6 +158,33 @@ static bool alert_same_client(const struct alert_state *s, const struct negotiat
     return false;
 }
 
+/* The client part of the alert's identity as one string (the `client`
+ * label of Alertmanager): the fingerprint, else the software, else
+ * "offer:" and the MD5 of the client's list of the failing slot, else
+ * "unknown". */
+static json_t *client_identity(const struct alert_state *s)
+{
+    char buf[4 * STORE_IDENTITY_MAX];
+    if (s->fingerprint[0])
+        return json_string(s->fingerprint);
+    if (s->software) /* received text: made UTF-8 as the alert object's */
+        return json_stringn(buf, text_to_utf8(buf, sizeof buf, s->software, strlen(s->software)));
+    if (s->offer) {
+        char md5[33];
+        negotiate_md5_hex(s->offer, strlen(s->offer), md5);
+        snprintf(buf, sizeof buf, "offer:%s", md5);
+        return json_string(buf);
+    }
+    return json_string("unknown");
+}
+
+/* Received text as a JSON string (made UTF-8 as the alert object's). */
+static json_t *jtext(const char *t)
+{
+    char buf[4 * STORE_IDENTITY_MAX];
+    return t ? json_stringn(buf, text_to_utf8(buf, sizeof buf, t, strlen(t))) : json_null();
+}
+
 static const struct sink *find_sink(const struct alerter *a, const char *name)
 {
     for (int i = 0; i < SINK_N; i++)
@@ -216,6 +246,13 @@ static void restore_alert(void *arg, const struct store_alert *sa)
     s->last_sent = sa->last_notified;
     s->last_rx = sa->last_notified;
     s->count = sa->count;
+    /* the object it was last sent with (schema 004): re-sent and resolved
+     * with the same labels */
+    json_t *o = sa->object ? json_loads(sa->object, 0, NULL) : NULL;
+    if (json_is_object(o) && json_is_object(json_object_get(o, "client")))
+        s->last = o;
+    else
+        json_decref(o);
     if (dev_add(a, s) < 0)
         state_free(s);
 }
@@ -391,6 +428,8 @@ static void save_state_as(struct alerter *a, struct alert_state *st, const char 
     st->dirty = false;
     if (!a->env.store)
         return;
+    /* the object sent, kept while the alert fires (restored with it) */
+    char *object = !lazy && st->last && strcmp(status, "firing") == 0 ? json_dumps(st->last, JSON_COMPACT) : NULL;
     struct store_alert sa = {
         .alert_id = st->id,
         .device = st->device,
@@ -406,8 +445,10 @@ static void save_state_as(struct alerter *a, struct alert_state *st, const char 
         .offer = st->offer,
         .slot = st->slot >= 0 ? negotiate_slot_name((enum negotiate_slot)st->slot) : NULL,
         .address = st->address[0] ? st->address : NULL,
+        .object = object,
     };
     int rc = lazy ? store_alert_note(a->env.store, &sa) : store_alert_save(a->env.store, &sa);
+    free(object);
     if (rc < 0 && log_ratelimit_allow(&a->rl, time(NULL), NULL))
         log_error("alert %s of device %s could not be saved in the database; it is still sent, but a restart "
                   "would forget it",
@@ -454,6 +495,9 @@ static json_t *alert_object(struct pipeline *p, const struct negotiation *n, con
     json_object_set_new(a, "first_seen", json_string(text_rfc3339(tbuf, sizeof tbuf, st->first_seen, -1)));
     json_object_set_new(a, "last_seen", json_string(text_rfc3339(tbuf, sizeof tbuf, st->last_seen, -1)));
     json_object_set_new(a, "count", json_integer((json_int_t)st->count));
+    json_t *cl = json_object_get(a, "client");
+    if (json_is_object(cl))
+        json_object_set_new(cl, "identity", client_identity(st));
     json_decref(o);
     return a;
 }
@@ -494,6 +538,11 @@ static void resolve(struct alerter *a, struct alert_state **pp, int64_t now)
         json_object_set_new(mm, "id", json_string(s->mismatch));
         json_object_set_new(s->last, "mismatch", mm);
         json_object_set_new(s->last, "first_seen", json_string(text_rfc3339(tbuf, sizeof tbuf, s->first_seen, -1)));
+        json_t *cl = json_object();
+        json_object_set_new(cl, "software", jtext(s->software));
+        json_object_set_new(cl, "fingerprint", s->fingerprint[0] ? json_string(s->fingerprint) : json_null());
+        json_object_set_new(cl, "identity", client_identity(s));
+        json_object_set_new(s->last, "client", cl);
     }
     json_object_set_new(s->last, "last_seen", json_string(text_rfc3339(tbuf, sizeof tbuf, s->last_seen, -1)));
     json_object_set_new(s->last, "count", json_integer((json_int_t)s->count));
@@ -638,10 +687,10 @@ void alerter_process(struct alerter *a, struct pipeline *p, const struct negotia
     if (!o)
         return;
     s->last_sent = now;
-    save_state(a, s, "firing");
-    emit(a, o, id);
     json_decref(s->last);
     s->last = o;
+    save_state(a, s, "firing");
+    emit(a, o, id);
 }
 
 size_t alerter_bytes(const struct alerter *a)

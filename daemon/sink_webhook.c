@@ -247,6 +247,10 @@ static char *alertmanager_body(const struct cfg *cfg, json_t *o, int64_t now)
     json_object_set(labels, "severity", json_object_get(mm, "severity"));
     json_t *sw = json_object_get(cl, "software");
     json_object_set_new(labels, "client_software", json_is_string(sw) ? json_copy(sw) : json_string("unknown"));
+    /* the client and the alert_id make the label set kexwatch's identity:
+     * one Alertmanager alert per kexwatch alert, resolved on its own */
+    json_object_set(labels, "client", json_object_get(cl, "identity"));
+    json_object_set(labels, "alert_id", json_object_get(o, "alert_id"));
     /* Alertmanager labels and annotations must be strings */
     const char *k;
     json_t *v;
@@ -260,7 +264,6 @@ static char *alertmanager_body(const struct cfg *cfg, json_t *o, int64_t now)
     json_object_set(ann, "remediation", json_object_get(rem, "server"));
     json_object_set(ann, "client_remediation", json_object_get(rem, "client"));
     json_object_set(ann, "risk", json_object_get(rem, "risk"));
-    json_object_set(ann, "alert_id", json_object_get(o, "alert_id"));
     json_object_foreach_safe(ann, tmp, k, v)
     {
         if (!json_is_string(v))

@@ -30,7 +30,7 @@ static void bind_str(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
-/* A queued operation with up to 10 strings (NULL kept as NULL). */
+/* A queued operation with up to 12 strings (NULL kept as NULL). */
 struct sop *store_sop_new(const char *const *str, int n, size_t *bytes)
 {
     size_t total = 0;
@@ -92,8 +92,9 @@ static int alert_save(struct store *s, const struct store_alert *a, bool lazy)
     /* the device row is the writer's to find or make; the alert is queued
      * after the negotiation that raised it, so both commit in order */
     size_t bytes = 0;
-    const char *str[10] = {a->alert_id, a->device, a->mismatch ? a->mismatch : "unclassified", a->fingerprint,
-                           a->category, a->status, a->software, a->offer, a->slot, a->address};
+    /* the object last: offsets are 16 bits, so only it may be long */
+    const char *str[11] = {a->alert_id, a->device, a->mismatch ? a->mismatch : "unclassified", a->fingerprint,
+                           a->category, a->status, a->software, a->offer, a->slot, a->address, a->object};
     /* received text is kept up to STORE_STR_MAX bytes, like a negotiation's */
     char *cuts[4] = {NULL, NULL, NULL, NULL};
     for (int i = 6; i < 10; i++)
@@ -103,7 +104,7 @@ static int alert_save(struct store *s, const struct store_alert *a, bool lazy)
     size_t dlen = strlen(a->device);
     if (dlen > STORE_STR_MAX)
         str[1] = NULL; /* cut below, at a character boundary */
-    struct sop *op = store_sop_new(str, 10, &bytes);
+    struct sop *op = store_sop_new(str, 11, &bytes);
     if (!op) {
         for (int i = 0; i < 4; i++)
             free(cuts[i]);
@@ -115,7 +116,7 @@ static int alert_save(struct store *s, const struct store_alert *a, bool lazy)
         char *cut = strndup(a->device, cut_len(a->device, STORE_STR_MAX));
         if (cut) {
             str[1] = cut;
-            op2 = store_sop_new(str, 10, &bytes);
+            op2 = store_sop_new(str, 11, &bytes);
             free(cut);
         }
         free(op);
@@ -148,7 +149,7 @@ int store_alerts_load(struct store *s, store_alert_cb cb, void *arg)
         return -1;
     sqlite3_stmt *st = prep(s, "SELECT a.alert_id, d.key, a.mismatch, a.fingerprint, a.category, a.status,"
                                " a.first_seen, a.last_seen, a.count, a.last_notified,"
-                               " a.software, a.offer, a.slot, a.address"
+                               " a.software, a.offer, a.slot, a.address, a.object"
                                " FROM alerts a JOIN devices d ON d.id = a.device_id WHERE a.status = 'firing'");
     if (!st)
         return -1;
@@ -169,6 +170,7 @@ int store_alerts_load(struct store *s, store_alert_cb cb, void *arg)
             .offer = (const char *)sqlite3_column_text(st, 11),
             .slot = (const char *)sqlite3_column_text(st, 12),
             .address = (const char *)sqlite3_column_text(st, 13),
+            .object = (const char *)sqlite3_column_text(st, 14),
         };
         if (a.alert_id && a.device) {
             cb(arg, &a);
@@ -233,12 +235,13 @@ int store_op_write(struct store *s, enum qkind kind, struct sop *op)
         if ((rc = store_device_id(s, store_sop_str(op, 1), op->t[1], &dev)))
             return rc;
         st = prep(s, "INSERT INTO alerts (alert_id, device_id, mismatch, fingerprint, category, status,"
-                     " first_seen, last_seen, count, last_notified, software, offer, slot, address)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                     " first_seen, last_seen, count, last_notified, software, offer, slot, address, object)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
                      " ON CONFLICT (alert_id) DO UPDATE SET status = excluded.status,"
                      " last_seen = excluded.last_seen, count = excluded.count,"
                      " last_notified = excluded.last_notified,"
-                     " address = coalesce(excluded.address, alerts.address)");
+                     " address = coalesce(excluded.address, alerts.address),"
+                     " object = coalesce(excluded.object, alerts.object)");
         if (!st)
             return sqlite3_errcode(s->db);
         bind_str(st, 1, store_sop_str(op, 0));
@@ -250,7 +253,7 @@ int store_op_write(struct store *s, enum qkind kind, struct sop *op)
         sqlite3_bind_int64(st, 9, op->t[3]);
         if (op->t[2])
             sqlite3_bind_int64(st, 10, op->t[2]);
-        for (int i = 6; i < 10; i++)
+        for (int i = 6; i < 11; i++)
             bind_str(st, i + 5, store_sop_str(op, i));
         break;
     }

@@ -121,7 +121,7 @@ struct qent {
 struct sop {
     int64_t id;    /* outbox row */
     int64_t t[4];  /* alert: first_seen, last_seen, last_notified, count; outbox: now or next attempt */
-    uint16_t off[10];
+    uint16_t off[12];
     uint16_t nulls; /* bit per string: NULL */
     char buf[];
 };

@@ -253,6 +253,9 @@ struct store_alert {
      * software, its list of the failing slot comma-joined, that slot's name
      * (negotiate_slot_name), the address it was seen at last */
     const char *software, *offer, *slot, *address;
+    /* the alert's JSON object as last sent (may be NULL: not kept), so a
+     * restored alert is re-sent and resolved with the same labels */
+    const char *object;
 };
 
 /* Inserts or updates an alert (by alert_id); the device row is made when

@@ -17,8 +17,11 @@ T_NUM=0
 T_FAILED=0
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kwe2e.XXXXXX")
 DAEMON_PID=""
+AM_PIDS=""
 
 cleanup() {
+    # shellcheck disable=SC2086
+    [ -n "$AM_PIDS" ] && kill $AM_PIDS 2>/dev/null && sleep 0.3
     if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
         kill -KILL "$DAEMON_PID" 2>/dev/null
     fi
@@ -180,4 +183,61 @@ received_alerts() {
 finish() {
     [ "$T_FAILED" -eq 0 ]
     exit $?
+}
+
+# start_alertmanager NAME PORT [CLUSTER_PORT [PEER_PORT]]: the real
+# Alertmanager (Debian's prometheus-alertmanager) on 127.0.0.1:PORT with its
+# storage in $WORK/NAME, clustered on 127.0.0.1:CLUSTER_PORT with the peer
+# 127.0.0.1:PEER_PORT when given (clustering off without CLUSTER_PORT).
+# $AM_CONFIG, when set, is its configuration (default: one receiver that
+# does nothing). Waits until it answers (bounded: 15 s); 1 when it does not.
+# Its pid is in AM_PID_NAME and it is killed at exit.
+start_alertmanager() {
+    name=$1
+    mkdir -p "$WORK/$name"
+    if [ -n "${AM_CONFIG:-}" ]; then
+        printf '%s\n' "$AM_CONFIG" > "$WORK/$name/alertmanager.yml"
+    else
+        printf 'route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n' > "$WORK/$name/alertmanager.yml"
+    fi
+    cl="--cluster.listen-address="
+    [ -n "${3:-}" ] && cl="--cluster.listen-address=127.0.0.1:$3"
+    peer=""
+    [ -n "${4:-}" ] && peer="--cluster.peer=127.0.0.1:$4"
+    # shellcheck disable=SC2086
+    /usr/bin/prometheus-alertmanager --config.file="$WORK/$name/alertmanager.yml" \
+        --storage.path="$WORK/$name" --web.listen-address="127.0.0.1:$2" "$cl" $peer \
+        --cluster.settle-timeout=1s --cluster.gossip-interval=100ms --log.level=warn \
+        > "$WORK/$name/log" 2>&1 &
+    eval "AM_PID_$name=$!"
+    AM_PIDS="$AM_PIDS $!"
+    for _ in $(seq 1 150); do
+        python3 -c 'import sys, urllib.request; urllib.request.urlopen("http://127.0.0.1:%s/-/ready" % sys.argv[1], timeout=1)' \
+            "$2" 2> /dev/null && return 0
+        sleep 0.1
+    done
+    cat "$WORK/$name/log" >&2
+    return 1
+}
+
+# am_alerts PORT: the alerts active in the Alertmanager on PORT, one line
+# each, "alert_id client status" sorted (its API, as amtool reads it)
+am_alerts() {
+    python3 - "$1" <<'PY' 2> /dev/null
+import json, sys, urllib.request
+al = json.load(urllib.request.urlopen("http://127.0.0.1:%s/api/v2/alerts" % sys.argv[1], timeout=5))
+for a in sorted(al, key=lambda a: a["labels"].get("alert_id", "")):
+    l = a["labels"]
+    print(l.get("alert_id", "-"), l.get("client", "-"), a["status"]["state"])
+PY
+}
+
+# wait_am_count PORT N: until the Alertmanager on PORT has N active alerts
+# (bounded: 20 s)
+wait_am_count() {
+    for _ in $(seq 1 100); do
+        [ "$(am_alerts "$1" | wc -l)" -eq "$2" ] && return 0
+        sleep 0.2
+    done
+    return 1
 }

@@ -43,7 +43,7 @@ for line in open(sys.argv[1]):
         print("# bad request", path, body[:200]); bad = 1; continue
     for a in arr:
       labels, ann = a.get("labels", {}), a.get("annotations", {})
-      for k in ("alertname", "device", "mismatch", "category", "severity", "client_software"):
+      for k in ("alertname", "device", "mismatch", "category", "severity", "client_software", "client", "alert_id"):
           if not isinstance(labels.get(k), str):
               print("# label", k, "missing or not a string:", labels); bad = 1
       for k in ("summary", "remediation"):
@@ -54,7 +54,7 @@ for line in open(sys.argv[1]):
       for k in ("startsAt", "endsAt"):
           if not ts.match(a.get(k, "")):
               print("# bad", k, a.get(k)); bad = 1
-      ids.append(ann.get("alert_id"))
+      ids.append(labels.get("alert_id"))
 if len(set(ids)) != len(ids):
     print("# duplicates:", ids); bad = 1
 sys.exit(bad)

@@ -1,0 +1,96 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+# One Alertmanager alert per kexwatch alert, with the real Alertmanager
+# (Debian's prometheus-alertmanager) and a real OpenSSH sshd at LogLevel
+# VERBOSE (no software, no fingerprint in its log: every client's software
+# label is "unknown") feeding the real kexwatchd over UDP; real ssh clients
+# from different loopback addresses:
+#  - three clients failing the same way (cipher-cbc-only) with different
+#    offers are three kexwatch alerts and three Alertmanager alerts, each
+#    with its own `client` and `alert_id` labels (before: one, last writer
+#    wins);
+#  - a login from the first client's address resolves its alert in
+#    kexwatch and in Alertmanager, and only its (before: all three ended).
+. "$(dirname "$0")/lib.sh"
+
+plan 9
+if [ "$(id -u)" -ne 0 ] || [ ! -x /usr/sbin/sshd ] || [ ! -x /usr/bin/prometheus-alertmanager ]; then
+    for _ in $(seq 1 9); do skip "needs root, OpenSSH sshd and prometheus-alertmanager"; done
+    exit 0
+fi
+mkdir -p /run/sshd
+PORT=$(free_port)
+AMP=$(free_port)
+while [ "$AMP" = "$PORT" ]; do AMP=$(free_port); done
+check "Alertmanager starts" start_alertmanager am1 "$AMP"
+write_config "$PORT"
+sed -i "s|^stdout = no|stdout = no\nwebhook = http://127.0.0.1:$AMP/api/v2/alerts|" "$WORK/kexwatch.conf"
+check "kexwatchd starts" start_daemon
+
+T=$WORK/ssh
+mkdir -p "$T"
+ssh-keygen -q -t ed25519 -N '' -f "$T/hk"
+ssh-keygen -q -t ed25519 -N '' -f "$T/user"
+cp "$T/user.pub" "$T/authorized_keys"
+cat > "$T/sshd_config" <<CONF
+HostKey $T/hk
+AuthorizedKeysFile $T/authorized_keys
+StrictModes no
+PermitRootLogin prohibit-password
+UsePAM no
+PidFile none
+LogLevel VERBOSE
+KexAlgorithms curve25519-sha256
+Ciphers aes128-ctr,aes256-gcm@openssh.com
+MACs hmac-sha2-256
+HostKeyAlgorithms ssh-ed25519
+CONF
+KW_SEND=127.0.0.1:$PORT python3 "$KW_SRCDIR/tests/e2e/sshd-capture.py" "$T/port" "$WORK/sshd.log" lab-am sshd \
+    -f "$T/sshd_config" &
+CAP=$!
+EXTRA_CLEANUP='kill $CAP 2>/dev/null'
+for _ in $(seq 1 50); do [ -s "$T/port" ] && break; sleep 0.1; done
+SP=$(cat "$T/port")
+ssh_from() { # ADDRESS USER OPTIONS...
+    a=$1
+    u=$2
+    shift 2
+    ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+        -o ConnectTimeout=5 -b "$a" -p "$SP" "$@" "$u@127.0.0.1" true > /dev/null 2>&1
+}
+alerts_with() { grep -c "\"status\":\"$1\"" "$WORK/alerts.jsonl"; }
+wait_alerts() { # STATUS N
+    for _ in $(seq 1 50); do [ "$(alerts_with "$1")" -ge "$2" ] && return 0; sleep 0.1; done
+    return 1
+}
+
+ssh_from 127.0.0.3 nobody -o Ciphers=aes128-cbc
+ssh_from 127.0.0.4 nobody -o Ciphers=aes256-cbc,aes128-cbc
+ssh_from 127.0.0.5 nobody -o Ciphers=aes192-cbc
+wait_alerts firing 3
+is "three clients failing alike: three kexwatch alerts" "$(alerts_with firing)" 3
+wait_am_count "$AMP" 3
+am_alerts "$AMP" > "$WORK/am.txt"
+is "... and three Alertmanager alerts" "$(wc -l < "$WORK/am.txt")" 3
+python3 - "$WORK/alerts.jsonl" "$WORK/am.txt" > "$WORK/cmp" <<'PY'
+import json, sys
+kw = sorted((a["alert_id"], a["client"]["identity"]) for a in map(json.loads, open(sys.argv[1])))
+am = sorted(tuple(l.split()[:2]) for l in open(sys.argv[2]))
+print("same" if kw == am else "differ: %s vs %s" % (kw, am))
+PY
+is "their alert_id and client labels are kexwatch's alert ids and client identities" "$(cat "$WORK/cmp")" same
+A=$(python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    a = json.loads(l)
+    if a["client"]["address"] == "127.0.0.3": print(a["alert_id"])' "$WORK/alerts.jsonl")
+
+# the first client's address logs in: only its alert ends, here and there
+ssh_from 127.0.0.3 root -i "$T/user"
+wait_alerts resolved 1
+is "a login from the first client's address resolves its kexwatch alert only" "$(alerts_with resolved)" 1
+wait_am_count "$AMP" 2
+am_alerts "$AMP" > "$WORK/am2.txt"
+is "Alertmanager keeps the other two active" "$(wc -l < "$WORK/am2.txt")" 2
+is "and the resolved one is the first client's" "$(grep -c "^$A " "$WORK/am2.txt")" 0
+check "kexwatchd stops cleanly" stop_daemon
+finish
