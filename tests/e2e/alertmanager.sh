@@ -10,12 +10,14 @@
 #    with its own `client` and `alert_id` labels (before: one, last writer
 #    wins);
 #  - a login from the first client's address resolves its alert in
-#    kexwatch and in Alertmanager, and only its (before: all three ended).
+#    kexwatch and in Alertmanager, and only its (before: all three ended);
+#  - after kill -9 and a restart, a restored alert's resolution still ends
+#    its own Alertmanager alert (same labels, kept with it in the database).
 . "$(dirname "$0")/lib.sh"
 
-plan 9
+plan 11
 if [ "$(id -u)" -ne 0 ] || [ ! -x /usr/sbin/sshd ] || [ ! -x /usr/bin/prometheus-alertmanager ]; then
-    for _ in $(seq 1 9); do skip "needs root, OpenSSH sshd and prometheus-alertmanager"; done
+    for _ in $(seq 1 11); do skip "needs root, OpenSSH sshd and prometheus-alertmanager"; done
     exit 0
 fi
 mkdir -p /run/sshd
@@ -92,5 +94,16 @@ wait_am_count "$AMP" 2
 am_alerts "$AMP" > "$WORK/am2.txt"
 is "Alertmanager keeps the other two active" "$(wc -l < "$WORK/am2.txt")" 2
 is "and the resolved one is the first client's" "$(grep -c "^$A " "$WORK/am2.txt")" 0
+
+# after kill -9 the alerts are restored; the second client's login ends its
+# Alertmanager alert (the resolved notice carries the labels it fired with)
+kill -KILL "$DAEMON_PID"
+wait "$DAEMON_PID" 2> /dev/null
+DAEMON_PID=""
+check "kexwatchd starts again after kill -9" start_daemon
+ssh_from 127.0.0.4 root -i "$T/user"
+wait_alerts resolved 2
+wait_am_count "$AMP" 1
+is "a restored alert resolved: Alertmanager ends it, one left active" "$(am_alerts "$AMP" | wc -l)" 1
 check "kexwatchd stops cleanly" stop_daemon
 finish
