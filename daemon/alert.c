@@ -16,6 +16,7 @@
 #include "store.h"
 #include "negotiate.h"
 #include "sink.h"
+#include "stats.h"
 #include "text.h"
 
 #define ALERT_MAX 200000u /* alerts remembered for deduplication */
@@ -221,6 +222,16 @@ size_t alerter_webhook_pending(const struct alerter *a)
     return s ? s->pending : 0;
 }
 
+static double read_sent(const void *a)
+{
+    return (double)((const struct alerter *)a)->sent;
+}
+
+static double read_suppressed(const void *a)
+{
+    return (double)((const struct alerter *)a)->suppressed;
+}
+
 static void restore_alert(void *arg, const struct store_alert *sa)
 {
     struct alerter *a = arg;
@@ -257,6 +268,62 @@ static void restore_alert(void *arg, const struct store_alert *sa)
         state_free(s);
 }
 
+/* Each sink's figures by its slot: the sink behind a slot may change
+ * (SIGHUP reopens the file sink), the slot stays. */
+#define SINK_FIGURE(f)                                                                                                \
+    static double read_sink_##f(const void *slot)                                                                     \
+    {                                                                                                                 \
+        const struct sink *s = *(struct sink *const *)slot;                                                          \
+        return s ? (double)s->f : 0;                                                                                 \
+    }
+SINK_FIGURE(sent)
+SINK_FIGURE(failed)
+SINK_FIGURE(pending)
+SINK_FIGURE(dropped)
+#undef SINK_FIGURE
+
+static double read_firing(const void *a)
+{
+    return (double)((const struct alerter *)a)->n;
+}
+
+/* The alerter's and its sinks' counters in the daemon's registry (stats.h). */
+static void register_counters(struct alerter *a)
+{
+    static const struct {
+        int slot;
+        const char *name[4], *help[4];
+    } sk[] = {
+        {SINK_FILE,
+         {"file_sent", "file_failed", NULL, NULL},
+         {"alerts written to [alerts] file and synced to disk", "alerts the alert file could not take", NULL,
+          NULL}},
+        {SINK_SYSLOG,
+         {"syslog_sent", "syslog_failed", "syslog_pending", NULL},
+         {"alerts forwarded by syslog", "alerts the syslog sink could not send", "syslog notifications waiting",
+          NULL}},
+        {SINK_EXEC,
+         {"exec_sent", "exec_failed", "exec_pending", NULL},
+         {"alert programs that exited 0", "alert programs that failed, were killed or not run (queue full)",
+          "alert programs waiting or running", NULL}},
+        {SINK_WEBHOOK,
+         {"webhook_sent", "webhook_failed", "webhook_pending", "webhook_dropped"},
+         {"alerts the webhook accepted", "failed webhook attempts", "alerts waiting for the webhook",
+          "alerts set aside by a full [alerts] webhook_queue (kept in the outbox for the next start)"}},
+    };
+    static const stats_read_fn read[4] = {read_sink_sent, read_sink_failed, read_sink_pending, read_sink_dropped};
+    stats_register("alerts_sent", STATS_COUNTER | STATS_STATUS,
+                   "alert notifications (firing, repeated, resolved) handed to the sinks", read_sent, a);
+    stats_register("alerts_suppressed", STATS_COUNTER, "repeats held back by [alerts] repeat_interval",
+                   read_suppressed, a);
+    stats_register("alerts_firing", STATS_GAUGE, "alerts firing now (not yet resolved)", read_firing, a);
+    for (size_t i = 0; i < sizeof sk / sizeof sk[0]; i++)
+        for (int f = 0; f < 4; f++)
+            if (sk[i].name[f])
+                stats_register(sk[i].name[f], f == 2 ? STATS_GAUGE : STATS_COUNTER, sk[i].help[f], read[f],
+                               &a->sinks[sk[i].slot]);
+}
+
 int alerter_new(const struct cfg *cfg, struct event_base *base, struct store *store, struct alerter **out, char *err,
                 size_t errsize)
 {
@@ -283,6 +350,7 @@ int alerter_new(const struct cfg *cfg, struct event_base *base, struct store *st
         return -1;
     }
     a->env.store = store;
+    register_counters(a);
     if (store) {
         int n = store_alerts_load(store, restore_alert, a);
         if (n > 0)
@@ -725,6 +793,7 @@ void alerter_free(struct alerter *a)
 {
     if (!a)
         return;
+    stats_unregister(a, sizeof *a);
     alerter_sync(a); /* committed by store_close at the latest */
     /* store_finish ran the pending ones before; any left are not sent */
     if (a->env.store)

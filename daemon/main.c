@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -88,17 +87,6 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(d->base);
 }
 
-static void dump_store_counts(const struct store *st)
-{
-    const struct store_counts *c = store_get_counts(st);
-    fprintf(stderr,
-            "store_queued %llu\nstore_committed %llu\nstore_refused %llu\nstore_batches %llu\nstore_errors "
-            "%llu\nstore_purged %llu\nstore_pending %zu\nstore_last_batch_us %llu\n",
-            (unsigned long long)c->queued, (unsigned long long)c->committed, (unsigned long long)c->refused,
-            (unsigned long long)c->batches, (unsigned long long)c->errors, (unsigned long long)c->purged,
-            store_pending(st), (unsigned long long)c->last_batch_us);
-}
-
 static void on_usr1(evutil_socket_t sig, short what, void *arg)
 {
     struct daemon *d = arg;
@@ -106,29 +94,6 @@ static void on_usr1(evutil_socket_t sig, short what, void *arg)
     (void)what;
     pipeline_flush(d->pipeline);
     stats_dump(stderr);
-    const struct session_counts *sc = pipeline_session_counts(d->pipeline);
-    fprintf(stderr,
-            "negotiations_failed %llu\nnegotiations_succeeded %llu\nnegotiations_undecided %llu\n"
-            "session_orphans %llu\nsession_evicted %llu\nsession_memory_evicted %llu\ndevices_evicted %llu\n"
-            "memory_bytes %zu\nmemory_limit %zu\n",
-            (unsigned long long)sc->failures, (unsigned long long)sc->successes,
-            (unsigned long long)sc->undecided, (unsigned long long)sc->orphans, (unsigned long long)sc->evicted,
-            (unsigned long long)sc->memory_evicted, (unsigned long long)sc->devices_evicted, d->mem_used,
-            d->cfg->max_memory);
-    if (d->store)
-        dump_store_counts(d->store);
-    if (d->alerter)
-        fprintf(stderr,
-                "alerts_sent %llu\nalerts_suppressed %llu\nwebhook_sent %llu\nwebhook_failed %llu\n"
-                "webhook_pending %zu\nsyslog_sent %llu\nsyslog_failed %llu\nexec_sent %llu\nexec_failed %llu\n",
-                (unsigned long long)alerter_sent(d->alerter), (unsigned long long)alerter_suppressed(d->alerter),
-                (unsigned long long)alerter_webhook_sent(d->alerter),
-                (unsigned long long)alerter_webhook_failed(d->alerter), alerter_webhook_pending(d->alerter),
-                (unsigned long long)alerter_sink_sent(d->alerter, "syslog"),
-                (unsigned long long)alerter_sink_failed(d->alerter, "syslog"),
-                (unsigned long long)alerter_sink_sent(d->alerter, "exec"),
-                (unsigned long long)alerter_sink_failed(d->alerter, "exec"));
-    fflush(stderr);
 }
 
 /* Reading pauses while the database's queue is long, so the database's
@@ -215,85 +180,49 @@ static void on_probed(void *arg, const char *device, const struct probe_result *
                     device);
 }
 
-static void put_stat(void *arg, const char *name, uint64_t value)
+static void put_metric(void *arg, const char *name, const char *help, int type, double value)
 {
-    char full[96];
-    snprintf(full, sizeof full, "kexwatch_%s%s", name, strcmp(name, "tcp_open") == 0 ? "" : "_total");
-    metrics_put(arg, full, strcmp(name, "tcp_open") == 0 ? "gauge" : "counter", "see kexwatchd(8), Counters",
-                (double)value);
+    char full[128];
+    snprintf(full, sizeof full, "kexwatch_%s%s", name, type == STATS_COUNTER ? "_total" : "");
+    metrics_put(arg, full, type == STATS_COUNTER ? "counter" : "gauge", help, value);
 }
 
-/* The /metrics page: every counter, the correlation and store figures,
- * alert delivery per sink, queue depths and the database's size on disk. */
+/* The /metrics page: the registry (stats.h), as SIGUSR1 and STATUS= see it. */
 static void write_metrics(void *arg, FILE *f)
 {
-    struct daemon *d = arg;
-    stats_each(put_stat, f);
-    const struct session_counts *sc = pipeline_session_counts(d->pipeline);
-    metrics_put(f, "kexwatch_negotiations_failed_total", "counter", "negotiations decided as failures",
-                (double)sc->failures);
-    metrics_put(f, "kexwatch_negotiations_succeeded_total", "counter", "negotiations decided as successes",
-                (double)sc->successes);
-    metrics_put(f, "kexwatch_negotiations_undecided_total", "counter", "sessions ended with too little known",
-                (double)sc->undecided);
-    metrics_put(f, "kexwatch_sessions_evicted_total", "counter", "sessions decided early: per-device limit",
-                (double)sc->evicted);
-    const struct store_counts *st = store_get_counts(d->store);
-    metrics_put(f, "kexwatch_store_committed_total", "counter", "negotiations committed to the database",
-                (double)st->committed);
-    metrics_put(f, "kexwatch_store_refused_total", "counter", "negotiations refused: database queue full",
-                (double)st->refused);
-    metrics_put(f, "kexwatch_store_errors_total", "counter", "failed database transactions", (double)st->errors);
-    metrics_put(f, "kexwatch_store_pending", "gauge", "negotiations queued for the database",
-                (double)store_pending(d->store));
-    metrics_put(f, "kexwatch_store_last_batch_seconds", "gauge", "duration of the last database commit",
-                (double)st->last_batch_us / 1e6);
-    metrics_put(f, "kexwatch_store_paused", "gauge", "1 while reading is paused: the database queue is full",
-                (double)d->paused);
-    metrics_put(f, "kexwatch_store_pauses_total", "counter", "times reading was paused for the database",
-                (double)d->pauses);
-    metrics_put(f, "kexwatch_memory_bytes", "gauge",
-                "memory held by sessions, the database queue and alert state ([daemon] max_memory)",
-                (double)d->mem_used);
-    metrics_put(f, "kexwatch_memory_limit_bytes", "gauge", "[daemon] max_memory", (double)d->cfg->max_memory);
-    metrics_put(f, "kexwatch_sessions_memory_evicted_total", "counter",
-                "undecided sessions decided early: memory budget", (double)sc->memory_evicted);
-    metrics_put(f, "kexwatch_devices_evicted_total", "counter",
-                "device state forgotten: device limit or memory budget", (double)sc->devices_evicted);
-    metrics_put(f, "kexwatch_memory_pauses_total", "counter",
-                "times reading paused: the memory budget was spent on the database queue", (double)d->mem_pauses);
-    metrics_put(f, "kexwatch_database_check_failed", "gauge",
-                "1 when the integrity check at start found the database corrupt",
-                (double)(store_check_state(d->store) == STORE_CHECK_FAILED));
-    metrics_put(f, "kexwatch_alerts_sent_total", "counter", "alerts written to the file and stdout sinks",
-                (double)alerter_sent(d->alerter));
-    metrics_put(f, "kexwatch_alerts_suppressed_total", "counter", "repeats held back by repeat_interval",
-                (double)alerter_suppressed(d->alerter));
-    metrics_put(f, "kexwatch_alerts_firing", "gauge", "alerts firing now (not yet resolved)",
-                (double)alerter_firing(d->alerter));
-    metrics_put(f, "kexwatch_webhook_sent_total", "counter", "alerts the webhook accepted",
-                (double)alerter_webhook_sent(d->alerter));
-    metrics_put(f, "kexwatch_webhook_failed_total", "counter", "failed webhook attempts",
-                (double)alerter_webhook_failed(d->alerter));
-    metrics_put(f, "kexwatch_webhook_pending", "gauge", "alerts waiting for the webhook",
-                (double)alerter_webhook_pending(d->alerter));
-    metrics_put(f, "kexwatch_syslog_sent_total", "counter", "alerts forwarded by syslog",
-                (double)alerter_sink_sent(d->alerter, "syslog"));
-    metrics_put(f, "kexwatch_syslog_failed_total", "counter", "alerts the syslog sink could not send",
-                (double)alerter_sink_failed(d->alerter, "syslog"));
-    metrics_put(f, "kexwatch_exec_sent_total", "counter", "alert programs that exited 0",
-                (double)alerter_sink_sent(d->alerter, "exec"));
-    metrics_put(f, "kexwatch_exec_failed_total", "counter", "alert programs that failed or were killed",
-                (double)alerter_sink_failed(d->alerter, "exec"));
-    struct stat sb;
-    double size = 0;
-    char wal[4200];
-    if (stat(d->cfg->database, &sb) == 0)
-        size += (double)sb.st_size;
-    snprintf(wal, sizeof wal, "%s-wal", d->cfg->database);
-    if (stat(wal, &sb) == 0)
-        size += (double)sb.st_size;
-    metrics_put(f, "kexwatch_database_bytes", "gauge", "database file and write-ahead log size", size);
+    (void)arg;
+    stats_each(put_metric, f);
+}
+
+static double read_paused(const void *d)
+{
+    return ((const struct daemon *)d)->paused;
+}
+
+static double read_mem_used(const void *d)
+{
+    return (double)((const struct daemon *)d)->mem_used;
+}
+
+static double read_mem_limit(const void *d)
+{
+    return (double)((const struct daemon *)d)->cfg->max_memory;
+}
+
+/* The daemon's own figures in the registry (stats.h); the modules register theirs. */
+static void register_counters(struct daemon *d)
+{
+    stats_register("store_paused", STATS_GAUGE, "1 while reading is paused: the database queue is long", read_paused,
+                   d);
+    stats_register_u64("store_pauses", STATS_COUNTER, "times reading was paused for the database", &d->pauses);
+    stats_register("memory_bytes", STATS_GAUGE,
+                   "memory held by sessions, the database queue and alert state ([daemon] max_memory)",
+                   read_mem_used, d);
+    stats_register("memory_limit_bytes", STATS_GAUGE, "[daemon] max_memory", read_mem_limit, d);
+    stats_register_u64("memory_pauses", STATS_COUNTER,
+                       "times reading paused: the memory budget was spent on the database queue", &d->mem_pauses);
+    stats_register_u64("memory_sheds", STATS_COUNTER, "times the memory budget was reached and state was freed",
+                       &d->mem_sheds);
 }
 
 static void on_profile(void *arg, const char *device, int slot, const char *list, int64_t learned_at)
@@ -484,6 +413,7 @@ static void teardown(struct daemon *d)
     if (d->alerter)
         alerter_sync(d->alerter);
     store_finish(d->store);
+    stats_unregister(d, sizeof *d);
     alerter_free(d->alerter);
     store_close(d->store);
     metrics_free(d->metrics);
@@ -605,6 +535,7 @@ int main(int argc, char **argv)
         teardown(&d);
         return 1;
     }
+    register_counters(&d);
     d.rl_store = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 5);
     d.rl_mem = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 5);
     int restored = store_load_profiles(d.store, restore_profile, &d);

@@ -8,6 +8,7 @@
 
 #include "hashtab.h"
 #include "session.h"
+#include "stats.h"
 
 
 struct sess {
@@ -59,6 +60,42 @@ struct session_table {
     struct session_counts counts;
 };
 
+static double read_sessions(const void *t)
+{
+    return (double)((const struct session_table *)t)->n_sessions;
+}
+
+static double read_devices(const void *t)
+{
+    return (double)((const struct session_table *)t)->n_devices;
+}
+
+/* The table's counters in the daemon's registry (stats.h). */
+static void register_counters(struct session_table *t)
+{
+    const struct session_counts *c = &t->counts;
+    stats_register_u64("negotiations_failed", STATS_COUNTER | STATS_STATUS, "negotiations decided as failures",
+                       &c->failures);
+    stats_register_u64("negotiations_succeeded", STATS_COUNTER, "negotiations decided as successes", &c->successes);
+    stats_register_u64("negotiations_undecided", STATS_COUNTER, "sessions that ended with too little known",
+                       &c->undecided);
+    stats_register_u64("session_events", STATS_COUNTER, "SSH events joined to a session", &c->events);
+    stats_register_u64("session_orphans", STATS_COUNTER, "outcome events that matched no open session",
+                       &c->orphans);
+    stats_register_u64("session_duplicates", STATS_COUNTER, "failure lines repeating a decided session's",
+                       &c->duplicates);
+    stats_register_u64("sessions_expired", STATS_COUNTER, "sessions decided when their lines stopped coming",
+                       &c->expired);
+    stats_register_u64("sessions_evicted", STATS_COUNTER, "sessions decided early: per-device session limit",
+                       &c->evicted);
+    stats_register_u64("sessions_memory_evicted", STATS_COUNTER,
+                       "undecided sessions decided early: memory budget ([daemon] max_memory)", &c->memory_evicted);
+    stats_register_u64("devices_evicted", STATS_COUNTER, "device state forgotten: device limit or memory budget",
+                       &c->devices_evicted);
+    stats_register("sessions_open", STATS_GAUGE, "sessions open now", read_sessions, t);
+    stats_register("devices_tracked", STATS_GAUGE, "devices with state held now", read_devices, t);
+}
+
 struct session_table *session_table_new(const struct algo_db *db, const struct inventory *inv,
                                         const struct session_limits *limits, session_outcome_cb cb, void *arg)
 {
@@ -78,6 +115,7 @@ struct session_table *session_table_new(const struct algo_db *db, const struct i
         t->lim.idle_s = 120;
     t->cb = cb;
     t->arg = arg;
+    register_counters(t);
     return t;
 }
 
@@ -688,5 +726,6 @@ void session_table_free(struct session_table *t)
     while (t->lru_head)
         dev_free(t, t->lru_head);
     hashtab_free(t->devs);
+    stats_unregister(t, sizeof *t);
     free(t);
 }

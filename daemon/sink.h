@@ -64,6 +64,7 @@ struct sink {
     uint64_t sent;   /* notifications delivered */
     uint64_t failed; /* failed attempts or notifications given up */
     size_t pending;  /* notifications waiting (queued or in flight) */
+    uint64_t dropped; /* notifications set aside: the sink's queue was full */
 };
 
 /* The JSON Lines file [alerts] file (path; synced to disk before an alert

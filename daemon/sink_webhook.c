@@ -46,7 +46,6 @@ struct webhook {
     int in_flight;        /* notifications the request in flight carries */
     struct event *retry_ev;
     unsigned backoff;
-    uint64_t dropped;
     int waiting; /* for the store to commit the head's outbox row */
     int restoring; /* loading the outbox at start: no limit (they are all on disk already) */
 };
@@ -204,7 +203,7 @@ static void hook_enqueue(struct webhook *w, char *body, int64_t outbox_id)
             free(body); /* every one held is in flight: the new one waits in the outbox */
             body = NULL;
         }
-        w->dropped++;
+        w->s.dropped++;
         if (log_ratelimit_allow(w->s.env->rl, time(NULL), NULL))
             log_error("webhook %s: %u alerts waiting, the oldest waiting one was set aside%s; the receiver has "
                       "been down too long (check it, or raise [alerts] webhook_queue)",

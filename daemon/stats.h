@@ -1,15 +1,32 @@
 /* SPDX-License-Identifier: ISC */
-/* stats: the daemon's counters, one global set, read by SIGUSR1 dumps,
- * sd_notify STATUS= and (later) the metrics endpoint.
+/* stats: the one registry of the daemon's counters. Every counter is
+ * registered once, with its name, a one-line help text and its type, by the
+ * module that keeps it; the SIGUSR1 dump ("NAME VALUE" lines), sd_notify
+ * STATUS= ("NAME=VALUE ...", the entries flagged STATS_STATUS) and /metrics
+ * (kexwatch_NAME_total for a counter, kexwatch_NAME for a gauge) are all
+ * generated from it, so a counter cannot be missing from one output or have
+ * two names.
  *
- * Counters are plain uint64_t: kexwatchd is single-threaded.
+ * The listener and framing counters (struct stats, g_stats) are built in;
+ * other modules register theirs when they are created and unregister them
+ * when freed:
+ *
+ *     stats_register_u64("tls_handshakes", STATS_COUNTER, "TLS handshakes completed", &t->handshakes);
+ *     ...
+ *     stats_unregister(t, sizeof *t);
+ *
+ * The registry is used from the event loop's thread only (a value kept by
+ * another thread is registered with a read function that takes its lock).
  */
 #ifndef KW_STATS_H
 #define KW_STATS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
+/* Built-in counters, incremented where they happen (listen, frame,
+ * pipeline, replay). */
 struct stats {
     uint64_t udp_datagrams;      /* datagrams read from UDP sockets */
     uint64_t udp_kernel_drops;   /* SO_RXQ_OVFL: datagrams the kernel dropped */
@@ -36,14 +53,37 @@ struct stats {
 
 extern struct stats g_stats;
 
-/* Calls fn for every counter with its name and value (for the metrics
- * endpoint). */
-void stats_each(void (*fn)(void *arg, const char *name, uint64_t value), void *arg);
+/* What a value is: a counter only grows (/metrics adds _total), a gauge is
+ * a level now. Or STATS_STATUS in to show it in sd_notify STATUS= too. */
+enum stats_type { STATS_COUNTER = 0, STATS_GAUGE = 1, STATS_STATUS = 0x100 };
 
-/* Writes every counter as "name value" lines to f. */
+/* Reads a registered value; arg is the one given at registration. */
+typedef double (*stats_read_fn)(const void *arg);
+
+/* Registers the value read(arg) as name: lower_snake_case, without the
+ * kexwatch_ prefix or a _total suffix. name and help are borrowed for as
+ * long as the entry stays (string literals). Registering a name again
+ * replaces the older entry (the newest object of a kind is shown). Returns
+ * 0, or -1 when memory is short or an argument is invalid. */
+int stats_register(const char *name, int type, const char *help, stats_read_fn read, const void *arg);
+
+/* The same for a uint64_t the caller keeps up to date at *value. */
+int stats_register_u64(const char *name, int type, const char *help, const uint64_t *value);
+
+/* Removes every entry whose arg or value lies within [obj, obj + size):
+ * call it with the object (and its size) whose fields were registered,
+ * before freeing it. */
+void stats_unregister(const void *obj, size_t size);
+
+/* Calls fn for every entry in registration order: its name, help, type
+ * (STATS_COUNTER or STATS_GAUGE, without STATS_STATUS) and value now. */
+void stats_each(void (*fn)(void *arg, const char *name, const char *help, int type, double value), void *arg);
+
+/* Writes every entry as a "name value" line to f (the SIGUSR1 dump). */
 void stats_dump(FILE *f);
 
-/* Formats a one-line summary for sd_notify STATUS= into buf. */
+/* Writes the STATS_STATUS entries as "name=value ..." into buf (sd_notify
+ * STATUS=), truncated to size. */
 void stats_status_line(char *buf, size_t size);
 
 #endif

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "stats.h"
 #include "store-private.h"
 
 /* Generated from sql/NNN-*.sql by sql/embed.sh. */
@@ -441,6 +442,7 @@ static void check_stop(struct store *s);
 
 static void store_destroy(struct store *s)
 {
+    stats_unregister(s, sizeof *s);
     check_stop(s);
     finalize_all(s);
     if (s->db)
@@ -452,6 +454,72 @@ static void store_destroy(struct store *s)
     pthread_cond_destroy(&s->cv);
     free(s->path);
     free(s);
+}
+
+/* ---------------------------------------------------------------- counters */
+
+#define STORE_COUNT(f)                                                                                                \
+    static double read_##f(const void *s)                                                                             \
+    {                                                                                                                 \
+        return (double)store_get_counts(s)->f;                                                                        \
+    }
+STORE_COUNT(queued)
+STORE_COUNT(committed)
+STORE_COUNT(refused)
+STORE_COUNT(batches)
+STORE_COUNT(errors)
+STORE_COUNT(dropped)
+STORE_COUNT(purged)
+#undef STORE_COUNT
+
+static double read_last_batch(const void *s)
+{
+    return (double)store_get_counts(s)->last_batch_us / 1e6;
+}
+
+static double read_pending(const void *s)
+{
+    return (double)store_pending(s);
+}
+
+static double read_check_failed(const void *s)
+{
+    return store_check_state(s) == STORE_CHECK_FAILED;
+}
+
+/* the file and its write-ahead log */
+static double read_bytes(const void *arg)
+{
+    const struct store *s = arg;
+    struct stat sb;
+    double size = 0;
+    char wal[4200];
+    if (stat(s->path, &sb) == 0)
+        size += (double)sb.st_size;
+    snprintf(wal, sizeof wal, "%s-wal", s->path);
+    if (stat(wal, &sb) == 0)
+        size += (double)sb.st_size;
+    return size;
+}
+
+/* A writable store's counters in the daemon's registry (stats.h). */
+static void register_counters(struct store *s)
+{
+    stats_register("store_queued", STATS_COUNTER, "negotiations queued for the database", read_queued, s);
+    stats_register("store_committed", STATS_COUNTER, "negotiations committed to the database", read_committed, s);
+    stats_register("store_refused", STATS_COUNTER, "negotiations refused: database queue full", read_refused, s);
+    stats_register("store_batches", STATS_COUNTER, "database transactions committed", read_batches, s);
+    stats_register("store_errors", STATS_COUNTER, "failed database transactions (retried)", read_errors, s);
+    stats_register("store_dropped", STATS_COUNTER, "records the schema refused twice (a bug, logged)", read_dropped,
+                   s);
+    stats_register("store_purged", STATS_COUNTER, "negotiations removed by [store] retention_days", read_purged, s);
+    stats_register("store_pending", STATS_GAUGE | STATS_STATUS, "negotiations queued for the database now",
+                   read_pending, s);
+    stats_register("store_last_batch_seconds", STATS_GAUGE, "duration of the last database commit",
+                   read_last_batch, s);
+    stats_register("database_check_failed", STATS_GAUGE,
+                   "1 when the integrity check at start found the database corrupt", read_check_failed, s);
+    stats_register("database_bytes", STATS_GAUGE, "database file and write-ahead log size", read_bytes, s);
 }
 
 int store_open(const char *path, unsigned flags, size_t queue_max, struct store **out, char *err, size_t errsize)
@@ -507,6 +575,8 @@ int store_open(const char *path, unsigned flags, size_t queue_max, struct store 
         store_destroy(s);
         return -1;
     }
+    if (!(flags & STORE_READONLY))
+        register_counters(s);
     *out = s;
     return 0;
 }

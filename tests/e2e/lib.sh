@@ -180,6 +180,30 @@ received_alerts() {
         "$1" 2> /dev/null || echo 0
 }
 
+# start_notify_listener SOCKET LOG: a unix datagram socket standing in for
+# PID 1's NOTIFY_SOCKET; every datagram becomes one line of LOG (newlines as
+# "|"). It stops by itself after 40 s. Sets NOTIFY_PID and cleans it up.
+start_notify_listener() {
+    python3 - "$1" "$2" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(0.5)
+end = time.time() + 40
+with open(sys.argv[2], "w") as out:
+    while time.time() < end:
+        try:
+            data = s.recv(4096)
+        except socket.timeout:
+            continue
+        out.write(data.decode(errors="replace").replace("\n", "|") + "\n")
+        out.flush()
+PY
+    NOTIFY_PID=$!
+    EXTRA_CLEANUP='kill $NOTIFY_PID 2>/dev/null'
+    for _ in $(seq 1 50); do [ -S "$1" ] && break; sleep 0.1; done
+}
+
 finish() {
     [ "$T_FAILED" -eq 0 ]
     exit $?

@@ -14,7 +14,7 @@ sed -i "1i [daemon]\nmax_memory = 16m\n" "$WORK/kexwatch.conf"
 MPORT=$(free_port)
 printf '\n[metrics]\nlisten = 127.0.0.1:%s\n' "$MPORT" >> "$WORK/kexwatch.conf"
 check "kexwatchd starts with max_memory = 16m" start_daemon
-is "the budget is in force" "$(counter memory_limit)" $((16 << 20))
+is "the budget is in force" "$(counter memory_limit_bytes)" $((16 << 20))
 
 # 30,000 devices, each with a connection that stays open (undecided):
 # about 30 MiB of sessions
@@ -34,7 +34,7 @@ for _ in $(seq 1 50); do
     sleep 0.2
 done
 is "every message was read" "$(counter messages_udp)" 30000
-evicted=$(counter session_memory_evicted)
+evicted=$(counter sessions_memory_evicted)
 check "the oldest undecided sessions were decided early ($evicted)" test "${evicted:-0}" -gt 0
 used=$(counter memory_bytes)
 check "the daemon's account stays under the budget ($((used >> 20)) MiB)" test "$used" -le $((16 << 20))

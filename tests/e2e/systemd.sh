@@ -16,24 +16,7 @@ plan 9
 
 # the notify socket: a small listener records every datagram
 NOTIFY="$WORK/notify.sock"
-python3 - "$NOTIFY" "$WORK/notify.log" <<'PY' &
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-s.settimeout(0.5)
-end = time.time() + 30
-with open(sys.argv[2], "w") as out:
-    while time.time() < end:
-        try:
-            data = s.recv(4096)
-        except socket.timeout:
-            continue
-        out.write(data.decode(errors="replace").replace("\n", "|") + "\n")
-        out.flush()
-PY
-NOTIFY_PID=$!
-EXTRA_CLEANUP='kill $NOTIFY_PID 2>/dev/null'
-for _ in $(seq 1 50); do [ -S "$NOTIFY" ] && break; sleep 0.1; done
+start_notify_listener "$NOTIFY" "$WORK/notify.log"
 
 # configuration listens on nothing: every socket comes from the activator
 PORT=$(free_port)
@@ -66,7 +49,7 @@ check "a message arrives on the TCP socket systemd passed" grep -q '"app":"kw-sa
 check "the daemon says it used the passed socket" grep -q "socket activation: using 1 socket" "$WORK/stderr"
 for _ in $(seq 1 30); do grep -q "READY=1" "$WORK/notify.log" && break; sleep 0.1; done
 check "READY=1 was sent" grep -q "READY=1" "$WORK/notify.log"
-check "STATUS= carries the counters" grep -q "STATUS=.*messages" "$WORK/notify.log"
+check "STATUS= carries the counters by their registry names" grep -q "STATUS=.*messages_tcp=[0-9]" "$WORK/notify.log"
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID"
 is "SIGTERM: exit status 0" "$?" 0
