@@ -48,6 +48,8 @@ struct alert_state {
     char category[16];
     int64_t first_seen, last_seen, last_sent;
     int64_t last_rx; /* wall clock of the last failure (device clocks may be off) */
+    int64_t fixed_at; /* a probe showed the device offering what the client needs; 0: not */
+    bool server_known; /* the device's list of the failing slot was known when it last failed */
     uint64_t count;
     bool dirty;   /* count/last_seen of repeats not saved yet (alerter_sync) */
     json_t *last; /* the last alert object sent, for the resolved notice */
@@ -256,6 +258,7 @@ static void restore_alert(void *arg, const struct store_alert *sa)
     s->last_seen = sa->last_seen;
     s->last_sent = sa->last_notified;
     s->last_rx = sa->last_notified;
+    s->fixed_at = sa->fixed_at;
     s->count = sa->count;
     /* the object it was last sent with (schema 004): re-sent and resolved
      * with the same labels */
@@ -514,6 +517,7 @@ static void save_state_as(struct alerter *a, struct alert_state *st, const char 
         .slot = st->slot >= 0 ? negotiate_slot_name((enum negotiate_slot)st->slot) : NULL,
         .address = st->address[0] ? st->address : NULL,
         .object = object,
+        .fixed_at = st->fixed_at,
     };
     int rc = lazy ? store_alert_note(a->env.store, &sa) : store_alert_save(a->env.store, &sa);
     free(object);
@@ -541,12 +545,24 @@ void alerter_sync(struct alerter *a)
     a->dirty = 0;
 }
 
-/* The alert object of SPEC, taken from the pipeline's outcome object so
- * the offers, mismatch and remediation are rendered in one place. */
-static json_t *alert_object(struct pipeline *p, const struct negotiation *n, const char *id,
-                            const struct alert_state *st)
+/* "fixed": null, or when and what a probe showed (SPEC's alert gains it). */
+static json_t *fixed_json(int64_t at, json_t *server_offer)
 {
-    json_t *o = pipeline_outcome_object(p, n);
+    char tbuf[40];
+    if (!at)
+        return json_null();
+    json_t *f = json_object();
+    json_object_set_new(f, "time", json_string(text_rfc3339(tbuf, sizeof tbuf, at, -1)));
+    json_object_set_new(f, "by", json_string("probe"));
+    json_object_set(f, "server_offer", server_offer ? server_offer : json_null());
+    return f;
+}
+
+/* The alert object of SPEC, taken from the pipeline's outcome object o
+ * (released here) so the offers, mismatch and remediation are rendered in
+ * one place. */
+static json_t *alert_object_of(json_t *o, const char *id, const struct alert_state *st)
+{
     if (!o)
         return NULL;
     json_t *a = json_object();
@@ -566,8 +582,15 @@ static json_t *alert_object(struct pipeline *p, const struct negotiation *n, con
     json_t *cl = json_object_get(a, "client");
     if (json_is_object(cl))
         json_object_set_new(cl, "identity", client_identity(st));
+    json_object_set_new(a, "fixed", fixed_json(st->fixed_at, NULL));
     json_decref(o);
     return a;
+}
+
+static json_t *alert_object(struct pipeline *p, const struct negotiation *n, const char *id,
+                            const struct alert_state *st)
+{
+    return alert_object_of(pipeline_outcome_object(p, n), id, st);
 }
 
 static void forget_one(struct alerter *a)
@@ -589,11 +612,10 @@ static void forget_one(struct alerter *a)
     dev_release(a, d);
 }
 
-/* Sends the resolved notice of *pp and forgets it (unlinks it from its
- * device's list; the caller releases an emptied struct alert_dev). */
-static void resolve(struct alerter *a, struct alert_state **pp, int64_t now)
+/* The last object sent of s; for one restored from the store, made of
+ * what the store kept. NULL when memory is short. */
+static json_t *last_object(struct alert_state *s)
 {
-    struct alert_state *s = *pp;
     char tbuf[40];
     if (!s->last) { /* restored from the store: what it kept */
         s->last = json_object();
@@ -611,7 +633,18 @@ static void resolve(struct alerter *a, struct alert_state **pp, int64_t now)
         json_object_set_new(cl, "fingerprint", s->fingerprint[0] ? json_string(s->fingerprint) : json_null());
         json_object_set_new(cl, "identity", client_identity(s));
         json_object_set_new(s->last, "client", cl);
+        json_object_set_new(s->last, "fixed", fixed_json(s->fixed_at, NULL));
     }
+    return s->last;
+}
+
+/* Sends the resolved notice of *pp and forgets it (unlinks it from its
+ * device's list; the caller releases an emptied struct alert_dev). */
+static void resolve(struct alerter *a, struct alert_state **pp, int64_t now)
+{
+    struct alert_state *s = *pp;
+    char tbuf[40];
+    last_object(s);
     json_object_set_new(s->last, "last_seen", json_string(text_rfc3339(tbuf, sizeof tbuf, s->last_seen, -1)));
     json_object_set_new(s->last, "count", json_integer((json_int_t)s->count));
     json_object_set_new(s->last, "status", json_string("resolved"));
@@ -664,6 +697,26 @@ void alerter_tick(struct alerter *a, int64_t now)
     hashtab_filter(a->devs, resolve_quiet, &ta);
 }
 
+/* The alert id of (device, mismatch, client, category): the client is its
+ * fingerprint, else its software and its offer in the failing category,
+ * else that offer (the offer with a fingerprint too for host keys). 0 or
+ * -1 (memory short). */
+static int make_id(const char *device, const char *mismatch, const char *fingerprint, const char *software,
+                   int category, const char *offer, char id[33])
+{
+    const char *who = fingerprint ? fingerprint : software ? software : "";
+    const char *what = offer && (!fingerprint || category == ALGO_HOSTKEY) ? offer : "";
+    size_t klen = strlen(device) + strlen(mismatch) + strlen(who) + strlen(what) + 32;
+    char *key = malloc(klen);
+    if (!key)
+        return -1;
+    /* without an offer the id is the one earlier versions gave */
+    snprintf(key, klen, "%s\x1f%s\x1f%s\x1f%d%s%s", device, mismatch, who, category, what[0] ? "\x1f" : "", what);
+    negotiate_md5_hex(key, strlen(key), id);
+    free(key);
+    return 0;
+}
+
 void alerter_process(struct alerter *a, struct pipeline *p, const struct negotiation *n, int64_t now)
 {
     struct alert_dev *d = dev_find(a, n->device);
@@ -685,19 +738,12 @@ void alerter_process(struct alerter *a, struct pipeline *p, const struct negotia
      * the client is its fingerprint, else its software and its offer in the
      * failing category, else that offer (see struct alert_state) */
     char *offer = n->slot >= 0 && n->slot < NEG_NSLOTS ? negotiate_list_join(n->client[n->slot]) : NULL;
-    const char *who = n->fingerprint ? n->fingerprint : n->software ? n->software : "";
-    const char *what = offer && (!n->fingerprint || n->category == ALGO_HOSTKEY) ? offer : "";
-    size_t klen = strlen(n->device) + strlen(who) + strlen(what) + 96;
-    char *key = malloc(klen), id[33];
-    if (!key) {
+    char id[33];
+    if (make_id(n->device, n->match ? n->match->id : "unclassified", n->fingerprint, n->software, n->category,
+                offer, id) < 0) {
         free(offer);
         return;
     }
-    /* without an offer the id is the one earlier versions gave */
-    snprintf(key, klen, "%s\x1f%s\x1f%s\x1f%d%s%s", n->device, n->match ? n->match->id : "unclassified", who,
-             n->category, what[0] ? "\x1f" : "", what);
-    negotiate_md5_hex(key, strlen(key), id);
-    free(key);
     struct alert_state *s = NULL;
     if (d)
         for (s = d->head; s; s = s->next)
@@ -737,6 +783,9 @@ void alerter_process(struct alerter *a, struct pipeline *p, const struct negotia
     /* the address of the client seen last (it may move) */
     if (n->peer)
         snprintf(s->address, sizeof s->address, "%s", n->peer);
+    s->server_known = n->slot >= 0 && n->slot < NEG_NSLOTS && n->server[n->slot];
+    /* failing again: whatever a probe showed did not fix it for this client */
+    s->fixed_at = 0;
     s->count++;
     s->last_rx = now;
     if (n->time > s->last_seen)
@@ -759,6 +808,172 @@ void alerter_process(struct alerter *a, struct pipeline *p, const struct negotia
     s->last = o;
     save_state(a, s, "firing");
     emit(a, o, id);
+}
+
+/* What a probe's lists mean for one firing alert: the failure judged
+ * again with them. Returns the new outcome object (NULL: memory short or
+ * nothing known of the client) and *met. */
+static json_t *rejudge(struct pipeline *p, const struct alert_state *s, struct negotiate_list *const server[NEG_NSLOTS],
+                       const char *software, int *met)
+{
+    *met = 0;
+    if (!s->offer || s->slot < 0 || s->slot >= NEG_NSLOTS)
+        return NULL;
+    struct negotiate_list *offer = NULL;
+    if (negotiate_list_parse(s->offer, strlen(s->offer), 0, &offer, NULL) < 0)
+        return NULL;
+    json_t *last = s->last ? json_object_get(s->last, "device") : NULL;
+    const char *ev = s->last ? json_string_value(json_object_get(s->last, "evidence")) : NULL;
+    struct negotiation n = {
+        .device = s->device,
+        .device_name = json_string_value(json_object_get(last, "name")),
+        .vendor = json_string_value(json_object_get(last, "vendor")),
+        .server_software = software,
+        .peer = s->address[0] ? s->address : NULL,
+        .software = s->software,
+        .fingerprint = s->fingerprint[0] ? s->fingerprint : NULL,
+        .time = s->last_seen,
+        .failed = true,
+        .slot = s->slot,
+        .category = (int)negotiate_slot_category((enum negotiate_slot)s->slot),
+        .evidence = ev && strcmp(ev, "inferred") == 0 ? EVIDENCE_INFERRED : EVIDENCE_EXPLICIT,
+    };
+    /* a client offers the same list both ways: the other direction of the
+     * category must be met too */
+    for (int i = 0; i < NEG_NSLOTS; i++) {
+        n.server[i] = server[i];
+        if (negotiate_slot_category((enum negotiate_slot)i) == (enum algo_category)n.category)
+            n.client[i] = offer;
+    }
+    json_t *o = pipeline_rejudge_object(p, &n, met);
+    negotiate_list_free(offer);
+    return o;
+}
+
+/* A probe showed the device offering what s's client needs: the alert is
+ * marked fixed (it still resolves as SPEC says) and sent again. */
+static void mark_fixed(struct alerter *a, struct alert_state *s, json_t *outcome, int64_t now)
+{
+    json_t *o = json_deep_copy(last_object(s));
+    if (!o)
+        return;
+    char tbuf[40];
+    s->fixed_at = now;
+    s->last_sent = now;
+    json_object_set_new(o, "status", json_string("firing"));
+    json_object_set_new(o, "time", json_string(text_rfc3339(tbuf, sizeof tbuf, now, -1)));
+    json_object_set_new(o, "count", json_integer((json_int_t)s->count));
+    json_object_set_new(o, "fixed", fixed_json(now, json_object_get(outcome, "server_offer")));
+    json_decref(s->last);
+    s->last = o;
+    save_state(a, s, "firing");
+    emit(a, o, s->id);
+    log_notice("alert %s of device %s (%s): a probe shows the device now offers what the client needs; marked "
+               "fixed (it resolves when the client connects or after resolve_after)",
+               s->id, s->device, s->mismatch);
+}
+
+/* The failure of s judged again with the server's lists: its alert is sent
+ * again with them (the complete remedy); when its catalogue id changed, the
+ * old alert is resolved naming the new one, which takes its history. */
+static void reclassify(struct alerter *a, struct alert_state **pp, json_t *outcome, int64_t now)
+{
+    struct alert_state *s = *pp;
+    const char *mm = json_string_value(json_object_get(json_object_get(outcome, "mismatch"), "id"));
+    char id[33];
+    if (!mm || make_id(s->device, mm, s->fingerprint[0] ? s->fingerprint : NULL, s->software,
+                       algo_category_from_name(s->category), s->offer, id) < 0)
+        return;
+    struct alert_state *t = s;
+    if (strcmp(id, s->id) != 0) {
+        struct alert_dev *d = dev_find(a, s->device);
+        for (t = d ? d->head : NULL; t && strcmp(t->id, id) != 0; t = t->next)
+            ;
+        if (!t) {
+            if (!(t = calloc(1, sizeof *t)) || !(t->device = strdup(s->device))) {
+                free(t);
+                return;
+            }
+            memcpy(t->id, id, sizeof t->id);
+            memcpy(t->fingerprint, s->fingerprint, sizeof t->fingerprint);
+            memcpy(t->address, s->address, sizeof t->address);
+            memcpy(t->category, s->category, sizeof t->category);
+            t->software = s->software ? strdup(s->software) : NULL;
+            t->offer = s->offer ? strdup(s->offer) : NULL;
+            t->slot = s->slot;
+            t->first_seen = s->first_seen;
+            t->last_seen = s->last_seen;
+            t->last_rx = s->last_rx;
+            t->count = s->count;
+            if (dev_add(a, t) < 0) {
+                state_free(t);
+                return;
+            }
+        }
+        snprintf(t->mismatch, sizeof t->mismatch, "%s", mm);
+        log_notice("alert %s of device %s is now %s (%s): the device's server lists arrived from a probe", s->id,
+                   s->device, t->id, mm);
+        json_object_set_new(last_object(s), "superseded_by", json_string(t->id));
+        if (*pp != s) /* dev_add put t first: s moved one down */
+            pp = &(*pp)->next;
+        resolve(a, pp, now);
+    }
+    t->server_known = true;
+    json_t *o = alert_object_of(json_incref(outcome), t->id, t);
+    if (!o)
+        return;
+    char tbuf[40];
+    json_object_set_new(o, "time", json_string(text_rfc3339(tbuf, sizeof tbuf, now, -1)));
+    t->last_sent = now;
+    json_decref(t->last);
+    t->last = o;
+    save_state(a, t, "firing");
+    emit(a, o, t->id);
+}
+
+void alerter_probed(struct alerter *a, struct pipeline *p, const char *device, const char *const lists[NEG_NSLOTS],
+                    const char *software, int64_t now)
+{
+    struct alert_dev *d = dev_find(a, device);
+    if (!d)
+        return;
+    struct negotiate_list *server[NEG_NSLOTS] = {NULL};
+    for (int i = 0; i < NEG_NSLOTS; i++)
+        if (lists[i] && negotiate_list_parse(lists[i], strlen(lists[i]), 0, &server[i], NULL) < 0)
+            server[i] = NULL;
+    /* the alerts as they are now: reclassify adds and removes */
+    size_t n = 0;
+    for (struct alert_state *s = d->head; s; s = s->next)
+        n++;
+    char(*ids)[33] = calloc(n ? n : 1, sizeof *ids);
+    size_t k = 0;
+    for (struct alert_state *s = d->head; ids && s; s = s->next)
+        memcpy(ids[k++], s->id, 33);
+    for (size_t i = 0; ids && i < k; i++) {
+        if (!(d = dev_find(a, device)))
+            break;
+        struct alert_state **pp = &d->head;
+        while (*pp && strcmp((*pp)->id, ids[i]) != 0)
+            pp = &(*pp)->next;
+        struct alert_state *s = *pp;
+        /* only failures before this probe; one already fixed stays so */
+        if (!s || s->fixed_at || s->last_rx > now)
+            continue;
+        int met;
+        json_t *o = rejudge(p, s, server, software, &met);
+        if (!o)
+            continue;
+        if (met)
+            mark_fixed(a, s, o, now);
+        else if (!s->server_known)
+            reclassify(a, pp, o, now);
+        json_decref(o);
+    }
+    free(ids);
+    for (int i = 0; i < NEG_NSLOTS; i++)
+        negotiate_list_free(server[i]);
+    if ((d = dev_find(a, device)))
+        dev_release(a, d);
 }
 
 size_t alerter_bytes(const struct alerter *a)

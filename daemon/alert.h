@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "cfg.h"
+#include "negotiate.h"
 #include "pipeline.h"
 
 struct alerter;
@@ -50,6 +51,22 @@ int alerter_new_replay(const struct cfg *cfg, struct alerter **out);
 /* Takes a decided negotiation (failures fire or repeat, successes may
  * resolve); p renders the outcome. now is the wall clock. */
 void alerter_process(struct alerter *a, struct pipeline *p, const struct negotiation *n, int64_t now);
+
+/* A probe of device answered: lists are its server's lists per slot (enum
+ * negotiate_slot; NULL unknown), software its SSH software ("OpenSSH_9.2p1",
+ * may be NULL: the platform and release of remedies). Each firing alert of
+ * the device whose failure came before now is judged again with them:
+ * - when the device now offers what the alert's client needs in the failing
+ *   category, the alert is marked fixed ("fixed": {"time", "by": "probe",
+ *   "server_offer"}, saved as alerts.fixed_at) and sent again; it still
+ *   resolves as SPEC says (a success of the client, or the quiet period);
+ * - else, when it fired without the server's list of its failing slot, it
+ *   is re-classified and sent again with the server's list and the complete
+ *   remedy; a changed catalogue id gives a new alert id: the old alert is
+ *   resolved with "superseded_by" naming the new one, which keeps its
+ *   count and first_seen. */
+void alerter_probed(struct alerter *a, struct pipeline *p, const char *device, const char *const lists[NEG_NSLOTS],
+                    const char *software, int64_t now);
 
 /* Resolves firing alerts not repeated for [alerts] resolve_after (the quiet
  * period); call about once a second. */

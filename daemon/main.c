@@ -174,6 +174,14 @@ static void on_probed(void *arg, const char *device, const struct probe_result *
             log_warning("probe of device %s: the %s list could not be kept (memory short)", device,
                         kexinit_list_name(slot));
     }
+    if (r->error == PROBE_OK) {
+        /* the banner names the platform and release of later remedies */
+        if (r->have_version && r->version.software[0])
+            pipeline_set_server_software(d->pipeline, device, r->version.software);
+        if (d->alerter)
+            alerter_probed(d->alerter, d->pipeline, device, sp.lists,
+                           r->have_version && r->version.software[0] ? r->version.software : NULL, now);
+    }
     if (store_enqueue_probe(d->store, &sp) < 0)
         log_warning("probe of device %s: not stored (database queue full or memory short); the lists are used "
                     "until the next restart",

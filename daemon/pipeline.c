@@ -443,6 +443,45 @@ json_t *pipeline_outcome_object(const struct pipeline *p, const struct negotiati
     return o;
 }
 
+json_t *pipeline_rejudge_object(const struct pipeline *p, const struct negotiation *n, int *met)
+{
+    if (met)
+        *met = 0;
+    if (!n->failed || n->slot < 0 || n->slot >= NEG_NSLOTS)
+        return NULL;
+    struct negotiation full = *n;
+    struct negotiate_offer client = {{0}}, server = {{0}};
+    for (int i = 0; i < NEG_NSLOTS; i++) {
+        client.list[i] = n->client[i];
+        server.list[i] = n->server[i];
+    }
+    struct negotiate_result res;
+    struct catalogue_match match;
+    struct catalogue_remedy remedy;
+    negotiate_run(p->db, &client, &server, &res);
+    if (met) {
+        *met = res.slot[n->slot].status == NEG_AGREED;
+        for (int i = 0; i < NEG_NSLOTS; i++)
+            if (n->client[i] && negotiate_slot_category((enum negotiate_slot)i) ==
+                                    negotiate_slot_category((enum negotiate_slot)n->slot))
+                *met = *met && res.slot[i].status == NEG_AGREED;
+    }
+    full.result = &res;
+    full.match = NULL;
+    full.remedy = NULL;
+    if (catalogue_classify(p->catalogue, p->db, &full, &match) == 1) {
+        full.match = &match;
+        if (catalogue_remedy(p->catalogue, p->db, &full, &remedy) == 1)
+            full.remedy = &remedy;
+    }
+    return pipeline_outcome_object(p, &full);
+}
+
+int pipeline_set_server_software(struct pipeline *p, const char *device, const char *software)
+{
+    return session_set_server_software(p->sessions, device, software);
+}
+
 char *pipeline_outcome_json(const struct pipeline *p, const struct negotiation *n)
 {
     json_t *o = pipeline_outcome_object(p, n);

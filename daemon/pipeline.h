@@ -44,6 +44,11 @@ void pipeline_log_outcome(struct pipeline *p, const struct negotiation *n);
 void pipeline_set_profile_cb(struct pipeline *p, session_profile_cb cb, void *arg);
 int pipeline_restore_profile(struct pipeline *p, const char *device, int slot, const char *list, int64_t learned_at);
 
+/* The device's SSH software as a probe read it from its server
+ * ("OpenSSH_9.2p1"): the platform and release of later remedies
+ * (session_set_server_software). 0 or -1. */
+int pipeline_set_server_software(struct pipeline *p, const char *device, const char *software);
+
 /* Every parsed record is written as one JSON object per line to f (borrowed,
  * NULL = off). A debugging aid: `kexwatchd --dump-records FILE`. */
 void pipeline_set_dump(struct pipeline *p, FILE *f);
@@ -70,6 +75,17 @@ void pipeline_flush(struct pipeline *p);
  * short. Marker pseudo-algorithms are left out of the offers shown. */
 struct json_t;
 struct json_t *pipeline_outcome_object(const struct pipeline *p, const struct negotiation *n);
+
+/* A failure judged again, as the pipeline judges a decided one: n as it
+ * failed (device, client, lists) with the server lists now known (a
+ * probe's); its result, match and remedy are ignored and computed here
+ * (the engine, the catalogue id, the remedy). *met (may be NULL) is 1
+ * when the engine finds an algorithm agreed in n->slot and in every other
+ * slot of its category whose client list is given (the server now offers
+ * what the client needs there), else 0. Returns the outcome object
+ * as pipeline_outcome_object does (the caller releases it), NULL when
+ * memory is short or n did not fail. */
+struct json_t *pipeline_rejudge_object(const struct pipeline *p, const struct negotiation *n, int *met);
 
 /* The same object as one line of JSON (no newline) in a malloc'd string the
  * caller frees; NULL when memory is short. */

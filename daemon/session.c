@@ -501,6 +501,15 @@ int session_restore_profile(struct session_table *t, const char *device, int slo
     return 0;
 }
 
+int session_set_server_software(struct session_table *t, const char *device, const char *software)
+{
+    struct dev *d = dev_get(t, device, NULL);
+    if (!d)
+        return -1;
+    snprintf(d->server_software, sizeof d->server_software, "%s", software ? software : "");
+    return 0;
+}
+
 /* the slot a list of this event fills: the pattern's, else the category's
  * client-to-server slot */
 static int event_slot(const struct pat_match *m)

@@ -71,6 +71,12 @@ void session_table_set_profile_cb(struct session_table *t, session_profile_cb cb
 int session_restore_profile(struct session_table *t, const char *device, int slot, const char *list,
                             int64_t learned_at);
 
+/* The device's SSH software as its server announced it to a probe
+ * ("OpenSSH_9.2p1"): what later failures name as the server's software
+ * (platform and release of the remedy) until the logs say otherwise.
+ * Returns 0, or -1 when memory is short. */
+int session_set_server_software(struct session_table *t, const char *device, const char *software);
+
 /* Joins one matched line. device is the device key; src the sender (for
  * inventory CIDR matches; may be NULL); procid the syslog PID slice (may be
  * NULL/0); now the time of the line (seconds); cut_at is the end of the

@@ -130,6 +130,7 @@ static int alert_save(struct store *s, const struct store_alert *a, bool lazy)
     op->t[1] = a->last_seen;
     op->t[2] = a->last_notified;
     op->t[3] = (int64_t)a->count;
+    op->t[4] = a->fixed_at;
     return push_op_as(s, Q_ALERT, op, bytes, "save an alert", lazy);
 }
 
@@ -149,7 +150,7 @@ int store_alerts_load(struct store *s, store_alert_cb cb, void *arg)
         return -1;
     sqlite3_stmt *st = prep(s, "SELECT a.alert_id, d.key, a.mismatch, a.fingerprint, a.category, a.status,"
                                " a.first_seen, a.last_seen, a.count, a.last_notified,"
-                               " a.software, a.offer, a.slot, a.address, a.object"
+                               " a.software, a.offer, a.slot, a.address, a.object, a.fixed_at"
                                " FROM alerts a JOIN devices d ON d.id = a.device_id WHERE a.status = 'firing'");
     if (!st)
         return -1;
@@ -171,6 +172,7 @@ int store_alerts_load(struct store *s, store_alert_cb cb, void *arg)
             .slot = (const char *)sqlite3_column_text(st, 12),
             .address = (const char *)sqlite3_column_text(st, 13),
             .object = (const char *)sqlite3_column_text(st, 14),
+            .fixed_at = sqlite3_column_int64(st, 15),
         };
         if (a.alert_id && a.device) {
             cb(arg, &a);
@@ -235,11 +237,11 @@ int store_op_write(struct store *s, enum qkind kind, struct sop *op)
         if ((rc = store_device_id(s, store_sop_str(op, 1), op->t[1], &dev)))
             return rc;
         st = prep(s, "INSERT INTO alerts (alert_id, device_id, mismatch, fingerprint, category, status,"
-                     " first_seen, last_seen, count, last_notified, software, offer, slot, address, object)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+                     " first_seen, last_seen, count, last_notified, software, offer, slot, address, object, fixed_at)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
                      " ON CONFLICT (alert_id) DO UPDATE SET status = excluded.status,"
                      " last_seen = excluded.last_seen, count = excluded.count,"
-                     " last_notified = excluded.last_notified,"
+                     " last_notified = excluded.last_notified, fixed_at = excluded.fixed_at,"
                      " address = coalesce(excluded.address, alerts.address),"
                      " object = coalesce(excluded.object, alerts.object)");
         if (!st)
@@ -255,6 +257,8 @@ int store_op_write(struct store *s, enum qkind kind, struct sop *op)
             sqlite3_bind_int64(st, 10, op->t[2]);
         for (int i = 6; i < 11; i++)
             bind_str(st, i + 5, store_sop_str(op, i));
+        if (op->t[4])
+            sqlite3_bind_int64(st, 16, op->t[4]);
         break;
     }
     case Q_OUTBOX_ADD:

@@ -120,7 +120,8 @@ struct qent {
 /* A queued alert or outbox operation; strings in buf. */
 struct sop {
     int64_t id;    /* outbox row */
-    int64_t t[4];  /* alert: first_seen, last_seen, last_notified, count; outbox: now or next attempt */
+    int64_t t[5];  /* alert: first_seen, last_seen, last_notified, count, fixed_at; outbox: now or next attempt;
+                      probe: time, port */
     uint16_t off[12];
     uint16_t nulls; /* bit per string: NULL */
     char buf[];
@@ -342,7 +343,7 @@ int store_queue_push(struct store *s, enum qkind kind, void *p, size_t bytes, bo
  * writer's transaction; 0 or the SQLite error code. */
 int store_op_write(struct store *s, enum qkind kind, struct sop *op);
 
-/* store-alert.c: a queued operation of n (up to 10) strings, NULL kept as
+/* store-alert.c: a queued operation of n (up to 12) strings, NULL kept as
  * NULL (*bytes: its heap); string i of it; queues it (committed at once
  * without a writer thread; what: the log's words when the queue is full).
  * 0 or -1 (op freed). */

@@ -256,6 +256,7 @@ struct store_alert {
     /* the alert's JSON object as last sent (may be NULL: not kept), so a
      * restored alert is re-sent and resolved with the same labels */
     const char *object;
+    int64_t fixed_at; /* when a probe showed the fix applied; 0: not */
 };
 
 /* Inserts or updates an alert (by alert_id); the device row is made when
