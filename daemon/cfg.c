@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <ini.h>
 
@@ -377,7 +378,7 @@ static char *cfg_reader(char *str, int num, void *stream)
 /* ------------------------------------------------------------- key tables */
 
 enum ktype { K_ADDRS, K_SIZE, K_UINT, K_DURATION, K_BOOL, K_PATH, K_STRING, K_IDENTIFY, K_LOGLEVEL, K_ADDR,
-             K_FORMAT, K_STDOUT, K_NETS };
+             K_FORMAT, K_STDOUT, K_NETS, K_TLSVERIFY, K_STRLIST };
 
 struct keydef {
     const char *section;
@@ -400,6 +401,13 @@ static const struct keydef keys[] = {
     {"listen", "udp_rcvbuf", K_SIZE, OFF(udp_rcvbuf), INT_MAX},
     {"listen", "tcp_idle_timeout", K_DURATION, OFF(tcp_idle_timeout), 0},
     {"listen", "tcp_max_buffer", K_SIZE, OFF(tcp_max_buffer), 1u << 30},
+    {"listen", "tls", K_ADDRS, OFF(tls), 0},
+    {"listen", "tls_cert", K_PATH, OFF(tls_cert), 0},
+    {"listen", "tls_key", K_PATH, OFF(tls_key), 0},
+    {"listen", "tls_ca", K_PATH, OFF(tls_ca), 0},
+    {"listen", "tls_verify", K_TLSVERIFY, OFF(tls_verify), 0},
+    {"listen", "tls_peers", K_STRLIST, OFF(tls_peers), 0},
+    {"listen", "tls_handshake_timeout", K_DURATION, OFF(tls_handshake_timeout), 0},
     {"store", "database", K_PATH, OFF(database), 0},
     {"store", "retention_days", K_UINT, OFF(retention_days), 100000},
     {"alerts", "file", K_PATH, OFF(alert_file), 0},
@@ -409,6 +417,10 @@ static const struct keydef keys[] = {
     {"alerts", "repeat_interval", K_DURATION, OFF(repeat_interval), 0},
     {"alerts", "resolve_after", K_DURATION, OFF(resolve_after), 0},
     {"alerts", "syslog", K_STRING, OFF(syslog_sink), 0},
+    {"alerts", "syslog_ca", K_PATH, OFF(syslog_ca), 0},
+    {"alerts", "webhook_ca", K_PATH, OFF(webhook_ca), 0},
+    {"alerts", "webhook_cert", K_PATH, OFF(webhook_cert), 0},
+    {"alerts", "webhook_key", K_PATH, OFF(webhook_key), 0},
     {"alerts", "exec", K_PATH, OFF(exec_sink), 0},
     {"alerts", "exec_timeout", K_DURATION, OFF(exec_timeout), 0},
     {"alerts", "exec_max", K_UINT, OFF(exec_max), 64},
@@ -490,7 +502,7 @@ static void apply_key(struct ctx *x, const struct keydef *k, const char *value, 
     switch (k->type) {
     case K_ADDRS: {
         struct cfg_addr **addrs = (struct cfg_addr **)(void *)base;
-        size_t *count = k->offset == OFF(udp) ? &c->n_udp : &c->n_tcp;
+        size_t *count = k->offset == OFF(udp) ? &c->n_udp : k->offset == OFF(tls) ? &c->n_tls : &c->n_tcp;
         char **items;
         size_t n;
         if (split_list(value, &items, &n) < 0) {
@@ -589,9 +601,49 @@ static void apply_key(struct ctx *x, const struct keydef *k, const char *value, 
             c->identify = CFG_IDENTIFY_SOURCE;
         else if (strcmp(value, "hostname") == 0)
             c->identify = CFG_IDENTIFY_HOSTNAME;
+        else if (strcmp(value, "certificate") == 0)
+            c->identify = CFG_IDENTIFY_CERTIFICATE;
         else
-            add_error(x, line, "[listen] identify: '%s' must be 'source' or 'hostname'", value);
+            add_error(x, line, "[listen] identify: '%s' must be 'source', 'hostname' or 'certificate'", value);
         return;
+    case K_TLSVERIFY:
+        if (strcmp(value, "require") == 0)
+            c->tls_verify = CFG_TLS_VERIFY_REQUIRE;
+        else if (strcmp(value, "optional") == 0)
+            c->tls_verify = CFG_TLS_VERIFY_OPTIONAL;
+        else if (strcmp(value, "none") == 0)
+            c->tls_verify = CFG_TLS_VERIFY_NONE;
+        else
+            add_error(x, line, "[listen] tls_verify: '%s' must be none, optional or require", value);
+        return;
+    case K_STRLIST: {
+        char ***v = (char ***)(void *)base;
+        free_list(c->tls_peers, c->n_tls_peers);
+        *v = NULL;
+        c->n_tls_peers = 0;
+        if (split_list(value, v, &c->n_tls_peers) < 0) {
+            x->oom = true;
+            return;
+        }
+        for (size_t i = 0; i < c->n_tls_peers; i++) {
+            const char *p = (*v)[i];
+            if (strncasecmp(p, "sha256:", 7) == 0) {
+                size_t hex = 0, n = strlen(p);
+                for (size_t j = 7; j < n; j++)
+                    hex += isxdigit((unsigned char)p[j]) != 0;
+                if (hex != 64 || n - 7 - hex > 31)
+                    add_error(x, line,
+                              "[listen] tls_peers: '%s' is not a SHA-256 fingerprint (sha256: and 64 hex digits, "
+                              "colons allowed, as `openssl x509 -noout -fingerprint -sha256` prints)",
+                              p);
+            } else if (strchr(p, '*') && (p[0] != '*' || p[1] != '.' || strchr(p + 1, '*') || !p[2])) {
+                add_error(x, line,
+                          "[listen] tls_peers: '%s': a wildcard may only be the whole left-most label (*.noc.example.net)",
+                          p);
+            }
+        }
+        return;
+    }
     case K_LOGLEVEL: {
         int lv = log_level_from_name(value);
         if (lv < 0)
@@ -723,7 +775,8 @@ static bool is_list_key(const char *section, const char *name)
 {
     if (strncmp(section, "device ", 7) == 0 || strncmp(section, "group ", 6) == 0)
         return strcmp(name, "vendor") != 0 && strcmp(name, "group") != 0;
-    return strcmp(section, "listen") == 0 && (strcmp(name, "udp") == 0 || strcmp(name, "tcp") == 0);
+    return strcmp(section, "listen") == 0 && (strcmp(name, "udp") == 0 || strcmp(name, "tcp") == 0 ||
+                                               strcmp(name, "tls") == 0 || strcmp(name, "tls_peers") == 0);
 }
 
 static void flush_entry(struct ctx *x)
@@ -843,6 +896,8 @@ static void set_defaults(struct cfg *c)
     c->probe_max_parallel = 8;
     c->probe_timeout = 10;
     c->webhook_queue = 10000;
+    c->tls_verify = CFG_TLS_VERIFY_REQUIRE;
+    c->tls_handshake_timeout = 10;
 }
 
 /* knowledge files the configuration does not name are looked for in
@@ -968,6 +1023,30 @@ static void check_devices(struct ctx *x)
     }
 }
 
+/* what a TLS listener needs to start; the files themselves are read by
+ * tls.c (at start, on SIGHUP and by kexwatchd -t) */
+static void check_tls(struct ctx *x)
+{
+    struct cfg *c = x->cfg;
+    if (!c->n_tls)
+        return;
+    bool pinned = false;
+    for (size_t i = 0; i < c->n_tls_peers; i++)
+        pinned |= strncasecmp(c->tls_peers[i], "sha256:", 7) == 0;
+    if (!c->tls_cert || !c->tls_key)
+        add_error(x, 0, "[listen] tls is set but tls_cert or tls_key is missing: name the server's certificate "
+                        "chain and key (PEM)");
+    if (c->tls_verify != CFG_TLS_VERIFY_NONE && !c->tls_ca && !pinned)
+        add_error(x, 0, "[listen] tls_verify = %s needs tls_ca (the CA that signs the devices' certificates) or "
+                        "sha256: fingerprints in tls_peers; or set tls_verify = none",
+                  c->tls_verify == CFG_TLS_VERIFY_REQUIRE ? "require" : "optional");
+    if (c->tls_verify == CFG_TLS_VERIFY_NONE && c->n_tls_peers)
+        add_error(x, 0, "[listen] tls_peers needs tls_verify = optional or require: with none no certificate is "
+                        "asked for, so no peer can be matched");
+    if (c->tls_handshake_timeout == 0)
+        add_error(x, 0, "[listen] tls_handshake_timeout must be at least 1s");
+}
+
 int cfg_load(const char *path, struct cfg **out, struct cfg_errors *errs)
 {
     *out = NULL;
@@ -1008,6 +1087,7 @@ int cfg_load(const char *path, struct cfg **out, struct cfg_errors *errs)
     if (rc > 0 && x.syntax_errors == 0)
         add_error(&x, (size_t)rc <= x.n_linemap ? x.linemap[rc - 1] : rc, "syntax error (expected [section], key = value, or a ; or # comment)");
     check_devices(&x);
+    check_tls(&x);
     resolve_default_paths(c);
     if (!c->webhook_format || !c->database || !c->path || !c->dir)
         x.oom = true;
@@ -1037,6 +1117,15 @@ void cfg_free(struct cfg *c)
     free(c->user);
     free(c->udp);
     free(c->tcp);
+    free(c->tls);
+    free(c->tls_cert);
+    free(c->tls_key);
+    free(c->tls_ca);
+    free_list(c->tls_peers, c->n_tls_peers);
+    free(c->syslog_ca);
+    free(c->webhook_ca);
+    free(c->webhook_cert);
+    free(c->webhook_key);
     free(c->database);
     free(c->alert_file);
     free(c->webhook);

@@ -21,7 +21,10 @@ struct cfg_addr {
     char text[64]; /* as written, normalised: "127.0.0.1:5514", "[::1]:5514" */
 };
 
-enum cfg_identify { CFG_IDENTIFY_SOURCE = 0, CFG_IDENTIFY_HOSTNAME };
+enum cfg_identify { CFG_IDENTIFY_SOURCE = 0, CFG_IDENTIFY_HOSTNAME, CFG_IDENTIFY_CERTIFICATE };
+
+/* [listen] tls_verify: whether TLS senders must show a certificate */
+enum cfg_tls_verify { CFG_TLS_VERIFY_REQUIRE = 0, CFG_TLS_VERIFY_OPTIONAL, CFG_TLS_VERIFY_NONE };
 
 /* A network: an address with a prefix length ("10.0.0.0/8", "2001:db8::/32",
  * a bare address is /32 or /128). */
@@ -81,6 +84,15 @@ struct cfg {
     int udp_rcvbuf;           /* bytes asked for; default CFG_DEFAULT_UDP_RCVBUF; 0 = kernel default */
     unsigned tcp_idle_timeout; /* seconds; 0 = never */
     size_t tcp_max_buffer;    /* bytes buffered per connection before reads pause */
+    struct cfg_addr *tls;     /* RFC 5425 listeners */
+    size_t n_tls;
+    char *tls_cert;           /* PEM certificate chain; needed when tls is set */
+    char *tls_key;            /* PEM private key */
+    char *tls_ca;             /* PEM CAs that sign senders' certificates; NULL = none */
+    enum cfg_tls_verify tls_verify; /* default require */
+    char **tls_peers;         /* allowed names (wildcards) or "sha256:HEX"; none = any verified peer */
+    size_t n_tls_peers;
+    unsigned tls_handshake_timeout; /* seconds a TLS handshake may take (10) */
 
     /* [store] */
     char *database;
@@ -93,7 +105,11 @@ struct cfg {
     char *webhook_format; /* "alertmanager" (default) or "generic" */
     unsigned repeat_interval; /* seconds */
     unsigned resolve_after;   /* seconds of quiet before "resolved"; 0 = never */
-    char *syslog_sink;        /* "udp://HOST:PORT" or "tcp://HOST:PORT" (RFC 5424), NULL = off */
+    char *syslog_sink;        /* "udp://HOST:PORT", "tcp://HOST:PORT" or "tcp+tls://HOST:PORT" (RFC 5424), NULL = off */
+    char *syslog_ca;          /* PEM CAs for a tcp+tls:// sink; NULL = the system's */
+    char *webhook_ca;         /* PEM CAs for an https:// webhook; NULL = the system's */
+    char *webhook_cert;       /* client certificate for the webhook, or NULL */
+    char *webhook_key;        /* its key (defaults to webhook_cert's file) */
     char *exec_sink;          /* program run per alert with the JSON on stdin, NULL = off */
     unsigned exec_timeout;    /* seconds before the program is killed */
     unsigned exec_max;        /* programs running at once; more wait */

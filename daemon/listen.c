@@ -23,6 +23,7 @@
 #include "listen.h"
 #include "log.h"
 #include "stats.h"
+#include "tls.h"
 
 #define UDP_BATCH 32
 #define UDP_SLOT 65536          /* larger than any UDP payload */
@@ -44,6 +45,7 @@ struct udp_sock {
 struct tcp_listener {
     struct listen *l;
     struct evconnlistener *lev;
+    int tls; /* RFC 5425: connections start with a TLS handshake */
     char text[64];
 };
 
@@ -55,6 +57,9 @@ struct conn {
     struct sockaddr_storage peer;
     socklen_t peerlen;
     struct timespec rx;
+    int tls;                /* a TLS connection */
+    struct event *hs_timer; /* TLS: the handshake deadline, NULL once done */
+    char peer_name[256];    /* TLS: the verified certificate's name, or "" */
     struct conn *prev, *next;
 };
 
@@ -82,6 +87,8 @@ struct listen {
     struct log_ratelimit rl_reject;
     struct log_ratelimit rl_conn;
     struct log_ratelimit rl_input; /* complaints about bad input */
+    struct log_ratelimit rl_tls;   /* refused TLS handshakes and peers */
+    struct tls_server *tls;        /* the certificate and checks of TLS listeners, NULL until one opens */
 };
 
 static void addr_text(const struct sockaddr *sa, char *buf, size_t size)
@@ -186,6 +193,7 @@ struct listen *listen_new(struct event_base *base, const struct cfg *cfg, listen
     l->rl_reject = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 5);
     l->rl_conn = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 10);
     l->rl_input = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 10);
+    l->rl_tls = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 10);
     l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     l->accept_retry = evtimer_new(base, accept_retry_cb, l);
     if (!l->accept_retry) {
@@ -409,6 +417,8 @@ static void conn_free(struct conn *c)
         l->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    if (c->hs_timer)
+        event_free(c->hs_timer);
     bufferevent_free(c->bev);
     framer_free(c->framer);
     free(c);
@@ -424,11 +434,15 @@ static int tcp_deliver_one(void *arg, const char *data, size_t len)
         .len = len,
         .src = (const struct sockaddr *)&c->peer,
         .srclen = c->peerlen,
-        .transport = MSG_TCP,
+        .transport = c->tls ? MSG_TLS : MSG_TCP,
         .rx_sec = c->rx.tv_sec,
         .rx_usec = (int32_t)(c->rx.tv_nsec / 1000),
+        .peer_name = c->peer_name[0] ? c->peer_name : NULL,
     };
-    g_stats.messages_tcp++;
+    if (c->tls)
+        g_stats.messages_tls++;
+    else
+        g_stats.messages_tcp++;
     g_stats.bytes += len;
     c->l->cb(c->l->arg, &m);
     return 0;
@@ -437,7 +451,7 @@ static int tcp_deliver_one(void *arg, const char *data, size_t len)
 static void conn_account(struct conn *c)
 {
     const struct frame_counts *fc = framer_counts(c->framer);
-    complain(c->l, "tcp", (const struct sockaddr *)&c->peer, fc->framing_errors - c->seen.framing_errors,
+    complain(c->l, c->tls ? "tls" : "tcp", (const struct sockaddr *)&c->peer, fc->framing_errors - c->seen.framing_errors,
              fc->oversize - c->seen.oversize);
     g_stats.framing_errors += fc->framing_errors - c->seen.framing_errors;
     g_stats.oversize += fc->oversize - c->seen.oversize;
@@ -452,6 +466,8 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 {
     struct conn *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
+    if (c->hs_timer) /* nothing is read from a peer not yet checked */
+        return;
     clock_gettime(CLOCK_REALTIME, &c->rx);
     struct evbuffer_iovec vec[8];
     for (;;) {
@@ -470,22 +486,135 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
     conn_account(c);
 }
 
+/* What a refused TLS sender should change, by cause. */
+static const char *tls_advice(enum tls_cause cause)
+{
+    switch (cause) {
+    case TLS_FAIL_PROTOCOL:
+        return "the sender must speak TLS 1.2 or newer with a common cipher suite (and TLS on this port, not plain "
+               "syslog)";
+    case TLS_FAIL_TIMEOUT:
+        return "it did not finish the handshake within [listen] tls_handshake_timeout; a plain-TCP sender pointed at "
+               "the TLS port looks like this";
+    case TLS_FAIL_CLOSED:
+        return "the sender gave up during the handshake; it may not trust our certificate: give it the CA that "
+               "signed [listen] tls_cert";
+    case TLS_REJECT_NO_CERT:
+        return "configure a client certificate signed by [listen] tls_ca on the sender, or set tls_verify = optional "
+               "(without tls_peers)";
+    case TLS_REJECT_UNTRUSTED:
+        return "issue the sender's certificate from the CA in [listen] tls_ca, or add its CA there (or pin its sha256 "
+               "fingerprint in tls_peers)";
+    case TLS_REJECT_EXPIRED: return "renew the sender's certificate (and check both clocks)";
+    case TLS_REJECT_NAME:
+        return "add its name or sha256: fingerprint to [listen] tls_peers, or re-issue the certificate with an "
+               "allowed name";
+    default: return "check the sender's TLS settings";
+    }
+}
+
+/* A TLS connection that ends before its peer was accepted: counted by
+ * cause, logged rate-limited with the sender, closed unread. */
+static void tls_refuse(struct conn *c, enum tls_cause cause, const char *why)
+{
+    struct listen *l = c->l;
+    uint64_t *by[TLS_CAUSE_COUNT] = {
+        [TLS_FAIL_PROTOCOL] = &g_stats.tls_handshake_failed_protocol,
+        [TLS_FAIL_TIMEOUT] = &g_stats.tls_handshake_failed_timeout,
+        [TLS_FAIL_CLOSED] = &g_stats.tls_handshake_failed_closed,
+        [TLS_FAIL_OTHER] = &g_stats.tls_handshake_failed_other,
+        [TLS_REJECT_NO_CERT] = &g_stats.tls_peer_rejected_no_certificate,
+        [TLS_REJECT_UNTRUSTED] = &g_stats.tls_peer_rejected_untrusted,
+        [TLS_REJECT_EXPIRED] = &g_stats.tls_peer_rejected_expired,
+        [TLS_REJECT_NAME] = &g_stats.tls_peer_rejected_name,
+    };
+    if (cause <= TLS_OK || cause >= TLS_CAUSE_COUNT)
+        cause = TLS_FAIL_OTHER;
+    (*by[cause])++;
+    if (tls_cause_is_reject(cause))
+        g_stats.tls_peer_rejected++;
+    else
+        g_stats.tls_handshake_failed++;
+    uint64_t held = 0;
+    if (log_ratelimit_allow(&l->rl_tls, time(NULL), &held)) {
+        char peer[80];
+        addr_text((struct sockaddr *)&c->peer, peer, sizeof peer);
+        log_warning("tls %s: %s (%s): %s; %s%s", peer,
+                    tls_cause_is_reject(cause) ? "sender refused" : "TLS handshake failed", tls_cause_name(cause), why,
+                    tls_advice(cause), held ? " (more refusals were not logged)" : "");
+    }
+    conn_free(c);
+}
+
+static void tls_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)fd;
+    (void)what;
+    char why[64];
+    snprintf(why, sizeof why, "no complete handshake after %u s", c->l->cfg->tls_handshake_timeout);
+    tls_refuse(c, TLS_FAIL_TIMEOUT, why);
+}
+
+/* The handshake finished: check the peer, then read like any TCP stream. */
+static void tls_connected(struct conn *c)
+{
+    char proto[96], peer[80];
+    event_free(c->hs_timer);
+    c->hs_timer = NULL;
+    enum tls_cause cause = tls_server_peer(c->l->tls, c->bev, c->peer_name, sizeof c->peer_name, proto, sizeof proto);
+    if (cause != TLS_OK) {
+        tls_refuse(c, cause, "tls_peers is set and the sender sent no certificate");
+        return;
+    }
+    g_stats.tls_handshakes++;
+    if (c->l->cfg->tcp_idle_timeout) {
+        struct timeval tv = {.tv_sec = c->l->cfg->tcp_idle_timeout};
+        bufferevent_set_timeouts(c->bev, &tv, NULL);
+    }
+    addr_text((struct sockaddr *)&c->peer, peer, sizeof peer);
+    log_debug("tls %s: %s, certificate name '%s'", peer, proto, c->peer_name);
+    /* records that came with the last handshake flight are already buffered */
+    if (evbuffer_get_length(bufferevent_get_input(c->bev)))
+        conn_read_cb(c->bev, c);
+}
+
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct conn *c = arg;
     (void)bev;
     char peer[80];
+    if (c->hs_timer) {
+        if (what & BEV_EVENT_CONNECTED) {
+            tls_connected(c);
+            return;
+        }
+        char why[512];
+        enum tls_cause cause = TLS_FAIL_CLOSED;
+        snprintf(why, sizeof why, "the connection closed during the handshake");
+        if (what & BEV_EVENT_ERROR)
+            cause = tls_handshake_cause(c->bev, why, sizeof why);
+        tls_refuse(c, cause, why);
+        return;
+    }
     if (what & BEV_EVENT_TIMEOUT) {
         g_stats.tcp_idle_closed++;
         addr_text((struct sockaddr *)&c->peer, peer, sizeof peer);
         log_debug("tcp %s: closed after %u s without data", peer, c->l->cfg->tcp_idle_timeout);
     } else if (what & BEV_EVENT_ERROR) {
         int err = EVUTIL_SOCKET_ERROR();
+        char why[512] = "";
+        if (c->tls)
+            tls_handshake_cause(c->bev, why, sizeof why);
         addr_text((struct sockaddr *)&c->peer, peer, sizeof peer);
         if (log_ratelimit_allow(&c->l->rl_conn, time(NULL), NULL))
-            log_info("tcp %s: connection error: %s", peer, evutil_socket_error_to_string(err));
+            log_info("%s %s: connection error: %s; the sender will reconnect", c->tls ? "tls" : "tcp", peer,
+                     c->tls && why[0] && !strstr(why, "closed during") ? why : evutil_socket_error_to_string(err));
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+        /* the TLS bufferevent reports the end before handing over the
+         * records it decrypted with it: read them first */
+        conn_read_cb(c->bev, c);
         /* a last line without LF still counts (RFC 6587 senders may omit it) */
         clock_gettime(CLOCK_REALTIME, &c->rx);
         framer_finish(c->framer, tcp_deliver_one, c);
@@ -522,8 +651,16 @@ static void tcp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct
     memcpy(&c->peer, sa, (size_t)salen < sizeof c->peer ? (size_t)salen : sizeof c->peer);
     c->peerlen = (socklen_t)salen;
     c->framer = framer_new(l->cfg->max_message);
-    c->bev = bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->tls = t->tls;
+    if (t->tls) {
+        c->hs_timer = evtimer_new(l->base, tls_timeout_cb, c);
+        c->bev = c->hs_timer && l->tls ? tls_server_accept(l->tls, l->base, fd) : NULL;
+    } else {
+        c->bev = bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    }
     if (!c->framer || !c->bev) {
+        if (c->hs_timer)
+            event_free(c->hs_timer);
         if (c->bev)
             bufferevent_free(c->bev);
         else
@@ -535,7 +672,11 @@ static void tcp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct
     bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
     /* reads pause when this much is buffered, so one sender cannot grow memory */
     bufferevent_setwatermark(c->bev, EV_READ, 0, l->cfg->tcp_max_buffer);
-    if (l->cfg->tcp_idle_timeout) {
+    if (c->hs_timer) {
+        /* the idle timeout starts once the handshake is done */
+        struct timeval tv = {.tv_sec = l->cfg->tls_handshake_timeout};
+        evtimer_add(c->hs_timer, &tv);
+    } else if (l->cfg->tcp_idle_timeout) {
         struct timeval tv = {.tv_sec = l->cfg->tcp_idle_timeout};
         bufferevent_set_timeouts(c->bev, &tv, NULL);
     }
@@ -583,8 +724,28 @@ static void tcp_error_cb(struct evconnlistener *lev, void *arg)
                     held ? " (more failures were not logged)" : "");
 }
 
-static int tcp_add(struct listen *l, int fd, const char *text)
+/* The TLS context is made when the first TLS listener opens. */
+static int tls_ready(struct listen *l)
 {
+    if (l->tls)
+        return 0;
+    char err[1024];
+    if (!l->cfg->tls_cert || !l->cfg->tls_key) {
+        log_error("a TLS socket is to listen but [listen] tls_cert and tls_key are not set; name the server "
+                  "certificate chain and key");
+        return -1;
+    }
+    if (tls_server_new(l->cfg, &l->tls, err, sizeof err) < 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int tcp_add(struct listen *l, int fd, const char *text, int tls)
+{
+    if (tls && tls_ready(l) < 0)
+        return -1;
     struct tcp_listener **v = realloc(l->tcp, (l->n_tcp + 1) * sizeof *v);
     if (!v)
         return -1;
@@ -593,6 +754,7 @@ static int tcp_add(struct listen *l, int fd, const char *text)
     if (!t)
         return -1;
     t->l = l;
+    t->tls = tls;
     snprintf(t->text, sizeof t->text, "%s", text);
     evutil_make_socket_nonblocking(fd);
     evutil_make_socket_closeonexec(fd); /* systemd's sockets come without */
@@ -605,7 +767,13 @@ static int tcp_add(struct listen *l, int fd, const char *text)
     }
     evconnlistener_set_error_cb(t->lev, tcp_error_cb);
     l->tcp[l->n_tcp++] = t;
-    log_info("listening for syslog on tcp %s", text);
+    if (tls)
+        log_info("listening for syslog on tls %s (RFC 5425; client certificates: %s)", text,
+                 l->cfg->tls_verify == CFG_TLS_VERIFY_NONE       ? "not asked for"
+                 : l->cfg->tls_verify == CFG_TLS_VERIFY_OPTIONAL ? "optional"
+                                                                 : "required");
+    else
+        log_info("listening for syslog on tcp %s", text);
     return 0;
 }
 
@@ -630,15 +798,29 @@ static int open_socket(const struct cfg_addr *a, int type)
     return fd;
 }
 
+/* The three kinds of [listen] addresses: 0 udp, 1 tcp, 2 tls. */
+static const struct cfg_addr *kind_addrs(const struct cfg *c, int kind, size_t *n)
+{
+    *n = kind == 0 ? c->n_udp : kind == 1 ? c->n_tcp : c->n_tls;
+    return kind == 0 ? c->udp : kind == 1 ? c->tcp : c->tls;
+}
+
+static const char *const kind_names[] = {"udp", "tcp", "tls"};
+
+static int kind_add(struct listen *l, int kind, int fd, const char *text)
+{
+    return kind == 0 ? udp_add(l, fd, text) : tcp_add(l, fd, text, kind == 2);
+}
+
 int listen_open_config(struct listen *l)
 {
     const struct cfg *c = l->cfg;
-    for (int pass = 0; pass < 2; pass++) {
-        const struct cfg_addr *addrs = pass ? c->tcp : c->udp;
-        size_t n = pass ? c->n_tcp : c->n_udp;
-        const char *proto = pass ? "tcp" : "udp";
+    for (int kind = 0; kind < 3; kind++) {
+        size_t n;
+        const struct cfg_addr *addrs = kind_addrs(c, kind, &n);
+        const char *proto = kind_names[kind];
         for (size_t i = 0; i < n; i++) {
-            int fd = open_socket(&addrs[i], pass ? SOCK_STREAM : SOCK_DGRAM);
+            int fd = open_socket(&addrs[i], kind ? SOCK_STREAM : SOCK_DGRAM);
             if (fd < 0) {
                 log_error("cannot listen on %s %s: %s%s", proto, addrs[i].text, strerror(errno),
                           errno == EACCES ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
@@ -646,9 +828,9 @@ int listen_open_config(struct listen *l)
                                                 : "");
                 return -1;
             }
-            if ((pass ? tcp_add(l, fd, addrs[i].text) : udp_add(l, fd, addrs[i].text)) < 0) {
+            if (kind_add(l, kind, fd, addrs[i].text) < 0) {
                 close(fd);
-                log_error("cannot listen on %s %s: out of memory", proto, addrs[i].text);
+                log_error("cannot listen on %s %s%s", proto, addrs[i].text, kind == 2 ? "" : ": out of memory");
                 return -1;
             }
         }
@@ -656,7 +838,7 @@ int listen_open_config(struct listen *l)
     return 0;
 }
 
-int listen_adopt_fd(struct listen *l, int fd, int is_stream)
+int listen_adopt_fd(struct listen *l, int fd, int kind)
 {
     l->adopted = 1;
     struct sockaddr_storage ss;
@@ -664,27 +846,51 @@ int listen_adopt_fd(struct listen *l, int fd, int is_stream)
     char text[80] = "(unknown)";
     if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
         addr_text((struct sockaddr *)&ss, text, sizeof text);
-    return is_stream ? tcp_add(l, fd, text) : udp_add(l, fd, text);
+    return kind_add(l, kind < 0 || kind > 2 ? 1 : kind, fd, text);
 }
 
-static int has_addr(const struct cfg_addr *addrs, size_t n, const char *text)
+static int has_listener(const struct cfg *cfg, int kind, const char *text)
 {
+    size_t n;
+    const struct cfg_addr *addrs = kind_addrs(cfg, kind, &n);
     for (size_t i = 0; i < n; i++)
         if (strcmp(addrs[i].text, text) == 0)
             return 1;
     return 0;
 }
 
+/* Re-reads the TLS certificate, key and CAs; a bad new set keeps the old. */
+static void tls_reload(struct listen *l, const struct cfg *cfg)
+{
+    int have_tls = 0;
+    for (size_t i = 0; i < l->n_tcp; i++)
+        have_tls |= l->tcp[i]->tls;
+    if (!l->tls || (!have_tls && !cfg->n_tls))
+        return;
+    char err[1024];
+    if (!cfg->tls_cert || !cfg->tls_key)
+        log_error("SIGHUP: [listen] tls_cert or tls_key is no longer set; the TLS listener keeps the certificate "
+                  "it had");
+    else if (tls_server_reload(l->tls, cfg, err, sizeof err) < 0)
+        log_error("SIGHUP: %s; the TLS listener keeps the certificate and key it had (fix the files and send "
+                  "SIGHUP again)",
+                  err);
+    else
+        log_notice("SIGHUP: TLS certificate %s, key and CAs re-read; new connections use them, open ones continue",
+                   cfg->tls_cert);
+}
+
 int listen_reconfigure(struct listen *l, const struct cfg *cfg)
 {
     l->cfg = cfg;
+    tls_reload(l, cfg);
     if (l->adopted)
         return 0;
     int rc = 0;
     /* removed addresses close; open TCP connections of a removed listener
      * stay until their peers close them */
     for (size_t i = l->n_udp; i-- > 0;) {
-        if (has_addr(cfg->udp, cfg->n_udp, l->udp[i]->text))
+        if (has_listener(cfg, 0, l->udp[i]->text))
             continue;
         log_notice("stopped listening on udp %s", l->udp[i]->text);
         event_free(l->udp[i]->ev);
@@ -694,29 +900,32 @@ int listen_reconfigure(struct listen *l, const struct cfg *cfg)
         l->n_udp--;
     }
     for (size_t i = l->n_tcp; i-- > 0;) {
-        if (has_addr(cfg->tcp, cfg->n_tcp, l->tcp[i]->text))
+        if (has_listener(cfg, l->tcp[i]->tls ? 2 : 1, l->tcp[i]->text))
             continue;
-        log_notice("stopped listening on tcp %s", l->tcp[i]->text);
+        log_notice("stopped listening on %s %s", l->tcp[i]->tls ? "tls" : "tcp", l->tcp[i]->text);
         evconnlistener_free(l->tcp[i]->lev);
         free(l->tcp[i]);
         memmove(&l->tcp[i], &l->tcp[i + 1], (l->n_tcp - i - 1) * sizeof l->tcp[0]);
         l->n_tcp--;
     }
     /* new addresses open; unchanged ones are kept as they are */
-    for (int pass = 0; pass < 2; pass++) {
-        const struct cfg_addr *addrs = pass ? cfg->tcp : cfg->udp;
-        size_t n = pass ? cfg->n_tcp : cfg->n_udp;
+    for (int kind = 0; kind < 3; kind++) {
+        size_t n;
+        const struct cfg_addr *addrs = kind_addrs(cfg, kind, &n);
         for (size_t i = 0; i < n; i++) {
             int present = 0;
-            size_t have = pass ? l->n_tcp : l->n_udp;
-            for (size_t k = 0; k < have; k++)
-                present |= strcmp(pass ? l->tcp[k]->text : l->udp[k]->text, addrs[i].text) == 0;
+            if (kind == 0)
+                for (size_t k = 0; k < l->n_udp; k++)
+                    present |= strcmp(l->udp[k]->text, addrs[i].text) == 0;
+            else
+                for (size_t k = 0; k < l->n_tcp; k++)
+                    present |= l->tcp[k]->tls == (kind == 2) && strcmp(l->tcp[k]->text, addrs[i].text) == 0;
             if (present)
                 continue;
-            int fd = open_socket(&addrs[i], pass ? SOCK_STREAM : SOCK_DGRAM);
-            if (fd < 0 || (pass ? tcp_add(l, fd, addrs[i].text) : udp_add(l, fd, addrs[i].text)) < 0) {
-                log_error("cannot listen on %s %s: %s; the other addresses keep working", pass ? "tcp" : "udp",
-                          addrs[i].text, strerror(errno));
+            int fd = open_socket(&addrs[i], kind ? SOCK_STREAM : SOCK_DGRAM);
+            if (fd < 0 || kind_add(l, kind, fd, addrs[i].text) < 0) {
+                log_error("cannot listen on %s %s: %s; the other addresses keep working", kind_names[kind],
+                          addrs[i].text, fd < 0 ? strerror(errno) : "see the message before");
                 if (fd >= 0)
                     close(fd);
                 rc = -1;
@@ -787,5 +996,6 @@ void listen_free(struct listen *l)
     free(l->udp);
     free(l->tcp);
     free(l->udp_buf);
+    tls_server_free(l->tls);
     free(l);
 }

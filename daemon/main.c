@@ -4,7 +4,9 @@
  * Only this file may exit the process. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <getopt.h>
 #include <signal.h>
@@ -27,6 +29,7 @@
 #include "privdrop.h"
 #include "sdnotify.h"
 #include "stats.h"
+#include "tls.h"
 #include "store.h"
 
 #define STATUS_INTERVAL_S 10
@@ -378,9 +381,35 @@ static void on_message(void *arg, const struct msg *m)
         memory_budget(d);
 }
 
-static int adopt_systemd_sockets(struct daemon *d, int n)
+/* A passed stream socket is TLS when its FileDescriptorName= is "tls"
+ * (kexwatchd-tls.socket), or when its port is one of [listen] tls. */
+static int adopted_is_tls(const struct daemon *d, int fd, const char *name)
 {
+    if (name && strcmp(name, "tls") == 0)
+        return 1;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return 0;
+    unsigned port = ss.ss_family == AF_INET    ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+                    : ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                               : 0;
+    for (size_t i = 0; i < d->cfg->n_tls; i++) {
+        const struct sockaddr_storage *t = &d->cfg->tls[i].ss;
+        unsigned tp = t->ss_family == AF_INET    ? ntohs(((const struct sockaddr_in *)t)->sin_port)
+                      : t->ss_family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)t)->sin6_port)
+                                                 : 0;
+        if (port && tp == port)
+            return 1;
+    }
+    return 0;
+}
+
+static int adopt_systemd_sockets(struct daemon *d, int n, char **names)
+{
+    int n_tls = 0;
     for (int fd = 3; fd < 3 + n; fd++) {
+        const char *name = names ? names[fd - 3] : NULL;
         int stream = sdnotify_is_socket(fd, SOCK_STREAM);
         int dgram = sdnotify_is_socket(fd, SOCK_DGRAM);
         if (stream <= 0 && dgram <= 0) {
@@ -389,12 +418,14 @@ static int adopt_systemd_sockets(struct daemon *d, int n)
                       fd);
             return -1;
         }
-        if (listen_adopt_fd(d->listen, fd, stream > 0) < 0) {
-            log_error("socket activation: cannot use fd %d", fd);
+        int tls = stream > 0 && adopted_is_tls(d, fd, name);
+        n_tls += tls;
+        if (listen_adopt_fd(d->listen, fd, tls ? LISTEN_TLS : stream > 0 ? LISTEN_TCP : LISTEN_UDP) < 0) {
+            log_error("socket activation: cannot use fd %d (%s)", fd, tls ? "tls" : stream > 0 ? "tcp" : "udp");
             return -1;
         }
     }
-    log_info("socket activation: using %d socket(s) from systemd instead of [listen]", n);
+    log_info("socket activation: using %d socket(s) from systemd instead of [listen] (%d of them TLS)", n, n_tls);
     return 0;
 }
 
@@ -511,6 +542,12 @@ int main(int argc, char **argv)
         }
         alerter_free(al);
         event_base_free(b);
+        /* the TLS certificate, key (matching it) and CAs load */
+        if (tls_check_cfg(d.cfg, err, sizeof err) < 0) {
+            fprintf(stderr, "%s\n", err);
+            cfg_free(d.cfg);
+            return 1;
+        }
         printf("%s: configuration OK\n", d.cfg_path);
         cfg_free(d.cfg);
         return 0;
@@ -573,8 +610,10 @@ int main(int argc, char **argv)
     if (d.dump)
         pipeline_set_dump(d.pipeline, d.dump);
 
-    int nfds = sdnotify_listen_fds();
-    int rc = nfds > 0 ? adopt_systemd_sockets(&d, nfds) : listen_open_config(d.listen);
+    char **fdnames = NULL;
+    int nfds = sdnotify_listen_fds_names(&fdnames);
+    int rc = nfds > 0 ? adopt_systemd_sockets(&d, nfds, fdnames) : listen_open_config(d.listen);
+    sdnotify_names_free(fdnames, nfds);
     if (rc < 0) {
         teardown(&d);
         return 1;

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-enum msg_transport { MSG_UDP = 0, MSG_TCP, MSG_FILE };
+enum msg_transport { MSG_UDP = 0, MSG_TCP, MSG_FILE, MSG_TLS };
 
 struct msg {
     const char *data; /* message bytes, framing removed; not NUL-terminated */
@@ -18,6 +18,7 @@ struct msg {
     enum msg_transport transport;
     int64_t rx_sec; /* receive time, seconds since the epoch (UTC) */
     int32_t rx_usec;
+    const char *peer_name; /* MSG_TLS: the verified certificate's name, else NULL */
 };
 
 #endif

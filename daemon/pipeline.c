@@ -220,10 +220,15 @@ const struct session_counts *pipeline_session_counts(const struct pipeline *p)
 }
 
 /* The device key: the sender's address, or the header host name for streams
- * relayed by another collector (and always for replayed files). */
+ * relayed by another collector (and always for replayed files), or the name
+ * in a TLS sender's verified certificate (identify = certificate). */
 static const char *device_key(struct pipeline *p, const struct msg *m, const struct syslog_record *r, char *buf,
                               size_t size)
 {
+    if (p->cfg->identify == CFG_IDENTIFY_CERTIFICATE && m->peer_name && *m->peer_name && !p->replay) {
+        snprintf(buf, size, "%s", m->peer_name);
+        return buf;
+    }
     int by_host = p->replay || m->transport == MSG_FILE || p->cfg->identify == CFG_IDENTIFY_HOSTNAME;
     if (by_host && r->host.len) {
         size_t n = r->host.len < size - 1 ? r->host.len : size - 1;
@@ -256,7 +261,10 @@ static void dump_record(struct pipeline *p, const struct msg *m, const struct sy
         return;
     json_object_set_new(o, "rx", json_string(text_rfc3339(tbuf, sizeof tbuf, m->rx_sec, m->rx_usec)));
     json_object_set_new(o, "transport",
-                        json_string(m->transport == MSG_UDP ? "udp" : m->transport == MSG_TCP ? "tcp" : "file"));
+                        json_string(m->transport == MSG_UDP   ? "udp"
+                                    : m->transport == MSG_TCP ? "tcp"
+                                    : m->transport == MSG_TLS ? "tls"
+                                                              : "file"));
     json_object_set_new(o, "source", m->src ? json_string(text_addr_host(m->src, addr, sizeof addr)) : json_null());
     json_object_set_new(o, "device", json_string(dev));
     json_object_set_new(o, "format", json_string(syslog_format_name(r->format)));

@@ -10,6 +10,18 @@ int sdnotify_listen_fds(void)
     return 0;
 }
 
+int sdnotify_listen_fds_names(char ***names)
+{
+    *names = NULL;
+    return 0;
+}
+
+void sdnotify_names_free(char **names, int n)
+{
+    (void)names;
+    (void)n;
+}
+
 int sdnotify_is_socket(int fd, int type)
 {
     (void)fd;

@@ -15,6 +15,21 @@ int sdnotify_listen_fds(void)
     return sd_listen_fds(1);
 }
 
+int sdnotify_listen_fds_names(char ***names)
+{
+    *names = NULL;
+    return sd_listen_fds_with_names(1, names);
+}
+
+void sdnotify_names_free(char **names, int n)
+{
+    if (!names)
+        return;
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
 int sdnotify_is_socket(int fd, int type)
 {
     return sd_is_socket(fd, AF_UNSPEC, type, type == SOCK_STREAM ? 1 : -1);

@@ -11,6 +11,13 @@
  * Returns a negative errno value on error. */
 int sdnotify_listen_fds(void);
 
+/* The same, with each socket's FileDescriptorName= (systemd.socket(5)):
+ * *names is set to an array of n strings ("tcp", "tls", or systemd's
+ * default "unknown"/the unit name) to free with sdnotify_names_free(), or
+ * NULL. */
+int sdnotify_listen_fds_names(char ***names);
+void sdnotify_names_free(char **names, int n);
+
 /* Returns 1 if fd is a socket of the given type (SOCK_DGRAM/SOCK_STREAM;
  * listening for SOCK_STREAM), 0 if not, negative on error. */
 int sdnotify_is_socket(int fd, int type);

@@ -37,8 +37,20 @@ struct stats {
     uint64_t tcp_closed;         /* connections closed (peer, error, idle) */
     uint64_t tcp_idle_closed;    /* of those, closed for idleness */
     uint64_t tcp_open;           /* connections open now (gauge) */
+    uint64_t tls_handshakes;     /* TLS connections whose handshake and peer check passed */
+    uint64_t tls_handshake_failed; /* TLS handshakes that failed (sum of the causes below) */
+    uint64_t tls_handshake_failed_protocol; /* TLS < 1.2, no shared cipher, not TLS */
+    uint64_t tls_handshake_failed_timeout;  /* longer than tls_handshake_timeout */
+    uint64_t tls_handshake_failed_closed;   /* peer closed during the handshake */
+    uint64_t tls_handshake_failed_other;
+    uint64_t tls_peer_rejected;  /* TLS peers refused by certificate checks (sum of the causes below) */
+    uint64_t tls_peer_rejected_no_certificate;
+    uint64_t tls_peer_rejected_untrusted; /* not signed by tls_ca */
+    uint64_t tls_peer_rejected_expired;   /* expired or not yet valid */
+    uint64_t tls_peer_rejected_name;      /* not in tls_peers */
     uint64_t messages_udp;       /* messages received over UDP */
     uint64_t messages_tcp;       /* messages received over TCP */
+    uint64_t messages_tls;       /* messages received over TLS */
     uint64_t messages_file;      /* messages read by replay */
     uint64_t bytes;              /* message bytes received (after framing) */
     uint64_t framing_errors;     /* bad octet counts and other framing faults */
