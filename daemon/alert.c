@@ -40,6 +40,7 @@ struct alert_state {
     char id[33];
     char *device;   /* the device key, whole */
     char fingerprint[33];
+    char hassh[33]; /* "" unknown; equal to fingerprint: saved before fingerprints covered host keys */
     char *software; /* NULL: not logged */
     char *offer;    /* NULL: not logged */
     int slot;       /* the failing slot (whose client list offer is), or -1 */
@@ -135,12 +136,24 @@ static void state_free(struct alert_state *s)
     free(s);
 }
 
+/* An alert saved before fingerprints covered host keys (schema 006 copied
+ * its fingerprint, a HASSH, to hassh): it is matched by the HASSH, the
+ * rule it was raised under, until its client's next failure gives it the
+ * new fingerprint (alerter_process). */
+static bool alert_legacy(const struct alert_state *s)
+{
+    return s->fingerprint[0] && strcmp(s->fingerprint, s->hassh) == 0;
+}
+
 /* Whether the success n names the client of alert s, by the best identity
- * both know: the fingerprint; else the software and the client's list of
+ * both know: the fingerprint (the HASSH for an alert of an earlier
+ * version); else the software and the client's list of
  * the alert's failing slot (each when both know it); else the address.
  * With nothing in common, no. */
 static bool alert_same_client(const struct alert_state *s, const struct negotiation *n)
 {
+    if (alert_legacy(s) && n->hassh)
+        return strcmp(s->fingerprint, n->hassh) == 0;
     if (s->fingerprint[0] && n->fingerprint)
         return strcmp(s->fingerprint, n->fingerprint) == 0;
     bool known = false, same = true;
@@ -248,6 +261,7 @@ static void restore_alert(void *arg, const struct store_alert *sa)
         return;
     }
     snprintf(s->fingerprint, sizeof s->fingerprint, "%s", sa->fingerprint ? sa->fingerprint : "");
+    snprintf(s->hassh, sizeof s->hassh, "%s", sa->hassh ? sa->hassh : "");
     snprintf(s->mismatch, sizeof s->mismatch, "%s", sa->mismatch ? sa->mismatch : "unclassified");
     snprintf(s->category, sizeof s->category, "%s", sa->category ? sa->category : "kex");
     s->software = sa->software ? strdup(sa->software) : NULL;
@@ -518,6 +532,7 @@ static void save_state_as(struct alerter *a, struct alert_state *st, const char 
         .address = st->address[0] ? st->address : NULL,
         .object = object,
         .fixed_at = st->fixed_at,
+        .hassh = st->hassh[0] ? st->hassh : NULL,
     };
     int rc = lazy ? store_alert_note(a->env.store, &sa) : store_alert_save(a->env.store, &sa);
     free(object);
@@ -580,8 +595,12 @@ static json_t *alert_object_of(json_t *o, const char *id, const struct alert_sta
     json_object_set_new(a, "last_seen", json_string(text_rfc3339(tbuf, sizeof tbuf, st->last_seen, -1)));
     json_object_set_new(a, "count", json_integer((json_int_t)st->count));
     json_t *cl = json_object_get(a, "client");
+    /* an alert keeps the identity it was first sent with (Alertmanager's
+     * label): an alert of an earlier version that took its client's new
+     * fingerprint stays the same Alertmanager alert */
+    json_t *was = st->last ? json_object_get(json_object_get(st->last, "client"), "identity") : NULL;
     if (json_is_object(cl))
-        json_object_set_new(cl, "identity", client_identity(st));
+        json_object_set_new(cl, "identity", json_is_string(was) ? json_copy(was) : client_identity(st));
     json_object_set_new(a, "fixed", fixed_json(st->fixed_at, NULL));
     json_decref(o);
     return a;
@@ -745,10 +764,28 @@ void alerter_process(struct alerter *a, struct pipeline *p, const struct negotia
         return;
     }
     struct alert_state *s = NULL;
+    const char *mm = n->match ? n->match->id : "unclassified";
+    const char *cat = n->category >= 0 ? algo_category_name((enum algo_category)n->category) : "kex";
     if (d)
         for (s = d->head; s; s = s->next)
             if (strcmp(s->id, id) == 0)
                 break;
+    if (!s && d && n->hassh)
+        /* an alert of an earlier version (its fingerprint a HASSH) for this
+         * client: it takes the new fingerprint and keeps its alert_id, so
+         * the upgrade neither re-fires it nor leaves it firing; an alert
+         * that took one is found by its fields (its id is the old one) */
+        for (s = d->head; s; s = s->next) {
+            if (strcmp(s->mismatch, mm) != 0 || strcmp(s->category, cat) != 0 || !s->fingerprint[0] ||
+                (n->category == ALGO_HOSTKEY && !(s->offer && offer && strcmp(s->offer, offer) == 0)))
+                continue;
+            if (alert_legacy(s) && strcmp(s->fingerprint, n->hassh) == 0) {
+                snprintf(s->fingerprint, sizeof s->fingerprint, "%s", n->fingerprint ? n->fingerprint : "");
+                break;
+            }
+            if (n->fingerprint && strcmp(s->fingerprint, n->fingerprint) == 0 && strcmp(s->hassh, n->hassh) == 0)
+                break;
+        }
     if (!s) {
         if (a->n >= ALERT_MAX)
             forget_one(a);
@@ -764,6 +801,7 @@ void alerter_process(struct alerter *a, struct pipeline *p, const struct negotia
             return;
         }
         snprintf(s->fingerprint, sizeof s->fingerprint, "%s", n->fingerprint ? n->fingerprint : "");
+        snprintf(s->hassh, sizeof s->hassh, "%s", n->hassh ? n->hassh : "");
         s->software = n->software ? strdup(n->software) : NULL;
         s->offer = offer;
         offer = NULL;

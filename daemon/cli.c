@@ -503,9 +503,11 @@ static int cmd_explain(const char *cfg_path, int argc, char **argv)
         print_list("client", cl[s]);
         print_list("server", sl[s]);
     }
-    char fp[33] = "";
+    char fp[33] = "", hassh[33] = "";
     if (negotiate_fingerprint(&co, fp) == 0)
         printf("client fingerprint: %s\n", fp);
+    if (negotiate_hassh(&co, hassh) == 0)
+        printf("client HASSH: %s\n", hassh);
     if (res.outcome == NEG_OUTCOME_FAIL) {
         enum negotiate_slot s = (enum negotiate_slot)res.first_fail;
         const char *dir = negotiate_slot_direction(s);
@@ -520,7 +522,8 @@ static int cmd_explain(const char *cfg_path, int argc, char **argv)
             struct negotiation n = {.device = "the server", .vendor = vendor, .server_software = software,
                                     .failed = true, .slot = (int)s,
                                     .category = (int)negotiate_slot_category(s), .evidence = EVIDENCE_INFERRED,
-                                    .result = &res, .fingerprint = fp[0] ? fp : NULL};
+                                    .result = &res, .fingerprint = fp[0] ? fp : NULL,
+                                    .hassh = hassh[0] ? hassh : NULL};
             for (int i = 0; i < NEG_NSLOTS; i++) {
                 n.client[i] = cl[i];
                 n.server[i] = sl[i];

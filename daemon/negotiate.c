@@ -811,26 +811,39 @@ void negotiate_md5_hex(const void *data, size_t len, char out[33])
     md5_hex_final(&m, out);
 }
 
-int negotiate_fingerprint(const struct negotiate_offer *client, char out[33])
+/* Whether list l can be hashed as the client sent it. */
+static bool list_whole(const struct negotiate_list *l)
 {
-    static const enum negotiate_slot parts[4] = {
-        NEG_KEX, NEG_CIPHER_C2S, NEG_MAC_C2S, NEG_COMP_C2S,
-    };
+    if (!l || l->partial)
+        return false;
+    for (size_t i = 0; i < l->count; i++)
+        if (l->name[i].flags & (NAME_MAYBE | NAME_CUT))
+            return false;
+    return true;
+}
+
+static bool list_same(const struct negotiate_list *a, const struct negotiate_list *b)
+{
+    if (a->count != b->count)
+        return false;
+    for (size_t i = 0; i < a->count; i++)
+        if (a->name[i].len != b->name[i].len || memcmp(list_str(a, i), list_str(b, i), a->name[i].len) != 0)
+            return false;
+    return true;
+}
+
+/* MD5 of the lists of parts[0..n) joined by ';' (names by ','); -1 when
+ * one is not whole. */
+static int hash_lists(const struct negotiate_list *const *lists, int n, char out[33])
+{
     out[0] = '\0';
-    if (!client)
-        return -1;
-    for (int p = 0; p < 4; p++) {
-        const struct negotiate_list *l = client->list[parts[p]];
-        if (!l || l->partial)
+    for (int p = 0; p < n; p++)
+        if (!list_whole(lists[p]))
             return -1;
-        for (size_t i = 0; i < l->count; i++)
-            if (l->name[i].flags & (NAME_MAYBE | NAME_CUT))
-                return -1;
-    }
     struct md5 m;
     md5_init(&m);
-    for (int p = 0; p < 4; p++) {
-        const struct negotiate_list *l = client->list[parts[p]];
+    for (int p = 0; p < n; p++) {
+        const struct negotiate_list *l = lists[p];
         if (p)
             md5_update(&m, ";", 1);
         for (size_t i = 0; i < l->count; i++) {
@@ -841,4 +854,36 @@ int negotiate_fingerprint(const struct negotiate_offer *client, char out[33])
     }
     md5_hex_final(&m, out);
     return 0;
+}
+
+int negotiate_hassh(const struct negotiate_offer *client, char out[33])
+{
+    out[0] = '\0';
+    if (!client)
+        return -1;
+    const struct negotiate_list *l[4] = {client->list[NEG_KEX], client->list[NEG_CIPHER_C2S],
+                                         client->list[NEG_MAC_C2S], client->list[NEG_COMP_C2S]};
+    return hash_lists(l, 4, out);
+}
+
+int negotiate_fingerprint(const struct negotiate_offer *client, char out[33])
+{
+    out[0] = '\0';
+    if (!client)
+        return -1;
+    const struct negotiate_list *const *c = client->list;
+    const struct negotiate_list *l[8] = {c[NEG_KEX],     c[NEG_HOSTKEY], c[NEG_CIPHER_C2S], c[NEG_MAC_C2S],
+                                         c[NEG_COMP_C2S], NULL,          NULL,              NULL};
+    /* the s2c lists count only where they say something the c2s ones do
+     * not: many logs show one direction only */
+    static const enum negotiate_slot s2c[3][2] = {
+        {NEG_CIPHER_S2C, NEG_CIPHER_C2S}, {NEG_MAC_S2C, NEG_MAC_C2S}, {NEG_COMP_S2C, NEG_COMP_C2S}};
+    bool differ = false;
+    for (int k = 0; k < 3; k++) {
+        const struct negotiate_list *a = c[s2c[k][0]], *b = c[s2c[k][1]];
+        l[5 + k] = list_whole(a) ? a : b;
+        if (list_whole(a) && list_whole(b) && !list_same(a, b))
+            differ = true;
+    }
+    return hash_lists(l, differ ? 8 : 5, out);
 }

@@ -191,13 +191,24 @@ const char *negotiate_slot_direction(enum negotiate_slot slot);
 /* "unknown", "agreed", "no-match", "implicit" (NULL if out of range). */
 const char *negotiate_status_name(enum negotiate_status status);
 
-/* Client fingerprint in the spirit of HASSH (Salesforce): the lowercase hex
- * MD5 of "KEX;CIPHERS_C2S;MACS_C2S;COMPRESSION_C2S", each list its names
- * joined by commas as offered, markers included (HASSH hashes the lists as
- * sent in the client's KEXINIT). Writes 32 hex digits and a NUL into out
- * and returns 0; returns -1 and writes "" when one of the four lists is
- * unknown, partial or holds a cut or "maybe" name, since its fingerprint
- * would then not be the client's. */
+/* HASSH (Salesforce), for matching against HASSH databases: the lowercase
+ * hex MD5 of "KEX;CIPHERS_C2S;MACS_C2S;COMPRESSION_C2S", each list its
+ * names joined by commas as offered, markers included (HASSH hashes the
+ * lists as sent in the client's KEXINIT). Writes 32 hex digits and a NUL
+ * into out and returns 0; returns -1 and writes "" when one of the four
+ * lists is unknown, partial or holds a cut or "maybe" name, since its
+ * value would then not be the client's. It has no host-key field: clients
+ * that differ only in their host-key algorithms share it. */
+int negotiate_hassh(const struct negotiate_offer *client, char out[33]);
+
+/* The client fingerprint kexwatch names client types and alerts by: tells
+ * apart clients whose offers differ in any category. The lowercase hex MD5
+ * of "KEX;HOSTKEY;CIPHERS_C2S;MACS_C2S;COMPRESSION_C2S" and, only when a
+ * server-to-client list is known and differs from its client-to-server
+ * one, ";CIPHERS_S2C;MACS_S2C;COMPRESSION_S2C" (an unknown one written as
+ * its c2s list), so a log that omits identical s2c lists gives the same
+ * value. Same return and refusals as negotiate_hassh (the host-key list
+ * is required too); never equal to the client's HASSH (the strings differ). */
 int negotiate_fingerprint(const struct negotiate_offer *client, char out[33]);
 
 /* MD5 (RFC 1321) of data[0..len) as 32 lowercase hex digits and a NUL. Not

@@ -27,7 +27,8 @@ struct negotiation {
     const char *peer;        /* client address, or NULL */
     unsigned port;           /* client port, 0 when unknown */
     const char *software;    /* client software ("SSH-2.0-..." or as logged), or NULL */
-    const char *fingerprint; /* 32 hex digits, or NULL when the offer is incomplete */
+    const char *fingerprint; /* 32 hex digits (negotiate_fingerprint), or NULL when the offer is incomplete */
+    const char *hassh;       /* 32 hex digits (negotiate_hassh), or NULL when the offer is incomplete */
     int64_t time;            /* seconds since the epoch of the deciding line */
     bool failed;
     int slot;                /* failing enum negotiate_slot, or -1 */

@@ -406,6 +406,7 @@ json_t *pipeline_outcome_object(const struct pipeline *p, const struct negotiati
     json_object_set_new(cl, "port", n->port ? json_integer(n->port) : json_null());
     json_object_set_new(cl, "software", opt_str(p, n->software));
     json_object_set_new(cl, "fingerprint", opt_str(p, n->fingerprint));
+    json_object_set_new(cl, "hassh", opt_str(p, n->hassh));
     json_object_set_new(o, "client", cl);
     if (n->failed) {
         json_object_set_new(o, "category",

@@ -208,7 +208,7 @@ static void decide(struct session_table *t, struct dev *d, struct sess *s)
     }
     struct negotiate_result res;
     negotiate_run(t->db, &client, &server, &res);
-    char fp[33];
+    char fp[33], hassh[33];
     struct negotiation n = {
         .device = d->key,
         .device_name = inv ? inv->name : NULL,
@@ -221,6 +221,7 @@ static void decide(struct session_table *t, struct dev *d, struct sess *s)
         .port = s->port,
         .software = s->software[0] ? s->software : NULL,
         .fingerprint = negotiate_fingerprint(&client, fp) == 0 ? fp : NULL,
+        .hassh = negotiate_hassh(&client, hassh) == 0 ? hassh : NULL,
         .time = s->last,
         .slot = -1,
         .category = -1,

@@ -93,8 +93,8 @@ static int alert_save(struct store *s, const struct store_alert *a, bool lazy)
      * after the negotiation that raised it, so both commit in order */
     size_t bytes = 0;
     /* the object last: offsets are 16 bits, so only it may be long */
-    const char *str[11] = {a->alert_id, a->device, a->mismatch ? a->mismatch : "unclassified", a->fingerprint,
-                           a->category, a->status, a->software, a->offer, a->slot, a->address, a->object};
+    const char *str[12] = {a->alert_id, a->device, a->mismatch ? a->mismatch : "unclassified", a->fingerprint,
+                           a->category, a->status, a->software, a->offer, a->slot, a->address, a->hassh, a->object};
     /* received text is kept up to STORE_STR_MAX bytes, like a negotiation's */
     char *cuts[4] = {NULL, NULL, NULL, NULL};
     for (int i = 6; i < 10; i++)
@@ -104,7 +104,7 @@ static int alert_save(struct store *s, const struct store_alert *a, bool lazy)
     size_t dlen = strlen(a->device);
     if (dlen > STORE_STR_MAX)
         str[1] = NULL; /* cut below, at a character boundary */
-    struct sop *op = store_sop_new(str, 11, &bytes);
+    struct sop *op = store_sop_new(str, 12, &bytes);
     if (!op) {
         for (int i = 0; i < 4; i++)
             free(cuts[i]);
@@ -116,7 +116,7 @@ static int alert_save(struct store *s, const struct store_alert *a, bool lazy)
         char *cut = strndup(a->device, cut_len(a->device, STORE_STR_MAX));
         if (cut) {
             str[1] = cut;
-            op2 = store_sop_new(str, 11, &bytes);
+            op2 = store_sop_new(str, 12, &bytes);
             free(cut);
         }
         free(op);
@@ -150,7 +150,7 @@ int store_alerts_load(struct store *s, store_alert_cb cb, void *arg)
         return -1;
     sqlite3_stmt *st = prep(s, "SELECT a.alert_id, d.key, a.mismatch, a.fingerprint, a.category, a.status,"
                                " a.first_seen, a.last_seen, a.count, a.last_notified,"
-                               " a.software, a.offer, a.slot, a.address, a.object, a.fixed_at"
+                               " a.software, a.offer, a.slot, a.address, a.object, a.fixed_at, a.hassh"
                                " FROM alerts a JOIN devices d ON d.id = a.device_id WHERE a.status = 'firing'");
     if (!st)
         return -1;
@@ -173,6 +173,7 @@ int store_alerts_load(struct store *s, store_alert_cb cb, void *arg)
             .address = (const char *)sqlite3_column_text(st, 13),
             .object = (const char *)sqlite3_column_text(st, 14),
             .fixed_at = sqlite3_column_int64(st, 15),
+            .hassh = (const char *)sqlite3_column_text(st, 16),
         };
         if (a.alert_id && a.device) {
             cb(arg, &a);
@@ -237,9 +238,11 @@ int store_op_write(struct store *s, enum qkind kind, struct sop *op)
         if ((rc = store_device_id(s, store_sop_str(op, 1), op->t[1], &dev)))
             return rc;
         st = prep(s, "INSERT INTO alerts (alert_id, device_id, mismatch, fingerprint, category, status,"
-                     " first_seen, last_seen, count, last_notified, software, offer, slot, address, object, fixed_at)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+                     " first_seen, last_seen, count, last_notified, software, offer, slot, address, hassh, object,"
+                     " fixed_at)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
                      " ON CONFLICT (alert_id) DO UPDATE SET status = excluded.status,"
+                     " fingerprint = excluded.fingerprint, hassh = coalesce(excluded.hassh, alerts.hassh),"
                      " last_seen = excluded.last_seen, count = excluded.count,"
                      " last_notified = excluded.last_notified, fixed_at = excluded.fixed_at,"
                      " address = coalesce(excluded.address, alerts.address),"
@@ -255,10 +258,10 @@ int store_op_write(struct store *s, enum qkind kind, struct sop *op)
         sqlite3_bind_int64(st, 9, op->t[3]);
         if (op->t[2])
             sqlite3_bind_int64(st, 10, op->t[2]);
-        for (int i = 6; i < 11; i++)
+        for (int i = 6; i < 12; i++)
             bind_str(st, i + 5, store_sop_str(op, i));
         if (op->t[4])
-            sqlite3_bind_int64(st, 16, op->t[4]);
+            sqlite3_bind_int64(st, 17, op->t[4]);
         break;
     }
     case Q_OUTBOX_ADD:

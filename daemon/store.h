@@ -257,6 +257,9 @@ struct store_alert {
      * restored alert is re-sent and resolved with the same labels */
     const char *object;
     int64_t fixed_at; /* when a probe showed the fix applied; 0: not */
+    /* the client's HASSH (may be NULL); equal to fingerprint in alerts
+     * saved before fingerprints covered host keys (sql/006-hassh.sql) */
+    const char *hassh;
 };
 
 /* Inserts or updates an alert (by alert_id); the device row is made when

@@ -165,7 +165,7 @@ static int check_sample(const struct algo_db *db, char **f)
     if (strcmp(fp, "-") != 0) {
         char hex[33];
         memset(hex, 'x', sizeof hex);
-        int rc = negotiate_fingerprint(&client, hex);
+        int rc = negotiate_hassh(&client, hex);
         const char *want = strcmp(fp, "none") == 0 ? "" : fp;
         if ((rc == 0) != (*want != '\0') || strcmp(hex, want) != 0) {
             fprintf(stderr, "%s: fingerprint '%s' (%d), expected %s\n", id, hex, rc, fp);
@@ -556,6 +556,8 @@ static void test_many_names(void **state)
     /* The agreed name is borrowed from the client's list. */
     assert_ptr_equal(res.slot[NEG_KEX].agreed, negotiate_list_name(cl[NEG_KEX], 127));
     char hex[33];
+    assert_int_equal(negotiate_hassh(&c, hex), -1);
+    assert_string_equal(hex, "");
     assert_int_equal(negotiate_fingerprint(&c, hex), -1);
     assert_string_equal(hex, "");
     free_lists(cl);
@@ -596,7 +598,7 @@ static void test_fingerprint_edges(void **state)
     (void)state;
     char hex[33];
     memset(hex, 'x', sizeof hex);
-    assert_int_equal(negotiate_fingerprint(NULL, hex), -1);
+    assert_int_equal(negotiate_hassh(NULL, hex), -1);
     assert_string_equal(hex, "");
 
     /* Same string through MD5 directly and through the fingerprint. */
@@ -605,7 +607,7 @@ static void test_fingerprint_edges(void **state)
     struct negotiate_list *l[NEG_NSLOTS];
     struct negotiate_offer o;
     offer_from(&o, l, t);
-    assert_int_equal(negotiate_fingerprint(&o, hex), 0);
+    assert_int_equal(negotiate_hassh(&o, hex), 0);
     char direct[33];
     const char *joined = "curve25519-sha256,ext-info-c;aes128-ctr;hmac-sha2-256;none";
     negotiate_md5_hex(joined, strlen(joined), direct);
@@ -618,16 +620,65 @@ static void test_fingerprint_edges(void **state)
     longname[79] = '\0';
     t[NEG_KEX] = longname;
     offer_from(&o, l, t);
-    assert_int_equal(negotiate_fingerprint(&o, hex), -1);
+    assert_int_equal(negotiate_hassh(&o, hex), -1);
     free_lists(l);
 
     /* Empty lists are lists: ";;;". */
     const char *e[NEG_NSLOTS] = { "", NULL, "", NULL, "", NULL, "", NULL };
     offer_from(&o, l, e);
-    assert_int_equal(negotiate_fingerprint(&o, hex), 0);
+    assert_int_equal(negotiate_hassh(&o, hex), 0);
     negotiate_md5_hex(";;;", 3, direct);
     assert_string_equal(hex, direct);
     free_lists(l);
+}
+
+/* The fingerprint tells apart clients that differ only in host keys (or
+ * in s2c lists), where the HASSH cannot; identical s2c lists, logged or
+ * not, give the same fingerprint. */
+static void test_fingerprint_covers_every_category(void **state)
+{
+    (void)state;
+    const char *a[NEG_NSLOTS] = { "curve25519-sha256", "ssh-ed25519", "aes128-ctr", NULL,
+                                  "hmac-sha2-256",     NULL,          "none",       NULL };
+    const char *b[NEG_NSLOTS] = { "curve25519-sha256", "ssh-rsa", "aes128-ctr", NULL,
+                                  "hmac-sha2-256",     NULL,      "none",       NULL };
+    const char *a2[NEG_NSLOTS] = { "curve25519-sha256", "ssh-ed25519",   "aes128-ctr", "aes128-ctr",
+                                   "hmac-sha2-256",     "hmac-sha2-256", "none",       "none" };
+    const char *a3[NEG_NSLOTS] = { "curve25519-sha256", "ssh-ed25519",   "aes128-ctr", "aes256-ctr",
+                                   "hmac-sha2-256",     "hmac-sha2-256", "none",       "none" };
+    const char *nohk[NEG_NSLOTS] = { "curve25519-sha256", NULL, "aes128-ctr", NULL, "hmac-sha2-256", NULL, "none", NULL };
+    struct negotiate_list *l[5][NEG_NSLOTS];
+    struct negotiate_offer o[5];
+    offer_from(&o[0], l[0], a);
+    offer_from(&o[1], l[1], b);
+    offer_from(&o[2], l[2], a2);
+    offer_from(&o[3], l[3], a3);
+    offer_from(&o[4], l[4], nohk);
+    char fa[33], fb[33], f2[33], f3[33], ha[33], hb[33], direct[33];
+    assert_int_equal(negotiate_hassh(&o[0], ha), 0);
+    assert_int_equal(negotiate_hassh(&o[1], hb), 0);
+    assert_string_equal(ha, hb); /* the HASSH has no host-key field */
+    assert_int_equal(negotiate_fingerprint(&o[0], fa), 0);
+    assert_int_equal(negotiate_fingerprint(&o[1], fb), 0);
+    assert_string_not_equal(fa, fb);
+    assert_string_not_equal(fa, ha);
+    const char *joined = "curve25519-sha256;ssh-ed25519;aes128-ctr;hmac-sha2-256;none";
+    negotiate_md5_hex(joined, strlen(joined), direct);
+    assert_string_equal(fa, direct);
+    /* s2c lists equal to c2s ones: as if not logged */
+    assert_int_equal(negotiate_fingerprint(&o[2], f2), 0);
+    assert_string_equal(f2, fa);
+    /* an s2c list of its own: a different client */
+    assert_int_equal(negotiate_fingerprint(&o[3], f3), 0);
+    assert_string_not_equal(f3, fa);
+    joined = "curve25519-sha256;ssh-ed25519;aes128-ctr;hmac-sha2-256;none;aes256-ctr;hmac-sha2-256;none";
+    negotiate_md5_hex(joined, strlen(joined), direct);
+    assert_string_equal(f3, direct);
+    /* no host-key list: no fingerprint, though the HASSH is known */
+    assert_int_equal(negotiate_fingerprint(&o[4], f3), -1);
+    assert_int_equal(negotiate_hassh(&o[4], f3), 0);
+    for (int i = 0; i < 5; i++)
+        free_lists(l[i]);
 }
 
 static void test_slot_helpers(void **state)
@@ -678,6 +729,7 @@ int main(void)
         cmocka_unit_test(test_many_names),
         cmocka_unit_test(test_run_edges),
         cmocka_unit_test(test_fingerprint_edges),
+        cmocka_unit_test(test_fingerprint_covers_every_category),
         cmocka_unit_test(test_slot_helpers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -20,7 +20,7 @@ printf '<38>1 2026-11-24T10:00:00Z lab-unid sshd 123 - - Unable to negotiate wit
     > "$WORK/unid.log"
 "$KEXWATCH" replay --db "$DB" --outcomes "$WORK/unid.log" > "$WORK/unid.json" 2> "$WORK/r2.err"
 check "the extra failure has no client software and no fingerprint" \
-    grep -q '"outcome":"failure".*"client":{"address":"192.0.2.7","port":40000,"software":null,"fingerprint":null}' \
+    grep -q '"outcome":"failure".*"client":{"address":"192.0.2.7","port":40000,"software":null,"fingerprint":null,"hassh":null}' \
     "$WORK/unid.json"
 
 # --since edges
