@@ -430,6 +430,9 @@ static const struct keydef keys[] = {
     {"knowledge", "catalogue", K_PATH, OFF(catalogue), 0},
     {"knowledge", "keywords", K_PATH, OFF(keywords), 0},
     {"metrics", "listen", K_ADDR, OFF(metrics_listen), 0},
+    {"http", "listen", K_ADDR, OFF(metrics_listen), 0},
+    {"http", "users", K_PATH, OFF(http_users), 0},
+    {"http", "max_connections", K_UINT, OFF(http_max_connections), 100000},
     {"probe", "enable", K_BOOL, OFF(probe_enable), 0},
     {"probe", "allow", K_NETS, OFF(probe_allow), 0},
     {"probe", "port", K_UINT, OFF(probe_port), 65535},
@@ -439,7 +442,8 @@ static const struct keydef keys[] = {
     {"probe", "timeout", K_DURATION, OFF(probe_timeout), 0},
 };
 
-static const char *const known_sections[] = {"daemon", "listen", "store", "alerts", "knowledge", "metrics", "probe"};
+static const char *const known_sections[] = {"daemon", "listen", "store",  "alerts",
+                                             "knowledge", "metrics", "http", "probe"};
 static const char *const vendors[] = {"huawei", "cisco", "h3c", "openssh", "dropbear"};
 
 static char *resolve_path(const struct cfg *c, const char *value)
@@ -524,6 +528,9 @@ static void apply_key(struct ctx *x, const struct keydef *k, const char *value, 
     }
     case K_ADDR: {
         struct cfg_addr **a = (struct cfg_addr **)(void *)base;
+        if (*a && k->offset == OFF(metrics_listen))
+            add_error(x, line, "[%s] %s: the HTTP listener is already set ([http] listen and [metrics] listen "
+                      "are one setting); give it once", k->section, k->name);
         free(*a);
         *a = NULL;
         if (!*value)
@@ -894,6 +901,7 @@ static void set_defaults(struct cfg *c)
     c->probe_interval = 24 * 3600;
     c->probe_after_failure = 300;
     c->probe_max_parallel = 8;
+    c->http_max_connections = 64;
     c->probe_timeout = 10;
     c->webhook_queue = 10000;
     c->tls_verify = CFG_TLS_VERIFY_REQUIRE;
@@ -1137,6 +1145,7 @@ void cfg_free(struct cfg *c)
     free(c->catalogue);
     free(c->keywords);
     free(c->metrics_listen);
+    free(c->http_users);
     free(c->probe_allow);
     for (size_t i = 0; i < c->n_devices; i++) {
         struct cfg_device *d = &c->devices[i];

@@ -121,8 +121,10 @@ struct cfg {
     char *catalogue;
     char *keywords;
 
-    /* [metrics] */
+    /* [http] (listen also as [metrics] listen) */
     struct cfg_addr *metrics_listen; /* NULL = off */
+    char *http_users;                /* basic-auth users file, NULL = no authentication */
+    unsigned http_max_connections;   /* default 64 */
 
     /* [probe]: the daemon asks devices' SSH servers for their lists */
     bool probe_enable;          /* default no: nothing is probed */

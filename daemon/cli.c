@@ -38,7 +38,11 @@ static void usage(FILE *f)
                "  device KEY [--format F]      one device's server profile, failures and client types\n"
                "  clients [--since 30d] [--format F]\n"
                "                               client types: failures, devices they fail on, lists offered\n"
-               "                               (failures, devices, device, clients: --local for local times)\n"
+               "  alerts [--status firing|resolved] [--since 30d] [--format F]\n"
+               "                               alerts: device, mismatch, client, count and the fix\n"
+               "  daily [--since 30d] [--format F]\n"
+               "                               failures per UTC day and mismatch\n"
+               "                               (failures, devices, device, clients, alerts: --local for local times)\n"
                "  replay [--records] FILE...   run stored syslog lines ('-' = stdin) through the daemon's\n"
                "                               pipeline; prints each negotiation outcome as a JSON line\n"
                "                               (--records: every parsed record instead)\n"
@@ -641,6 +645,10 @@ int main(int argc, char **argv)
         return query_device(cfg_path, db_path, sub_argc, sub_argv);
     if (strcmp(cmd, "clients") == 0)
         return query_clients(cfg_path, db_path, sub_argc, sub_argv);
+    if (strcmp(cmd, "alerts") == 0)
+        return query_alerts(cfg_path, db_path, sub_argc, sub_argv);
+    if (strcmp(cmd, "daily") == 0)
+        return query_daily(cfg_path, db_path, sub_argc, sub_argv);
     fprintf(stderr, "kexwatch: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -23,6 +23,7 @@
 #include "cfg.h"
 #include "listen.h"
 #include "log.h"
+#include "http.h"
 #include "metrics.h"
 #include "pipeline.h"
 #include "prober.h"
@@ -46,7 +47,7 @@ struct daemon {
     struct listen *listen;
     struct store *store;
     struct alerter *alerter;
-    struct metrics *metrics;
+    struct http *http;
     struct prober *prober; /* [probe]: idle unless enable = yes */
     int paused;
     uint64_t pauses; /* times reading was paused for the database */
@@ -455,7 +456,7 @@ static void teardown(struct daemon *d)
     stats_unregister(d, sizeof *d);
     alerter_free(d->alerter);
     store_close(d->store);
-    metrics_free(d->metrics);
+    http_free(d->http);
     pipeline_free(d->pipeline);
     struct event *evs[] = {d->ev_term,     d->ev_int,  d->ev_hup,  d->ev_usr1,
                            d->ev_status,   d->ev_watchdog, d->ev_tick, d->ev_store};
@@ -594,8 +595,11 @@ int main(int argc, char **argv)
         teardown(&d);
         return 1;
     }
-    if (d.base && d.cfg->metrics_listen &&
-        metrics_new(d.base, d.cfg->metrics_listen, write_metrics, &d, &d.metrics, err, sizeof err) < 0) {
+    struct http_env henv = {.database = d.cfg->database, .users = d.cfg->http_users,
+                            .algorithms = d.cfg->algorithms, .keywords = d.cfg->keywords,
+                            .max_connections = d.cfg->http_max_connections, .metrics = write_metrics,
+                            .metrics_arg = &d};
+    if (d.base && d.cfg->metrics_listen && http_new(d.base, d.cfg->metrics_listen, &henv, &d.http, err, sizeof err) < 0) {
         log_error("%s", err);
         teardown(&d);
         return 1;

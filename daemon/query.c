@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: ISC */
-/* query: `kexwatch failures`, `devices` and `device KEY`. The store answers
- * row by row (store.h); rows are collected into a small table here so that
- * the human format can align its columns, then printed as an aligned table,
- * JSON (the SPEC's shape) or RFC 4180 CSV. Nothing here writes: the
- * database is opened STORE_READONLY, so a query never migrates or locks
- * the daemon out. */
+/* query: `kexwatch failures`, `devices`, `device KEY`, `clients`, `alerts`
+ * and `daily`, and the same questions for the daemon's API (query_run). The
+ * store answers row by row (store.h); rows are collected into a small table
+ * here so that the human format can align its columns, then printed as an
+ * aligned table, JSON (the SPEC's shape) or RFC 4180 CSV. Nothing here
+ * writes: the database is opened STORE_READONLY, so a query never migrates
+ * or locks the daemon out. */
 #include "config.h"
 
 #include <ctype.h>
@@ -21,9 +22,6 @@
 #include "query.h"
 #include "store.h"
 
-#define DEFAULT_WINDOW (30 * 86400) /* the SPEC's default --since 30d */
-
-enum format { FMT_TABLE, FMT_JSON, FMT_CSV };
 
 /* ------------------------------------------------------------------ times */
 
@@ -72,7 +70,7 @@ int query_parse_time(const char *text, long long *out)
 }
 
 /* --local: times in the tool's time zone, RFC 3339 with its offset */
-static bool local_times;
+static _Thread_local bool local_times;
 
 static void format_time(int64_t t, char *buf, size_t size)
 {
@@ -363,14 +361,14 @@ static void print_table(FILE *f, const struct table *t)
 
 /* ------------------------------------------------------- shared plumbing */
 
-static int parse_format(const char *cmd, const char *text, enum format *out)
+static int parse_format(const char *cmd, const char *text, enum query_format *out)
 {
     if (strcmp(text, "table") == 0)
-        *out = FMT_TABLE;
+        *out = QUERY_TABLE;
     else if (strcmp(text, "json") == 0)
-        *out = FMT_JSON;
+        *out = QUERY_JSON;
     else if (strcmp(text, "csv") == 0)
-        *out = FMT_CSV;
+        *out = QUERY_CSV;
     else {
         fprintf(stderr, "kexwatch %s: unknown --format '%s' (table, json or csv)\n", cmd, text);
         return -1;
@@ -445,8 +443,6 @@ static int open_store(const char *cmd, const char *cfg_path, const char *db_path
     return rc;
 }
 
-/* ---------------------------------------------------------------- failures */
-
 /* "PuTTY_Release_0.70 (fingerprint)": the software without the protocol
  * prefix every client shares, and the fingerprint that tells builds apart */
 static char *client_key(const char *software, const char *fingerprint)
@@ -467,6 +463,64 @@ static char *client_key(const char *software, const char *fingerprint)
     else
         n = asprintf(&out, "(unknown client)");
     return n < 0 ? NULL : out;
+}
+
+static void print_json_object(FILE *f, const struct table *t)
+{
+    fputc('{', f);
+    for (size_t c = 0; t->nrows && c < t->ncol; c++) {
+        const struct cell *x = &t->cells[c];
+        fprintf(f, "%s", c ? ", " : "");
+        json_string(f, t->cols[c]);
+        fputs(": ", f);
+        if (!x->s)
+            fputs("null", f);
+        else if (x->num)
+            fputs(x->s, f);
+        else
+            json_string(f, x->s);
+    }
+    fputc('}', f);
+}
+
+/* One table in fmt; a table with no rows prints empty_text as a table. */
+static void print_as(FILE *f, struct table *t, enum query_format fmt, const char *first_col, const char *empty_text)
+{
+    if (fmt == QUERY_JSON) {
+        print_json_array(f, t, "");
+        fputc('\n', f);
+    } else if (fmt == QUERY_CSV) {
+        print_csv(f, t);
+    } else if (t->nrows) {
+        if (first_col) {
+            char *n = strdup(first_col);
+            if (n) {
+                free(t->cols[0]);
+                t->cols[0] = n;
+            }
+        }
+        print_table(f, t);
+    } else {
+        fprintf(f, "%s\n", empty_text);
+    }
+}
+
+/* ---------------------------------------------------------------- failures */
+
+static const char *const by_names[] = {
+    [STORE_BY_CLIENT] = "client",       [STORE_BY_DEVICE] = "device",       [STORE_BY_CATEGORY] = "category",
+    [STORE_BY_ALGORITHM] = "algorithm", [STORE_BY_MISMATCH] = "mismatch",
+};
+
+int query_parse_by(const char *text, enum store_by *out)
+{
+    for (int i = 0; i <= STORE_BY_MISMATCH; i++) {
+        if (strcmp(by_names[i], text) == 0) {
+            *out = (enum store_by)i;
+            return 0;
+        }
+    }
+    return -1;
 }
 
 struct failures_ctx {
@@ -518,304 +572,122 @@ static int print_plan(void *arg, size_t ncol, const char *const *names, const st
     return 0;
 }
 
-/* --since DURATION into the window's start, now - DURATION, in 64 bits:
- * "100000d" works; more than INT64_MAX seconds is refused as too large.
- * Returns 0, or -1 after saying what is wrong. */
-static int parse_since(const char *cmd, const char *text, time_t now, int64_t *from)
+/* since DURATION into the window's start, now - DURATION, in 64 bits:
+ * "100000d" works; more than INT64_MAX seconds is refused as too large. */
+static int parse_since(const char *text, int64_t now, const char *prefix, int64_t *from, char *err, size_t errsize)
 {
     int64_t secs;
     int rc = cfg_parse_duration64(text, &secs);
     if (rc == -2) {
-        fprintf(stderr,
-                "kexwatch %s: --since '%s' is too large: at most %lldd (2^63 - 1 seconds), which already "
-                "reaches back before any stored time\n",
-                cmd, text, CFG_DURATION64_MAX_DAYS);
+        snprintf(err, errsize,
+                 "%ssince '%s' is too large: at most %lldd (2^63 - 1 seconds), which already reaches back "
+                 "before any stored time",
+                 prefix, text, CFG_DURATION64_MAX_DAYS);
         return -1;
     }
     if (rc < 0) {
-        fprintf(stderr, "kexwatch %s: --since '%s' is not a duration (30d, 12h, 90m, 3600s)\n", cmd, text);
+        snprintf(err, errsize, "%ssince '%s' is not a duration (30d, 12h, 90m, 3600s)", prefix, text);
         return -1;
     }
-    *from = (int64_t)now - secs;
+    *from = now - secs;
     return 0;
 }
 
-static void failures_help(FILE *f)
+int query_window(const char *since, const char *from, const char *until, int64_t now, const char *prefix,
+                 int64_t *out_from, int64_t *out_until, char *err, size_t errsize)
 {
-    fprintf(f, "Usage: kexwatch [-c CONFIG | --db PATH] failures [--since 30d | --from T --until T]\n"
-               "         [--device KEY] [--by client|device|category|algorithm|mismatch]\n"
-               "         [--local] [--format table|json|csv]\n"
-               "Failed negotiations in a time window, grouped (default --by client, --since 30d),\n"
-               "most failures first. T is RFC 3339 (2026-11-01T00:00:00Z) or a date (UTC midnight).\n"
-               "--by algorithm counts each algorithm the failing clients offered in the failing\n"
-               "category. --local: times in the local time zone, not UTC.\n"
-               "--db PATH again after the first merges several databases (not with --by algorithm).\n"
-               "Reads the database read-only. Exit 0 (also for no failures), 1 error, 2 usage.\n");
-}
-
-int query_failures(const char *cfg_path, const char *db_path, int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"since", required_argument, NULL, 's'},  {"from", required_argument, NULL, 'f'},
-        {"until", required_argument, NULL, 'u'},  {"device", required_argument, NULL, 'D'},
-        {"by", required_argument, NULL, 'b'},     {"format", required_argument, NULL, 'F'},
-        {"db", required_argument, NULL, 'd'},     {"explain", no_argument, NULL, 'E'},
-        {"local", no_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
-    };
-    static const char *const by_names[] = {
-        [STORE_BY_CLIENT] = "client",       [STORE_BY_DEVICE] = "device",       [STORE_BY_CATEGORY] = "category",
-        [STORE_BY_ALGORITHM] = "algorithm", [STORE_BY_MISMATCH] = "mismatch",
-    };
-    const char *since = NULL, *from = NULL, *until = NULL;
-    struct store_failures_query q = {.by = STORE_BY_CLIENT};
-    enum format fmt = FMT_TABLE;
-    bool explain = false;
-    int c;
-    optind = 0; /* 0, not 1: glibc then forgets the "+" (stop at the first operand) of main's scan */
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 's': since = optarg; break;
-        case 'f': from = optarg; break;
-        case 'u': until = optarg; break;
-        case 'D': q.device = optarg; break;
-        case 'd':
-            if (add_db("failures", &db_path, optarg) < 0)
-                return 2;
-            break;
-        case 'E': explain = true; break;
-        case 'L': local_times = true; break;
-        case 'b': {
-            int i = 0;
-            while (i <= STORE_BY_MISMATCH && strcmp(by_names[i], optarg) != 0)
-                i++;
-            if (i > STORE_BY_MISMATCH) {
-                fprintf(stderr, "kexwatch failures: unknown --by '%s' (client, device, category, algorithm or "
-                                "mismatch)\n",
-                        optarg);
-                return 2;
-            }
-            q.by = (enum store_by)i;
-            break;
-        }
-        case 'F':
-            if (parse_format("failures", optarg, &fmt) < 0)
-                return 2;
-            break;
-        case 'h': failures_help(stdout); return 0;
-        default: failures_help(stderr); return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "kexwatch failures: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
     if (since && (from || until)) {
-        fprintf(stderr, "kexwatch failures: give --since or --from/--until, not both\n");
-        return 2;
+        snprintf(err, errsize, "give %ssince or %sfrom/%suntil, not both", prefix, prefix, prefix);
+        return -1;
     }
-    time_t now = time(NULL);
-    q.from = (int64_t)now - DEFAULT_WINDOW;
-    q.until = INT64_MAX;
+    int64_t f = now - QUERY_DEFAULT_WINDOW, u = INT64_MAX;
     long long t;
-    if (since && parse_since("failures", since, now, &q.from) < 0)
-        return 2;
+    if (since && parse_since(since, now, prefix, &f, err, errsize) < 0)
+        return -1;
     if (from) {
         if (query_parse_time(from, &t) < 0) {
-            fprintf(stderr, "kexwatch failures: --from '%s' is not an RFC 3339 time (2026-11-01T00:00:00Z)\n",
-                    from);
-            return 2;
+            snprintf(err, errsize, "%sfrom '%s' is not an RFC 3339 time (2026-11-01T00:00:00Z)", prefix, from);
+            return -1;
         }
-        q.from = t;
+        f = t;
     } else if (until) {
-        q.from = INT64_MIN; /* --until alone: everything before it */
+        f = INT64_MIN; /* until alone: everything before it */
     }
     if (until) {
         if (query_parse_time(until, &t) < 0) {
-            fprintf(stderr, "kexwatch failures: --until '%s' is not an RFC 3339 time (2026-12-01T00:00:00Z)\n",
-                    until);
-            return 2;
+            snprintf(err, errsize, "%suntil '%s' is not an RFC 3339 time (2026-12-01T00:00:00Z)", prefix, until);
+            return -1;
         }
-        q.until = t;
+        u = t;
     }
-    if (q.until <= q.from) {
-        fprintf(stderr, "kexwatch failures: --until must be later than --from\n");
-        return 2;
+    if (u <= f) {
+        snprintf(err, errsize, "%suntil must be later than %sfrom", prefix, prefix);
+        return -1;
     }
+    *out_from = f;
+    *out_until = u;
+    return 0;
+}
 
-    if (n_extra_dbs && q.by == STORE_BY_ALGORITHM && !explain) {
-        fprintf(stderr, "kexwatch failures: --by algorithm reads one database; give one --db\n");
-        return 2;
-    }
-    struct store *s;
-    if (open_store("failures", cfg_path, db_path, &s) < 0)
-        return 1;
-    char err[1024] = "";
-    int rc;
-    if (explain) {
-        /* hidden: the plan of the exact statement the query runs, for tests */
-        rc = store_failures_plan(s, &q, print_plan, NULL, err, sizeof err);
-        if (rc < 0)
-            fprintf(stderr, "kexwatch failures: %s\n", err);
-        store_close(s);
-        return rc < 0 ? 1 : 0;
-    }
-    struct failures_ctx fc = {.by = q.by};
-    rc = n_extra_dbs ? store_failures_merged(s, &q, collect_failure, &fc, err, sizeof err)
-                     : store_failures(s, &q, collect_failure, &fc, err, sizeof err);
-    store_close(s);
+static const char *const failure_cols[] = {"key", "failures", "devices", "first_seen", "last_seen"};
+
+static int run_failures(struct store *s, const struct query_request *q, enum query_format fmt, FILE *out,
+                        char *err, size_t errsize)
+{
+    struct store_failures_query sq = {.by = q->by, .from = q->from, .until = q->until, .device = q->device};
+    struct failures_ctx fc = {.by = q->by};
+    int rc = q->merged ? store_failures_merged(s, &sq, collect_failure, &fc, err, errsize)
+                       : store_failures(s, &sq, collect_failure, &fc, err, errsize);
+    if (rc >= 0 && !fc.t.oom && table_set_cols(&fc.t, 5, failure_cols) < 0)
+        fc.t.oom = true;
     if (rc < 0 || fc.t.oom) {
-        fprintf(stderr, "kexwatch failures: %s\n", fc.t.oom ? "out of memory" : err);
+        if (fc.t.oom)
+            snprintf(err, errsize, "out of memory");
         table_free(&fc.t);
-        return 1;
+        return -1;
     }
-    if (!fc.t.cols) {
-        static const char *const cols[] = {"key", "failures", "devices", "first_seen", "last_seen"};
-        if (table_set_cols(&fc.t, 5, cols) < 0) {
-            table_free(&fc.t);
-            return 1;
-        }
-    }
-    if (fmt == FMT_JSON) {
-        print_json_array(stdout, &fc.t, "");
-        putchar('\n');
-    } else if (fmt == FMT_CSV) {
-        print_csv(stdout, &fc.t);
-    } else if (fc.t.nrows) {
-        free(fc.t.cols[0]);
-        fc.t.cols[0] = strdup(by_names[q.by]);
-        if (!fc.t.cols[0])
-            fc.t.cols[0] = strdup("key");
-        print_table(stdout, &fc.t);
-    } else {
-        printf("no failures in the window\n");
-    }
+    print_as(out, &fc.t, fmt, by_names[q->by], "no failures in the window");
     table_free(&fc.t);
-    return ferror(stdout) ? 1 : 0;
+    return 0;
 }
 
 /* ----------------------------------------------------------------- devices */
 
-/* --format, --db and --since (the failures window, default 30 days) of
- * devices and device; returns an exit code, or -1 to go on */
-static int simple_options(const char *cmd, int argc, char **argv, const char **db_path, enum format *fmt,
-                          int64_t *since, void (*help)(FILE *))
-{
-    static const struct option opts[] = {
-        {"format", required_argument, NULL, 'F'},
-        {"since", required_argument, NULL, 's'},
-        {"db", required_argument, NULL, 'd'},
-        {"local", no_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-    optind = 0; /* 0, not 1: glibc then forgets the "+" (stop at the first operand) of main's scan */
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'F':
-            if (parse_format(cmd, optarg, fmt) < 0)
-                return 2;
-            break;
-        case 'd':
-            if (add_db(cmd, db_path, optarg) < 0)
-                return 2;
-            break;
-        case 'L': local_times = true; break;
-        case 's':
-            if (parse_since(cmd, optarg, time(NULL), since) < 0)
-                return 2;
-            break;
-        case 'h': help(stdout); return 0;
-        default: help(stderr); return 2;
-        }
-    }
-    return -1;
-}
+static const char *const device_cols[] = {"key", "name", "vendor", "first_seen", "last_seen", "failures"};
 
-static void devices_help(FILE *f)
+static int run_devices(struct store *s, const struct query_request *q, enum query_format fmt, FILE *out,
+                       char *err, size_t errsize)
 {
-    fprintf(f, "Usage: kexwatch [-c CONFIG | --db PATH] devices [--since 30d] [--local] [--format table|json|csv]\n"
-               "Every device in the database, most recently seen first, with its failures since\n"
-               "--since ago (default 30 days). Repeat --db PATH to merge several databases.\n"
-               "--local prints times in the local time zone instead of UTC.\n");
-}
-
-int query_devices(const char *cfg_path, const char *db_path, int argc, char **argv)
-{
-    enum format fmt = FMT_TABLE;
-    int64_t since = (int64_t)time(NULL) - DEFAULT_WINDOW;
-    int rc = simple_options("devices", argc, argv, &db_path, &fmt, &since, devices_help);
-    if (rc >= 0)
-        return rc;
-    if (optind < argc) {
-        fprintf(stderr, "kexwatch devices: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    struct store *s;
-    if (open_store("devices", cfg_path, db_path, &s) < 0)
-        return 1;
-    char err[1024] = "";
     struct table t = {0};
-    rc = n_extra_dbs ? store_devices_merged(s, since, collect_row, &t, err, sizeof err)
-                     : store_devices(s, since, collect_row, &t, err, sizeof err);
-    store_close(s);
+    int rc = q->merged ? store_devices_merged(s, q->from, collect_row, &t, err, errsize)
+                       : store_devices(s, q->from, collect_row, &t, err, errsize);
+    if (rc >= 0 && !t.oom && table_set_cols(&t, 6, device_cols) < 0)
+        t.oom = true;
     if (rc < 0 || t.oom) {
-        fprintf(stderr, "kexwatch devices: %s\n", t.oom ? "out of memory" : err);
+        if (t.oom)
+            snprintf(err, errsize, "out of memory");
         table_free(&t);
-        return 1;
+        return -1;
     }
-    if (!t.cols) {
-        static const char *const cols[] = {"key", "name", "vendor", "first_seen", "last_seen", "failures"};
-        if (table_set_cols(&t, 6, cols) < 0) {
-            table_free(&t);
-            return 1;
+    if (fmt == QUERY_TABLE && t.nrows) {
+        char *n = strdup("failures_window");
+        if (n) {
+            free(t.cols[5]);
+            t.cols[5] = n;
         }
     }
-    if (fmt == FMT_JSON) {
-        print_json_array(stdout, &t, "");
-        putchar('\n');
-    } else if (fmt == FMT_CSV) {
-        print_csv(stdout, &t);
-    } else if (t.nrows) {
-        free(t.cols[5]);
-        t.cols[5] = strdup("failures_window");
-        if (!t.cols[5])
-            t.cols[5] = strdup("failures");
-        print_table(stdout, &t);
-    } else {
-        printf("no devices\n");
-    }
+    print_as(out, &t, fmt, NULL, "no devices");
     table_free(&t);
-    return ferror(stdout) ? 1 : 0;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ device */
 
-/* The first row of t as one JSON object (numbers bare, null for none). */
-static void print_json_row(FILE *f, const struct table *t)
-{
-    fputc('{', f);
-    for (size_t c = 0; c < t->ncol; c++) {
-        const struct cell *x = &t->cells[c];
-        fputs(c ? ", " : "", f);
-        json_string(f, t->cols[c]);
-        fputs(": ", f);
-        if (!x->s)
-            fputs("null", f);
-        else if (x->num)
-            fputs(x->s, f);
-        else
-            json_string(f, x->s);
-    }
-    fputc('}', f);
-}
-
 /* The profile part gains an "age" column (now - learned_at), computed
- * here because "now" is the tool's, not the database's. */
+ * here because "now" is the asker's, not the database's. */
 struct profile_ctx {
     struct table t;
-    time_t now;
+    int64_t now;
 };
 
 static int collect_profile(void *arg, size_t ncol, const char *const *names, const struct store_value *v)
@@ -828,7 +700,7 @@ static int collect_profile(void *arg, size_t ncol, const char *const *names, con
     }
     (void)names;
     char age[32];
-    format_age((int64_t)pc->now - v[3].num, age, sizeof age);
+    format_age(pc->now - v[3].num, age, sizeof age);
     struct cell row[5] = {
         cell_value("slot", &v[0]), cell_value("source", &v[1]), {.s = strdup(age)},
         cell_value("learned_at", &v[3]), cell_value("list", &v[2]),
@@ -886,64 +758,28 @@ static int collect_recent(void *arg, size_t ncol, const char *const *names, cons
     return 0;
 }
 
-static void device_help(FILE *f)
+static int run_device(struct store *s, const struct query_request *q, enum query_format fmt, FILE *out, char *err,
+                      size_t errsize)
 {
-    fprintf(f, "Usage: kexwatch [-c CONFIG | --db PATH] device KEY [--since 30d] [--local] [--format table|json|csv]\n"
-               "One device: what it offers as server per slot (with source and age), its latest 50\n"
-               "failures since --since ago (default 30 days) with their mismatch, and the client\n"
-               "types that failed on it, its last probe ([probe]: when, where, the server's banner\n"
-               "or the error) and its alerts in the window (fixed_at: when a probe showed the fix\n"
-               "applied). CSV prints the parts one after another, each with its header, separated\n"
-               "by a blank line. Exit 1 when the device is not in the database.\n");
-}
-
-int query_device(const char *cfg_path, const char *db_path, int argc, char **argv)
-{
-    enum format fmt = FMT_TABLE;
-    time_t now = time(NULL);
-    int64_t since = (int64_t)now - DEFAULT_WINDOW;
-    int rc = simple_options("device", argc, argv, &db_path, &fmt, &since, device_help);
-    if (rc >= 0)
-        return rc;
-    if (argc - optind != 1) {
-        fprintf(stderr, "kexwatch device: name one device KEY (see kexwatch devices)\n");
-        return 2;
-    }
-    const char *key = argv[optind];
-    if (n_extra_dbs) {
-        fprintf(stderr, "kexwatch device: reads one database; give one --db\n");
-        return 2;
-    }
-    struct store *s;
-    if (open_store("device", cfg_path, db_path, &s) < 0)
-        return 1;
-    char err[1024] = "";
+    const char *key = q->device ? q->device : "";
     struct table info = {.title = "device"}, recent = {.title = "failures"}, clients = {.title = "clients"};
     struct table probe = {.title = "probe"}, alerts = {.title = "alerts"};
-    struct profile_ctx pc = {.t = {.title = "profile"}, .now = now};
-    int found = store_device(s, STORE_DEVICE_INFO, key, since, 0, collect_row, &info, err, sizeof err);
-    rc = 0;
+    struct profile_ctx pc = {.t = {.title = "profile"}, .now = q->now};
+    int rc = 0;
+    int found = store_device(s, STORE_DEVICE_INFO, key, q->from, 0, collect_row, &info, err, errsize);
     if (found < 0 || info.oom) {
-        rc = 1;
+        rc = -1;
     } else if (found == 0) {
-        fprintf(stderr, "kexwatch device: no device '%s' in the database (see kexwatch devices)\n", key);
-        store_close(s);
-        table_free(&info);
-        return 1;
-    } else if (store_device(s, STORE_DEVICE_PROFILE, key, since, 0, collect_profile, &pc, err, sizeof err) < 0 ||
-               store_device(s, STORE_DEVICE_FAILURES, key, since, 50, collect_recent, &recent, err, sizeof err) <
+        snprintf(err, errsize, "no device '%s' in the database (see kexwatch devices)", key);
+        rc = QUERY_NOT_FOUND;
+    } else if (store_device(s, STORE_DEVICE_PROFILE, key, q->from, 0, collect_profile, &pc, err, errsize) < 0 ||
+               store_device(s, STORE_DEVICE_FAILURES, key, q->from, 50, collect_recent, &recent, err, errsize) <
                    0 ||
-               store_device(s, STORE_DEVICE_CLIENTS, key, since, 0, collect_client, &clients, err, sizeof err) <
+               store_device(s, STORE_DEVICE_CLIENTS, key, q->from, 0, collect_client, &clients, err, errsize) <
                    0 ||
-               store_device(s, STORE_DEVICE_PROBE, key, since, 0, collect_row, &probe, err, sizeof err) < 0 ||
-               store_device(s, STORE_DEVICE_ALERTS, key, since, 50, collect_row, &alerts, err, sizeof err) < 0) {
-        rc = 1;
-    }
-    store_close(s);
-    if (rc || pc.t.oom || recent.oom || clients.oom || probe.oom || alerts.oom) {
-        fprintf(stderr, "kexwatch device: %s\n", rc ? err : "out of memory");
-        rc = 1;
-        goto out;
+               store_device(s, STORE_DEVICE_PROBE, key, q->from, 0, collect_row, &probe, err, errsize) < 0 ||
+               store_device(s, STORE_DEVICE_ALERTS, key, q->from, 50, collect_row, &alerts, err, errsize) < 0) {
+        rc = -1;
     }
     /* empty parts still print their header (and [] in JSON) */
     static const char *const pcols[] = {"slot", "source", "age", "learned_at", "list"};
@@ -953,86 +789,91 @@ int query_device(const char *cfg_path, const char *db_path, int argc, char **arg
     static const char *const bcols[] = {"time", "address", "port", "banner", "error"};
     static const char *const acols[] = {"alert_id",    "status",     "mismatch",  "category", "software",
                                         "fingerprint", "first_seen", "last_seen", "count",    "fixed_at"};
-    if (table_set_cols(&pc.t, 5, pcols) < 0 || table_set_cols(&recent, 7, rcols) < 0 ||
-        table_set_cols(&clients, 4, ccols) < 0 || table_set_cols(&probe, 5, bcols) < 0 ||
-        table_set_cols(&alerts, 10, acols) < 0) {
-        rc = 1;
-        goto out;
+    if (rc == 0 && (info.oom || pc.t.oom || recent.oom || clients.oom || probe.oom || alerts.oom ||
+                    table_set_cols(&pc.t, 5, pcols) < 0 || table_set_cols(&recent, 7, rcols) < 0 ||
+                    table_set_cols(&clients, 4, ccols) < 0 || table_set_cols(&probe, 5, bcols) < 0 ||
+                    table_set_cols(&alerts, 10, acols) < 0)) {
+        snprintf(err, errsize, "out of memory");
+        rc = -1;
     }
-    if (fmt == FMT_JSON) {
+    if (rc)
+        goto out;
+    if (fmt == QUERY_JSON) {
         /* {"device": {...}, "profile": [...], "failures": [...], "clients": [...],
          *  "probe": {...} or null, "alerts": [...]} */
-        printf("{\"device\": ");
-        print_json_row(stdout, &info);
-        printf(",\n \"profile\": ");
-        print_json_array(stdout, &pc.t, " ");
-        printf(",\n \"failures\": ");
-        print_json_array(stdout, &recent, " ");
-        printf(",\n \"clients\": ");
-        print_json_array(stdout, &clients, " ");
-        printf(",\n \"probe\": ");
+        fputs("{\"device\": ", out);
+        print_json_object(out, &info);
+        fputs(",\n \"profile\": ", out);
+        print_json_array(out, &pc.t, " ");
+        fputs(",\n \"failures\": ", out);
+        print_json_array(out, &recent, " ");
+        fputs(",\n \"clients\": ", out);
+        print_json_array(out, &clients, " ");
+        fputs(",\n \"probe\": ", out);
         if (probe.nrows)
-            print_json_row(stdout, &probe);
+            print_json_object(out, &probe);
         else
-            fputs("null", stdout);
-        printf(",\n \"alerts\": ");
-        print_json_array(stdout, &alerts, " ");
-        printf("}\n");
-    } else if (fmt == FMT_CSV) {
-        print_csv(stdout, &info);
-        fputs("\r\n", stdout);
-        print_csv(stdout, &pc.t);
-        fputs("\r\n", stdout);
-        print_csv(stdout, &recent);
-        fputs("\r\n", stdout);
-        print_csv(stdout, &clients);
-        fputs("\r\n", stdout);
-        print_csv(stdout, &probe);
-        fputs("\r\n", stdout);
-        print_csv(stdout, &alerts);
+            fputs("null", out);
+        fputs(",\n \"alerts\": ", out);
+        print_json_array(out, &alerts, " ");
+        fputs("}\n", out);
+    } else if (fmt == QUERY_CSV) {
+        print_csv(out, &info);
+        fputs("\r\n", out);
+        print_csv(out, &pc.t);
+        fputs("\r\n", out);
+        print_csv(out, &recent);
+        fputs("\r\n", out);
+        print_csv(out, &clients);
+        fputs("\r\n", out);
+        print_csv(out, &probe);
+        fputs("\r\n", out);
+        print_csv(out, &alerts);
     } else {
         const struct cell *d = info.cells;
-        printf("device %s", d[0].s);
-        if (d[1].s)
-            printf(" (%s)", d[1].s);
-        if (d[2].s)
-            printf(", vendor %s", d[2].s);
-        printf(", first seen %s, last seen %s\n", d[3].s ? d[3].s : "-", d[4].s ? d[4].s : "-");
-        printf("\nserver profile:\n");
+        char *name[3] = {cell_escape(d[0].s ? d[0].s : ""), d[1].s ? cell_escape(d[1].s) : NULL,
+                         d[2].s ? cell_escape(d[2].s) : NULL};
+        fprintf(out, "device %s", name[0] ? name[0] : "");
+        if (name[1])
+            fprintf(out, " (%s)", name[1]);
+        if (name[2])
+            fprintf(out, ", vendor %s", name[2]);
+        for (int i = 0; i < 3; i++)
+            free(name[i]);
+        fprintf(out, ", first seen %s, last seen %s\n", d[3].s ? d[3].s : "-", d[4].s ? d[4].s : "-");
+        fputs("\nserver profile:\n", out);
         if (pc.t.nrows)
-            print_table(stdout, &pc.t);
+            print_table(out, &pc.t);
         else
-            printf("(none stored)\n");
-        printf("\nfailures in the window (latest %zu):\n", recent.nrows);
+            fputs("(none stored)\n", out);
+        fprintf(out, "\nfailures in the window (latest %zu):\n", recent.nrows);
         if (recent.nrows)
-            print_table(stdout, &recent);
+            print_table(out, &recent);
         else
-            printf("(none)\n");
-        printf("\nclient types that failed:\n");
+            fputs("(none)\n", out);
+        fputs("\nclient types that failed:\n", out);
         if (clients.nrows)
-            print_table(stdout, &clients);
+            print_table(out, &clients);
         else
-            printf("(none)\n");
-        printf("\nlast probe:\n");
+            fputs("(none)\n", out);
+        fputs("\nlast probe:\n", out);
         if (probe.nrows)
-            print_table(stdout, &probe);
+            print_table(out, &probe);
         else
-            printf("(never probed)\n");
-        printf("\nalerts in the window:\n");
+            fputs("(never probed)\n", out);
+        fputs("\nalerts in the window:\n", out);
         if (alerts.nrows)
-            print_table(stdout, &alerts);
+            print_table(out, &alerts);
         else
-            printf("(none)\n");
+            fputs("(none)\n", out);
     }
-    if (ferror(stdout))
-        rc = 1;
 out:
+    table_free(&probe);
+    table_free(&alerts);
     table_free(&info);
     table_free(&pc.t);
     table_free(&recent);
     table_free(&clients);
-    table_free(&probe);
-    table_free(&alerts);
     return rc;
 }
 
@@ -1061,6 +902,364 @@ static int collect_clients(void *arg, size_t ncol, const char *const *names, con
     return 0;
 }
 
+static int run_clients(struct store *s, const struct query_request *q, enum query_format fmt, FILE *out,
+                       char *err, size_t errsize)
+{
+    struct table t = {0};
+    int rc = q->merged ? store_clients_merged(s, q->from, q->until, collect_clients, &t, err, errsize)
+                       : store_clients(s, q->from, q->until, collect_clients, &t, err, errsize);
+    if (rc >= 0 && !t.oom && table_set_cols(&t, 11, clients_cols) < 0)
+        t.oom = true;
+    if (rc < 0 || t.oom) {
+        if (t.oom)
+            snprintf(err, errsize, "out of memory");
+        table_free(&t);
+        return -1;
+    }
+    if (fmt == QUERY_TABLE && t.nrows) {
+        /* the lists are too wide for a terminal: the first six columns */
+        struct table v = {.ncol = 6, .cols = t.cols, .nrows = t.nrows};
+        if (!(v.cells = malloc(t.nrows * 6 * sizeof *v.cells))) {
+            table_free(&t);
+            snprintf(err, errsize, "out of memory");
+            return -1;
+        }
+        for (size_t r = 0; r < t.nrows; r++)
+            memcpy(&v.cells[r * 6], &t.cells[r * 11], 6 * sizeof *v.cells);
+        print_table(out, &v);
+        free(v.cells);
+    } else {
+        print_as(out, &t, fmt, NULL, "no client types in the window");
+    }
+    table_free(&t);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ alerts */
+
+static const char *const alerts_cols[] = {"alert_id", "status", "device", "name", "mismatch", "category",
+                                          "client", "address", "first_seen", "last_seen", "count", "fix",
+                                          "fix_steps"};
+
+static int collect_alert(void *arg, size_t ncol, const char *const *names, const struct store_value *v)
+{
+    struct table *t = arg;
+    /* the store's columns: alert_id, status, device, name, mismatch,
+     * category, software, fingerprint, address, first_seen, last_seen,
+     * count, fix, fix_steps */
+    if (ncol != 14 || table_set_cols(t, 13, alerts_cols) < 0) {
+        t->oom = true;
+        return -1;
+    }
+    (void)names;
+    struct cell row[13];
+    for (size_t i = 0; i < 6; i++)
+        row[i] = cell_value(alerts_cols[i], &v[i]);
+    row[6] = (struct cell){.s = client_key(v[6].text, v[7].text)};
+    for (size_t i = 7; i < 13; i++)
+        row[i] = cell_value(alerts_cols[i], &v[i + 1]);
+    if (table_add(t, row) < 0) {
+        t->oom = true;
+        return -1;
+    }
+    return 0;
+}
+
+static int run_alerts(struct store *s, const struct query_request *q, enum query_format fmt, FILE *out,
+                      char *err, size_t errsize)
+{
+    struct table t = {0};
+    int rc = store_alerts(s, q->status, q->from, collect_alert, &t, err, errsize);
+    if (rc >= 0 && !t.oom && table_set_cols(&t, 13, alerts_cols) < 0)
+        t.oom = true;
+    if (rc < 0 || t.oom) {
+        if (t.oom)
+            snprintf(err, errsize, "out of memory");
+        table_free(&t);
+        return -1;
+    }
+    if (fmt == QUERY_TABLE && t.nrows) {
+        /* the fix is long and multi-line: the table shows up to count */
+        struct table v = {.ncol = 11, .cols = t.cols, .nrows = t.nrows};
+        if (!(v.cells = malloc(t.nrows * 11 * sizeof *v.cells))) {
+            table_free(&t);
+            snprintf(err, errsize, "out of memory");
+            return -1;
+        }
+        for (size_t r = 0; r < t.nrows; r++)
+            memcpy(&v.cells[r * 11], &t.cells[r * 13], 11 * sizeof *v.cells);
+        print_table(out, &v);
+        free(v.cells);
+    } else {
+        print_as(out, &t, fmt, NULL, "no alerts in the window");
+    }
+    table_free(&t);
+    return 0;
+}
+
+/* ------------------------------------------------------------------- daily */
+
+static const char *const daily_cols[] = {"day", "mismatch", "failures"};
+
+static int collect_daily(void *arg, size_t ncol, const char *const *names, const struct store_value *v)
+{
+    struct table *t = arg;
+    if (ncol != 3 || table_set_cols(t, 3, daily_cols) < 0) {
+        t->oom = true;
+        return -1;
+    }
+    struct cell row[3] = {cell_value(names[0], &v[0]),
+                          v[1].is_null ? (struct cell){.s = strdup("(unclassified)")} : cell_value(names[1], &v[1]),
+                          cell_value(names[2], &v[2])};
+    if (table_add(t, row) < 0) {
+        t->oom = true;
+        return -1;
+    }
+    return 0;
+}
+
+static int run_daily(struct store *s, const struct query_request *q, enum query_format fmt, FILE *out, char *err,
+                     size_t errsize)
+{
+    struct table t = {0};
+    int rc = store_failures_daily(s, q->from, q->until, collect_daily, &t, err, errsize);
+    if (rc >= 0 && !t.oom && table_set_cols(&t, 3, daily_cols) < 0)
+        t.oom = true;
+    if (rc < 0 || t.oom) {
+        if (t.oom)
+            snprintf(err, errsize, "out of memory");
+        table_free(&t);
+        return -1;
+    }
+    print_as(out, &t, fmt, NULL, "no failures in the window");
+    table_free(&t);
+    return 0;
+}
+
+int query_run(struct store *s, const struct query_request *q, enum query_format fmt, FILE *out, char *err,
+              size_t errsize)
+{
+    local_times = q->local_times;
+    switch (q->kind) {
+    case QUERY_FAILURES: return run_failures(s, q, fmt, out, err, errsize);
+    case QUERY_DEVICES: return run_devices(s, q, fmt, out, err, errsize);
+    case QUERY_DEVICE: return run_device(s, q, fmt, out, err, errsize);
+    case QUERY_CLIENTS: return run_clients(s, q, fmt, out, err, errsize);
+    case QUERY_ALERTS: return run_alerts(s, q, fmt, out, err, errsize);
+    case QUERY_DAILY: return run_daily(s, q, fmt, out, err, errsize);
+    }
+    snprintf(err, errsize, "unknown question");
+    return -1;
+}
+
+/* ------------------------------------------------------------ the commands */
+
+/* Opens the store, runs q, prints to stdout; the exit code. */
+static int run_command(const char *cmd, const char *cfg_path, const char *db_path, struct query_request *q,
+                       enum query_format fmt)
+{
+    struct store *s;
+    if (open_store(cmd, cfg_path, db_path, &s) < 0)
+        return 1;
+    q->merged = n_extra_dbs > 0;
+    char err[1024] = "";
+    int rc = query_run(s, q, fmt, stdout, err, sizeof err);
+    store_close(s);
+    if (rc < 0) {
+        fprintf(stderr, "kexwatch %s: %s\n", cmd, err);
+        return 1;
+    }
+    return ferror(stdout) ? 1 : 0;
+}
+
+static void failures_help(FILE *f)
+{
+    fprintf(f, "Usage: kexwatch [-c CONFIG | --db PATH] failures [--since 30d | --from T --until T]\n"
+               "         [--device KEY] [--by client|device|category|algorithm|mismatch]\n"
+               "         [--local] [--format table|json|csv]\n"
+               "Failed negotiations in a time window, grouped (default --by client, --since 30d),\n"
+               "most failures first. T is RFC 3339 (2026-11-01T00:00:00Z) or a date (UTC midnight).\n"
+               "--by algorithm counts each algorithm the failing clients offered in the failing\n"
+               "category. --local: times in the local time zone, not UTC.\n"
+               "--db PATH again after the first merges several databases (not with --by algorithm).\n"
+               "Reads the database read-only. Exit 0 (also for no failures), 1 error, 2 usage.\n");
+}
+
+int query_failures(const char *cfg_path, const char *db_path, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"since", required_argument, NULL, 's'},  {"from", required_argument, NULL, 'f'},
+        {"until", required_argument, NULL, 'u'},  {"device", required_argument, NULL, 'D'},
+        {"by", required_argument, NULL, 'b'},     {"format", required_argument, NULL, 'F'},
+        {"db", required_argument, NULL, 'd'},     {"explain", no_argument, NULL, 'E'},
+        {"local", no_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    const char *since = NULL, *from = NULL, *until = NULL;
+    struct query_request q = {.kind = QUERY_FAILURES, .by = STORE_BY_CLIENT, .now = (int64_t)time(NULL)};
+    enum query_format fmt = QUERY_TABLE;
+    bool explain = false;
+    int c;
+    optind = 0; /* 0, not 1: glibc then forgets the "+" (stop at the first operand) of main's scan */
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': since = optarg; break;
+        case 'f': from = optarg; break;
+        case 'u': until = optarg; break;
+        case 'D': q.device = optarg; break;
+        case 'd':
+            if (add_db("failures", &db_path, optarg) < 0)
+                return 2;
+            break;
+        case 'E': explain = true; break;
+        case 'L': q.local_times = true; break;
+        case 'b':
+            if (query_parse_by(optarg, &q.by) < 0) {
+                fprintf(stderr, "kexwatch failures: unknown --by '%s' (client, device, category, algorithm or "
+                                "mismatch)\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'F':
+            if (parse_format("failures", optarg, &fmt) < 0)
+                return 2;
+            break;
+        case 'h': failures_help(stdout); return 0;
+        default: failures_help(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "kexwatch failures: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    char err[1024];
+    if (query_window(since, from, until, q.now, "--", &q.from, &q.until, err, sizeof err) < 0) {
+        fprintf(stderr, "kexwatch failures: %s\n", err);
+        return 2;
+    }
+    if (n_extra_dbs && q.by == STORE_BY_ALGORITHM && !explain) {
+        fprintf(stderr, "kexwatch failures: --by algorithm reads one database; give one --db\n");
+        return 2;
+    }
+    if (explain) {
+        /* hidden: the plan of the exact statement the query runs, for tests */
+        struct store *s;
+        if (open_store("failures", cfg_path, db_path, &s) < 0)
+            return 1;
+        struct store_failures_query sq = {.by = q.by, .from = q.from, .until = q.until, .device = q.device};
+        int rc = store_failures_plan(s, &sq, print_plan, NULL, err, sizeof err);
+        if (rc < 0)
+            fprintf(stderr, "kexwatch failures: %s\n", err);
+        store_close(s);
+        return rc < 0 ? 1 : 0;
+    }
+    return run_command("failures", cfg_path, db_path, &q, fmt);
+}
+
+/* --format, --db, --local and --since (default 30 days) of the commands
+ * but failures; returns an exit code, or -1 to go on */
+static int simple_options(const char *cmd, int argc, char **argv, const char **db_path, enum query_format *fmt,
+                          struct query_request *q, void (*help)(FILE *))
+{
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'F'},
+        {"since", required_argument, NULL, 's'},
+        {"db", required_argument, NULL, 'd'},
+        {"local", no_argument, NULL, 'L'},
+        {"status", required_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    char err[1024];
+    q->now = (int64_t)time(NULL);
+    q->from = q->now - QUERY_DEFAULT_WINDOW;
+    q->until = INT64_MAX;
+    optind = 0; /* 0, not 1: glibc then forgets the "+" (stop at the first operand) of main's scan */
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'F':
+            if (parse_format(cmd, optarg, fmt) < 0)
+                return 2;
+            break;
+        case 'd':
+            if (add_db(cmd, db_path, optarg) < 0)
+                return 2;
+            break;
+        case 'L': q->local_times = true; break;
+        case 's':
+            if (query_window(optarg, NULL, NULL, q->now, "--", &q->from, &q->until, err, sizeof err) < 0) {
+                fprintf(stderr, "kexwatch %s: %s\n", cmd, err);
+                return 2;
+            }
+            break;
+        case 'S':
+            if (q->kind != QUERY_ALERTS || (strcmp(optarg, "firing") != 0 && strcmp(optarg, "resolved") != 0)) {
+                fprintf(stderr, "kexwatch %s: --status is firing or resolved (alerts only)\n", cmd);
+                return 2;
+            }
+            q->status = optarg;
+            break;
+        case 'h': help(stdout); return 0;
+        default: help(stderr); return 2;
+        }
+    }
+    return -1;
+}
+
+static void devices_help(FILE *f)
+{
+    fprintf(f, "Usage: kexwatch [-c CONFIG | --db PATH] devices [--since 30d] [--local] [--format table|json|csv]\n"
+               "Every device in the database, most recently seen first, with its failures since\n"
+               "--since ago (default 30 days). Repeat --db PATH to merge several databases.\n"
+               "--local prints times in the local time zone instead of UTC.\n");
+}
+
+int query_devices(const char *cfg_path, const char *db_path, int argc, char **argv)
+{
+    enum query_format fmt = QUERY_TABLE;
+    struct query_request q = {.kind = QUERY_DEVICES};
+    int rc = simple_options("devices", argc, argv, &db_path, &fmt, &q, devices_help);
+    if (rc >= 0)
+        return rc;
+    if (optind < argc) {
+        fprintf(stderr, "kexwatch devices: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    return run_command("devices", cfg_path, db_path, &q, fmt);
+}
+
+static void device_help(FILE *f)
+{
+    fprintf(f, "Usage: kexwatch [-c CONFIG | --db PATH] device KEY [--since 30d] [--local] [--format table|json|csv]\n"
+               "One device: what it offers as server per slot (with source and age), its latest 50\n"
+               "failures since --since ago (default 30 days) with their mismatch, and the client\n"
+               "types that failed on it, its last probe ([probe]: when, where, the server's banner\n"
+               "or the error) and its alerts in the window (fixed_at: when a probe showed the fix\n"
+               "applied). CSV prints the parts one after another, each with its header, separated\n"
+               "by a blank line. Exit 1 when the device is not in the database.\n");
+}
+
+int query_device(const char *cfg_path, const char *db_path, int argc, char **argv)
+{
+    enum query_format fmt = QUERY_TABLE;
+    struct query_request q = {.kind = QUERY_DEVICE};
+    int rc = simple_options("device", argc, argv, &db_path, &fmt, &q, device_help);
+    if (rc >= 0)
+        return rc;
+    if (argc - optind != 1) {
+        fprintf(stderr, "kexwatch device: name one device KEY (see kexwatch devices)\n");
+        return 2;
+    }
+    q.device = argv[optind];
+    if (n_extra_dbs) {
+        fprintf(stderr, "kexwatch device: reads one database; give one --db\n");
+        return 2;
+    }
+    return run_command("device", cfg_path, db_path, &q, fmt);
+}
+
 static void clients_help(FILE *f)
 {
     fprintf(f, "Usage: kexwatch [-c CONFIG | --db PATH] clients [--since 30d] [--local] [--format table|json|csv]\n"
@@ -1074,47 +1273,66 @@ static void clients_help(FILE *f)
 
 int query_clients(const char *cfg_path, const char *db_path, int argc, char **argv)
 {
-    enum format fmt = FMT_TABLE;
-    int64_t since = (int64_t)time(NULL) - DEFAULT_WINDOW;
-    int rc = simple_options("clients", argc, argv, &db_path, &fmt, &since, clients_help);
+    enum query_format fmt = QUERY_TABLE;
+    struct query_request q = {.kind = QUERY_CLIENTS};
+    int rc = simple_options("clients", argc, argv, &db_path, &fmt, &q, clients_help);
     if (rc >= 0)
         return rc;
     if (optind < argc) {
         fprintf(stderr, "kexwatch clients: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    struct store *s;
-    if (open_store("clients", cfg_path, db_path, &s) < 0)
-        return 1;
-    char err[1024] = "";
-    struct table t = {0};
-    rc = n_extra_dbs ? store_clients_merged(s, since, INT64_MAX, collect_clients, &t, err, sizeof err)
-                     : store_clients(s, since, INT64_MAX, collect_clients, &t, err, sizeof err);
-    store_close(s);
-    if (rc < 0 || t.oom || table_set_cols(&t, 11, clients_cols) < 0) {
-        fprintf(stderr, "kexwatch clients: %s\n", t.oom || rc >= 0 ? "out of memory" : err);
-        table_free(&t);
-        return 1;
+    return run_command("clients", cfg_path, db_path, &q, fmt);
+}
+
+static void alerts_help(FILE *f)
+{
+    fprintf(f, "Usage: kexwatch [-c CONFIG | --db PATH] alerts [--status firing|resolved] [--since 30d] [--local]\n"
+               "         [--format table|json|csv]\n"
+               "Alerts seen since --since ago (default 30 days), firing first, most recent first:\n"
+               "device, mismatch, client, how often, and the fix on the server (JSON and CSV also\n"
+               "carry its steps, one per line). --status keeps firing or resolved ones only.\n");
+}
+
+int query_alerts(const char *cfg_path, const char *db_path, int argc, char **argv)
+{
+    enum query_format fmt = QUERY_TABLE;
+    struct query_request q = {.kind = QUERY_ALERTS};
+    int rc = simple_options("alerts", argc, argv, &db_path, &fmt, &q, alerts_help);
+    if (rc >= 0)
+        return rc;
+    if (optind < argc) {
+        fprintf(stderr, "kexwatch alerts: unexpected argument '%s'\n", argv[optind]);
+        return 2;
     }
-    if (fmt == FMT_JSON) {
-        print_json_array(stdout, &t, "");
-        putchar('\n');
-    } else if (fmt == FMT_CSV) {
-        print_csv(stdout, &t);
-    } else if (t.nrows) {
-        /* the lists are too wide for a terminal: the first six columns */
-        struct table v = {.ncol = 6, .cols = t.cols, .nrows = t.nrows};
-        if (!(v.cells = malloc(t.nrows * 6 * sizeof *v.cells))) {
-            table_free(&t);
-            return 1;
-        }
-        for (size_t r = 0; r < t.nrows; r++)
-            memcpy(&v.cells[r * 6], &t.cells[r * 11], 6 * sizeof *v.cells);
-        print_table(stdout, &v);
-        free(v.cells);
-    } else {
-        printf("no client types in the window\n");
+    if (n_extra_dbs) {
+        fprintf(stderr, "kexwatch alerts: reads one database; give one --db\n");
+        return 2;
     }
-    table_free(&t);
-    return ferror(stdout) ? 1 : 0;
+    return run_command("alerts", cfg_path, db_path, &q, fmt);
+}
+
+static void daily_help(FILE *f)
+{
+    fprintf(f, "Usage: kexwatch [-c CONFIG | --db PATH] daily [--since 30d] [--format table|json|csv]\n"
+               "Failures per UTC day and mismatch since --since ago (default 30 days), oldest day\n"
+               "first: the numbers behind the console's chart.\n");
+}
+
+int query_daily(const char *cfg_path, const char *db_path, int argc, char **argv)
+{
+    enum query_format fmt = QUERY_TABLE;
+    struct query_request q = {.kind = QUERY_DAILY};
+    int rc = simple_options("daily", argc, argv, &db_path, &fmt, &q, daily_help);
+    if (rc >= 0)
+        return rc;
+    if (optind < argc) {
+        fprintf(stderr, "kexwatch daily: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (n_extra_dbs) {
+        fprintf(stderr, "kexwatch daily: reads one database; give one --db\n");
+        return 2;
+    }
+    return run_command("daily", cfg_path, db_path, &q, fmt);
 }

@@ -1,10 +1,20 @@
 /* SPDX-License-Identifier: ISC */
-/* query: the history commands of the kexwatch tool (failures, devices,
- * device), reading the database read-only through store's query functions.
- * Argument parsing, time parsing and the table/json/csv output live here;
- * SQL stays in store.c. */
+/* query: the history questions (failures, devices, device, clients,
+ * alerts, daily), asked by the kexwatch tool's commands and by the daemon's
+ * JSON API and console alike: both fill a struct query_request and call
+ * query_run, which reads the store and prints the answer, so the API's JSON
+ * is the tool's `--format json` byte for byte. Argument parsing of the
+ * commands, time parsing and the table/json/csv output live here; SQL
+ * stays in the store. */
 #ifndef KW_QUERY_H
 #define KW_QUERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "store.h"
 
 /* Each runs one command: argv[0] is the command's name, the rest its
  * arguments. cfg_path (-c) names the configuration whose [store] database
@@ -14,10 +24,48 @@ int query_failures(const char *cfg_path, const char *db_path, int argc, char **a
 int query_devices(const char *cfg_path, const char *db_path, int argc, char **argv);
 int query_device(const char *cfg_path, const char *db_path, int argc, char **argv);
 int query_clients(const char *cfg_path, const char *db_path, int argc, char **argv);
+int query_alerts(const char *cfg_path, const char *db_path, int argc, char **argv);
+int query_daily(const char *cfg_path, const char *db_path, int argc, char **argv);
 
 /* Parses an RFC 3339 time ("2026-11-01T00:00:00Z", offsets, fractions
  * ignored) or a date ("2026-11-01", midnight UTC) into seconds since the
  * epoch. Returns 0 or -1. */
 int query_parse_time(const char *text, long long *out);
+
+enum query_kind { QUERY_FAILURES, QUERY_DEVICES, QUERY_DEVICE, QUERY_CLIENTS, QUERY_ALERTS, QUERY_DAILY };
+enum query_format { QUERY_TABLE, QUERY_JSON, QUERY_CSV };
+
+#define QUERY_DEFAULT_WINDOW (30 * 86400) /* the SPEC's default --since 30d */
+
+struct query_request {
+    enum query_kind kind;
+    enum store_by by;     /* failures */
+    int64_t from, until;  /* the window: [from, until); the others than failures and daily use from only */
+    const char *device;   /* failures: only this device; device: its key */
+    const char *status;   /* alerts: "firing", "resolved" or NULL for both */
+    int64_t now;          /* for ages */
+    bool local_times;     /* times in the local zone (the tool's --local) */
+    bool merged;          /* the store has attached databases: the _merged queries */
+};
+
+/* Fills from/until from the window parameters as the tool and the API take
+ * them (each may be NULL): since (a duration back from now), or from and/or
+ * until (RFC 3339 times or dates); none: the last 30 days. prefix names the
+ * parameters in messages ("--" for the tool, "" for the API). Returns 0, or
+ * -1 with what is wrong in err. */
+int query_window(const char *since, const char *from, const char *until, int64_t now, const char *prefix,
+                 int64_t *out_from, int64_t *out_until, char *err, size_t errsize);
+
+/* The names of store_by for "by" (client, device, category, algorithm,
+ * mismatch): returns 0 and *out, or -1. */
+int query_parse_by(const char *text, enum store_by *out);
+
+#define QUERY_NOT_FOUND (-2)
+
+/* Asks q of s and prints the answer to out in fmt. Returns 0,
+ * QUERY_NOT_FOUND (the device of QUERY_DEVICE is not in the database: err
+ * says so, nothing printed), or -1 with what went wrong in err. */
+int query_run(struct store *s, const struct query_request *q, enum query_format fmt, FILE *out, char *err,
+              size_t errsize);
 
 #endif

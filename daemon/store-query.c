@@ -868,3 +868,50 @@ int store_clients_merged(struct store *s, int64_t from, int64_t until, store_row
         " WHERE cl.ls >= ?1 OR t.n IS NOT NULL ORDER BY failures DESC, cl.sw, cl.fp",
         from, until, NULL, cb, arg, err, errsize);
 }
+
+/* ------------------------------------------------------ alerts and the day */
+
+int store_alerts(struct store *s, const char *status, int64_t since, store_row_cb cb, void *arg, char *err,
+                 size_t errsize)
+{
+    /* at most a few thousand rows a year (one per device, mismatch and
+     * client type): read whole, sorted here */
+    static const char sql[] =
+        "SELECT a.alert_id AS alert_id, a.status AS status, d.key AS device, d.name AS name,"
+        " a.mismatch AS mismatch, a.category AS category, a.software AS software, a.fingerprint AS fingerprint,"
+        " a.address AS address, a.first_seen AS first_seen, a.last_seen AS last_seen, a.count AS count,"
+        " json_extract(a.object, '$.remediation.server') AS fix,"
+        " (SELECT group_concat(value, char(10)) FROM json_each(a.object, '$.remediation.steps')) AS fix_steps"
+        " FROM alerts a JOIN devices d ON d.id = a.device_id"
+        " WHERE a.last_seen >= ?1 AND (?2 IS NULL OR a.status = ?2)"
+        " ORDER BY a.status = 'resolved', a.last_seen DESC, a.alert_id";
+    if (!s || !cb)
+        return -1;
+    sqlite3_stmt *st;
+    if (prepare_query(s, sql, &st, err, errsize) < 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, since);
+    if (status)
+        sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+    return run_rows(s, st, cb, arg, err, errsize);
+}
+
+int store_failures_daily(struct store *s, int64_t from, int64_t until, store_row_cb cb, void *arg, char *err,
+                         size_t errsize)
+{
+    /* sql/README: failures in a window come from the covering index
+     * failures_window (time, ..., mismatch, ..., failed) */
+    static const char sql[] =
+        "SELECT date(time, 'unixepoch') AS day, mismatch AS mismatch, count(*) AS failures"
+        " FROM negotiations INDEXED BY failures_window"
+        " WHERE time >= ?1 AND time < ?2 AND failed = 1"
+        " GROUP BY day, mismatch ORDER BY day, failures DESC, mismatch";
+    if (!s || !cb)
+        return -1;
+    sqlite3_stmt *st;
+    if (prepare_query(s, sql, &st, err, errsize) < 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, until);
+    return run_rows(s, st, cb, arg, err, errsize);
+}

@@ -308,6 +308,22 @@ int store_outbox_load(struct store *s, const char *sink, store_outbox_cb cb, voi
 int store_clients(struct store *s, int64_t from, int64_t until, store_row_cb cb, void *arg, char *err,
                   size_t errsize);
 
+/* Alerts whose last_seen is at or after since, firing first, then most
+ * recently seen first; status "firing" or "resolved" keeps those only (NULL:
+ * both). Columns: alert_id, status, device (key), name, mismatch,
+ * category, software, fingerprint, address, first_seen, last_seen, count,
+ * fix (remediation.server of the alert object last sent), fix_steps
+ * (remediation.steps, one per line); both null when no object was kept
+ * (alerts saved before schema 5). Returns the rows or -1 (err). */
+int store_alerts(struct store *s, const char *status, int64_t since, store_row_cb cb, void *arg, char *err,
+                 size_t errsize);
+
+/* Failures per UTC day and mismatch in [from, until): day ("2026-11-24"),
+ * mismatch (null: unclassified), failures; oldest day first, then most
+ * failures. Returns the rows or -1 (err). */
+int store_failures_daily(struct store *s, int64_t from, int64_t until, store_row_cb cb, void *arg, char *err,
+                         size_t errsize);
+
 /* Several databases at once (kexwatch --db A --db B ...): store_attach
  * attaches another kexwatch database to a STORE_READONLY store, read-only,
  * after the checks store_open makes (at most 16 in all). The _merged

@@ -1,0 +1,1007 @@
+/* SPDX-License-Identifier: ISC */
+/* console.c: the JSON API and the HTML pages. Both ask query_run, the
+ * function behind `kexwatch ... --format json`: the API sends its text as
+ * it is, the pages parse it (jansson) and render it, so a page shows what
+ * the API and the tool say. Every string from the answer reaches the page
+ * through html() (text and attribute values alike) or url() (link
+ * parameters, percent-encoded, then html()). */
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "algo.h"
+#include "console.h"
+#include "query.h"
+#include "store.h"
+
+#define JSON_TYPE "application/json; charset=utf-8"
+#define HTML_TYPE "text/html; charset=utf-8"
+
+/* ------------------------------------------------------------ the replies */
+
+static void reply_take(struct console_reply *out, int status, const char *type, FILE *f, char **buf, size_t *len)
+{
+    if (fclose(f) != 0) {
+        free(*buf);
+        *buf = NULL;
+        *len = 0;
+        status = 500;
+    }
+    *out = (struct console_reply){.status = status, .type = type, .body = *buf, .len = *len};
+}
+
+/* {"error": what, "status": N} */
+static void reply_json_error(struct console_reply *out, int status, const char *what)
+{
+    json_t *o = json_pack("{s:s, s:i}", "error", what, "status", status);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    size_t len = text ? strlen(text) : 0;
+    if (text) {
+        char *t = realloc(text, len + 2);
+        if (t) {
+            text = t;
+            text[len++] = '\n';
+            text[len] = '\0';
+        }
+    }
+    *out = (struct console_reply){.status = text ? status : 500, .type = JSON_TYPE, .body = text, .len = len};
+}
+
+/* --------------------------------------------------------------- escaping */
+
+/* The one HTML escaping: text and quoted attribute values alike. */
+static void html(FILE *f, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        switch (*p) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&#39;", f); break;
+        default:
+            /* C0 controls but TAB and LF, and DEL, shown as U+FFFD */
+            if ((*p < 0x20 && *p != '\t' && *p != '\n') || *p == 0x7f)
+                fputs("\xef\xbf\xbd", f);
+            else
+                fputc(*p, f);
+        }
+    }
+}
+
+/* A link parameter: RFC 3986 unreserved bytes as they are, the rest %HH;
+ * then html() (a no-op on what is left, kept so every string passes it). */
+static void url(FILE *f, const char *s)
+{
+    char buf[3 * 1024 + 1];
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && o + 4 < sizeof buf; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("-._~", *p))
+            buf[o++] = (char)*p;
+        else
+            o += (size_t)snprintf(buf + o, sizeof buf - o, "%%%02X", *p);
+    }
+    buf[o] = '\0';
+    html(f, buf);
+}
+
+/* ----------------------------------------------------------- parameters */
+
+struct params {
+    const struct console_request *r;
+    const char *const *allowed;
+    const char *bad; /* the first unknown or repeated parameter */
+};
+
+static const char *param(const struct console_request *r, const char *name)
+{
+    for (size_t i = 0; i < r->nparams; i++)
+        if (strcmp(r->params[i].name, name) == 0)
+            return r->params[i].value;
+    return NULL;
+}
+
+/* The first parameter not in allowed (NULL-terminated) or given twice. */
+static const char *param_check(const struct console_request *r, const char *const *allowed)
+{
+    for (size_t i = 0; i < r->nparams; i++) {
+        bool ok = false;
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = strcmp(*a, r->params[i].name) == 0;
+        for (size_t j = 0; j < i && ok; j++)
+            ok = strcmp(r->params[j].name, r->params[i].name) != 0;
+        if (!ok)
+            return r->params[i].name;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------- API */
+
+/* Runs q as JSON into *text; returns query_run's value (err on failure). */
+static int ask(struct store *s, const struct query_request *q, char **text, size_t *len, char *err, size_t errsize)
+{
+    *text = NULL;
+    *len = 0;
+    FILE *f = open_memstream(text, len);
+    if (!f) {
+        snprintf(err, errsize, "out of memory");
+        return -1;
+    }
+    int rc = query_run(s, q, QUERY_JSON, f, err, errsize);
+    if (fclose(f) != 0 && rc == 0) {
+        snprintf(err, errsize, "out of memory");
+        rc = -1;
+    }
+    if (rc != 0) {
+        free(*text);
+        *text = NULL;
+        *len = 0;
+    }
+    return rc;
+}
+
+/* The request's question: the tool's parameters under the same names
+ * (since, from, until, device, by, status). Returns 0, or -1 with a 400
+ * message in err. */
+static int api_question(const struct console_request *r, const char *what, struct query_request *q, char *err,
+                        size_t errsize)
+{
+    static const char *const p_failures[] = {"since", "from", "until", "device", "by", NULL};
+    static const char *const p_since[] = {"since", NULL};
+    static const char *const p_alerts[] = {"since", "status", NULL};
+    *q = (struct query_request){.now = r->now, .until = INT64_MAX};
+    const char *const *allowed = p_since;
+    if (strcmp(what, "failures") == 0) {
+        q->kind = QUERY_FAILURES;
+        allowed = p_failures;
+    } else if (strcmp(what, "devices") == 0) {
+        q->kind = QUERY_DEVICES;
+    } else if (strncmp(what, "devices/", 8) == 0 && what[8]) {
+        q->kind = QUERY_DEVICE;
+        q->device = what + 8;
+    } else if (strcmp(what, "clients") == 0) {
+        q->kind = QUERY_CLIENTS;
+    } else if (strcmp(what, "alerts") == 0) {
+        q->kind = QUERY_ALERTS;
+        allowed = p_alerts;
+    } else if (strcmp(what, "daily") == 0) {
+        q->kind = QUERY_DAILY;
+    } else {
+        return 1;
+    }
+    const char *bad = param_check(r, allowed);
+    if (bad) {
+        snprintf(err, errsize, "parameter '%.64s' is unknown here or given twice; this endpoint takes:", bad);
+        for (const char *const *a = allowed; *a; a++)
+            snprintf(err + strlen(err), errsize - strlen(err), " %s", *a);
+        return -1;
+    }
+    if (query_window(param(r, "since"), param(r, "from"), param(r, "until"), r->now, "", &q->from, &q->until, err,
+                     errsize) < 0)
+        return -1;
+    const char *by = param(r, "by");
+    q->by = STORE_BY_CLIENT;
+    if (by && query_parse_by(by, &q->by) < 0) {
+        snprintf(err, errsize, "by '%.64s' is not client, device, category, algorithm or mismatch", by);
+        return -1;
+    }
+    if (q->kind == QUERY_FAILURES)
+        q->device = param(r, "device");
+    const char *status = param(r, "status");
+    if (status && strcmp(status, "firing") != 0 && strcmp(status, "resolved") != 0) {
+        snprintf(err, errsize, "status '%.64s' is not firing or resolved", status);
+        return -1;
+    }
+    q->status = status;
+    return 0;
+}
+
+static void api(struct store *s, const struct console_request *r, struct console_reply *out)
+{
+    char err[1200];
+    struct query_request q;
+    int rc = api_question(r, r->path + strlen("/api/v1/"), &q, err, sizeof err);
+    if (rc > 0) {
+        reply_json_error(out, 404,
+                         "no such endpoint; see /api/v1/failures, devices, devices/KEY, clients, alerts, daily");
+        return;
+    }
+    if (rc < 0) {
+        reply_json_error(out, 400, err);
+        return;
+    }
+    if (!s) {
+        snprintf(err, sizeof err, "the database cannot be read: %s", r->store_error ? r->store_error : "");
+        reply_json_error(out, 503, err);
+        return;
+    }
+    char *text;
+    size_t len;
+    rc = ask(s, &q, &text, &len, err, sizeof err);
+    if (rc == QUERY_NOT_FOUND)
+        reply_json_error(out, 404, err);
+    else if (rc < 0)
+        reply_json_error(out, 500, err);
+    else
+        *out = (struct console_reply){.status = 200, .type = JSON_TYPE, .body = text, .len = len};
+}
+
+void console_bad_request(const char *path, const char *what, struct console_reply *out)
+{
+    if (strncmp(path, "/api/", 5) == 0) {
+        reply_json_error(out, 400, what);
+        return;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) {
+        *out = (struct console_reply){.status = 500, .type = HTML_TYPE};
+        return;
+    }
+    fputs("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>kexwatch: bad request</title>"
+          "</head><body><p>",
+          f);
+    html(f, what);
+    fputs("</p><p><a href=\"/\">Overview</a></p></body></html>\n", f);
+    reply_take(out, 400, HTML_TYPE, f, &buf, &len);
+}
+
+/* ----------------------------------------------------------------- pages */
+
+static const struct {
+    const char *name;
+    int64_t secs;
+} windows[] = {{"24h", 86400}, {"7d", 7 * 86400}, {"30d", 30 * 86400}, {"365d", 365 * 86400}};
+
+#define CHART_DAYS 30
+
+struct page {
+    FILE *f;
+    const struct console_request *r;
+    struct store *s;
+    const char *window; /* one of windows[].name */
+    int64_t since;      /* now - the window */
+    char err[1200];
+    int status;
+};
+
+static const char *jstr(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static long long jint(json_t *o, const char *key)
+{
+    return (long long)json_integer_value(json_object_get(o, key));
+}
+
+/* The answer of q parsed, or NULL with the page's status and err set. */
+static json_t *page_ask(struct page *pg, const struct query_request *q)
+{
+    char *text;
+    size_t len;
+    int rc = ask(pg->s, q, &text, &len, pg->err, sizeof pg->err);
+    if (rc != 0) {
+        pg->status = rc == QUERY_NOT_FOUND ? 404 : 500;
+        return NULL;
+    }
+    json_error_t je;
+    json_t *o = json_loadb(text, len, 0, &je);
+    free(text);
+    if (!o) {
+        snprintf(pg->err, sizeof pg->err, "the answer did not parse: %s", je.text);
+        pg->status = 500;
+    }
+    return o;
+}
+
+static struct query_request page_question(const struct page *pg, enum query_kind kind)
+{
+    return (struct query_request){.kind = kind, .from = pg->since, .until = INT64_MAX, .now = pg->r->now};
+}
+
+/* "3d 4h", "2h 10m", "45s": how long ago t was */
+static void age(FILE *f, int64_t now, const char *rfc3339)
+{
+    long long t;
+    if (!rfc3339 || query_parse_time(rfc3339, &t) < 0) {
+        fputs("?", f);
+        return;
+    }
+    long long d = now - t;
+    if (d < 0)
+        d = 0;
+    if (d >= 86400)
+        fprintf(f, "%lldd %lldh", d / 86400, d % 86400 / 3600);
+    else if (d >= 3600)
+        fprintf(f, "%lldh %lldm", d / 3600, d % 3600 / 60);
+    else if (d >= 60)
+        fprintf(f, "%lldm", d / 60);
+    else
+        fprintf(f, "%llds", d);
+}
+
+static const char STYLE[] =
+    "*{box-sizing:border-box}"
+    "body{font:15px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1b1f24;background:#f6f7f9}"
+    "header{background:#1b2a3a;color:#fff;padding:.6em 1em;display:flex;flex-wrap:wrap;gap:.4em 1.2em;"
+    "align-items:center}"
+    "header a{color:#fff;text-decoration:none}header a.on{border-bottom:2px solid #7fc1ff}"
+    "header .brand{font-weight:600;margin-right:1em}"
+    ".win{margin-left:auto;display:flex;gap:.3em}.win a{padding:.1em .5em;border:1px solid #567;border-radius:3px}"
+    ".win a.on{background:#7fc1ff;color:#000}"
+    "main{padding:1em;max-width:1400px;margin:0 auto}"
+    "section{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:1em;margin-bottom:1em}"
+    "h1{font-size:1.3em;margin:.2em 0 .6em}h2{font-size:1.1em;margin:0 0 .6em}"
+    ".scroll{overflow-x:auto}"
+    "table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3em .5em;border-bottom:1px solid #eee;"
+    "vertical-align:top}th{font-weight:600;background:#fafbfc}td.n,th.n{text-align:right}"
+    "pre{margin:0;white-space:pre-wrap;word-break:break-all;font-size:.85em;background:#f3f4f6;padding:.4em;"
+    "border-radius:4px}"
+    "code{font-size:.85em;word-break:break-all}"
+    "button.copy{font-size:.8em;margin-top:.3em}"
+    ".empty{color:#667}.err{color:#a00}"
+    ".rating-broken{color:#fff;background:#c0392b;padding:0 .3em;border-radius:3px}"
+    ".rating-weak{background:#f5c26b;padding:0 .3em;border-radius:3px}"
+    ".rating-unknown{background:#ddd;padding:0 .3em;border-radius:3px}"
+    ".grid{display:grid;grid-template-columns:1fr 1fr;gap:1em}.grid section{margin:0}"
+    "svg{width:100%;height:auto;display:block}.legend{display:flex;flex-wrap:wrap;gap:.3em 1em;font-size:.85em}"
+    ".legend span i{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:-.1em}"
+    "@media (max-width:760px){.grid{grid-template-columns:1fr}main{padding:.5em}.win{margin-left:0}"
+    "table.wide thead{display:none}table.wide tr{display:block;border-bottom:2px solid #dde1e6;padding:.3em 0}"
+    "table.wide td{display:block;border:0;padding:.15em .3em}"
+    "table.wide td::before{content:attr(data-label) ': ';font-weight:600}}";
+
+static const char SCRIPT[] =
+    "document.addEventListener('click',function(e){var b=e.target;if(!b.classList||!b.classList.contains('copy'))"
+    "return;var t=b.previousElementSibling.textContent;if(navigator.clipboard){navigator.clipboard.writeText(t)"
+    ".then(function(){b.textContent='copied'},function(){})}else{var r=document.createRange();"
+    "r.selectNodeContents(b.previousElementSibling);var s=getSelection();s.removeAllRanges();s.addRange(r)}});";
+
+/* href to path with the window (and one more parameter when name is set) */
+static void href(struct page *pg, const char *path, const char *name, const char *value, const char *window)
+{
+    fputs(" href=\"", pg->f);
+    html(pg->f, path);
+    fputs("?window=", pg->f);
+    url(pg->f, window ? window : pg->window);
+    if (name) {
+        fputs("&amp;", pg->f);
+        url(pg->f, name);
+        fputc('=', pg->f);
+        url(pg->f, value);
+    }
+    fputc('"', pg->f);
+}
+
+static void page_head(struct page *pg, const char *title, const char *path, const char *pname, const char *pvalue)
+{
+    FILE *f = pg->f;
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>",
+          f);
+    html(f, title);
+    fputs(" · kexwatch</title><style>", f);
+    fputs(STYLE, f);
+    fputs("</style></head><body><header><span class=\"brand\">kexwatch</span>", f);
+    static const struct {
+        const char *path, *label;
+    } nav[] = {{"/", "Overview"}, {"/clients", "Client types"}, {"/devices", "Devices"}};
+    for (size_t i = 0; i < sizeof nav / sizeof nav[0]; i++) {
+        fputs("<a", f);
+        href(pg, nav[i].path, NULL, NULL, NULL);
+        if (strcmp(path, nav[i].path) == 0)
+            fputs(" class=\"on\"", f);
+        fputc('>', f);
+        html(f, nav[i].label);
+        fputs("</a>", f);
+    }
+    fputs("<nav class=\"win\" aria-label=\"window\">", f);
+    for (size_t i = 0; i < sizeof windows / sizeof windows[0]; i++) {
+        fputs("<a", f);
+        href(pg, path, pname, pvalue, windows[i].name);
+        if (strcmp(windows[i].name, pg->window) == 0)
+            fputs(" class=\"on\"", f);
+        fputc('>', f);
+        html(f, windows[i].name);
+        fputs("</a>", f);
+    }
+    fputs("</nav></header><main><h1>", f);
+    html(f, title);
+    fputs("</h1>\n", f);
+}
+
+static void page_tail(struct page *pg)
+{
+    fputs("</main><script>", pg->f);
+    fputs(SCRIPT, pg->f);
+    fputs("</script></body></html>\n", pg->f);
+}
+
+static void td(FILE *f, const char *label, const char *cls, const char *text)
+{
+    fputs("<td data-label=\"", f);
+    html(f, label);
+    fputc('"', f);
+    if (cls) {
+        fputs(" class=\"", f);
+        html(f, cls);
+        fputc('"', f);
+    }
+    fputc('>', f);
+    html(f, text ? text : "-");
+    fputs("</td>", f);
+}
+
+static void td_int(FILE *f, const char *label, long long v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", v);
+    td(f, label, "n", buf);
+}
+
+static void td_device(struct page *pg, const char *label, const char *key, const char *name)
+{
+    FILE *f = pg->f;
+    fputs("<td data-label=\"", f);
+    html(f, label);
+    fputs("\"><a class=\"device\"", f);
+    href(pg, "/device", "key", key, NULL);
+    fputs(">", f);
+    html(f, key);
+    fputs("</a>", f);
+    if (name && *name) {
+        fputs(" <span class=\"name\">(", f);
+        html(f, name);
+        fputs(")</span>", f);
+    }
+    fputs("</td>", f);
+}
+
+static void th_row(FILE *f, const char *const *cols, size_t n)
+{
+    fputs("<thead><tr>", f);
+    for (size_t i = 0; i < n; i++) {
+        fputs("<th>", f);
+        html(f, cols[i]);
+        fputs("</th>", f);
+    }
+    fputs("</tr></thead>", f);
+}
+
+/* The fix as copyable text: its steps when known, else the sentence. */
+static void td_fix(FILE *f, json_t *alert)
+{
+    const char *steps = jstr(alert, "fix_steps"), *fix = jstr(alert, "fix");
+    fputs("<td data-label=\"fix\">", f);
+    if (fix && steps && *steps) {
+        fputs("<div class=\"fixtext\">", f);
+        html(f, fix);
+        fputs("</div>", f);
+    }
+    if ((steps && *steps) || fix) {
+        fputs("<pre class=\"fix\">", f);
+        html(f, steps && *steps ? steps : fix);
+        fputs("</pre><button type=\"button\" class=\"copy\">copy</button>", f);
+    } else {
+        fputs("<span class=\"empty\">none computed</span>", f);
+    }
+    fputs("</td>", f);
+}
+
+static void alerts_table(struct page *pg, json_t *alerts, const char *device, const char *id)
+{
+    FILE *f = pg->f;
+    static const char *const cols[] = {"device", "client", "mismatch", "category", "firing for", "count", "fix"};
+    size_t shown = 0, i;
+    json_t *a;
+    fprintf(f, "<div class=\"scroll\"><table class=\"wide\" id=\"%s\">", id);
+    th_row(f, cols, 7);
+    fputs("<tbody>", f);
+    json_array_foreach(alerts, i, a) {
+        if (device && (!jstr(a, "device") || strcmp(jstr(a, "device"), device) != 0))
+            continue;
+        shown++;
+        fputs("<tr class=\"alert\" data-alert-id=\"", f);
+        html(f, jstr(a, "alert_id"));
+        fputs("\">", f);
+        td_device(pg, "device", jstr(a, "device"), jstr(a, "name"));
+        fputs("<td data-label=\"client\"><a class=\"client\"", f);
+        href(pg, "/clients", NULL, NULL, NULL);
+        fputs(">", f);
+        html(f, jstr(a, "client"));
+        fputs("</a>", f);
+        if (jstr(a, "address")) {
+            fputs("<br><code>", f);
+            html(f, jstr(a, "address"));
+            fputs("</code>", f);
+        }
+        fputs("</td>", f);
+        td(f, "mismatch", "mismatch", jstr(a, "mismatch"));
+        td(f, "category", NULL, jstr(a, "category"));
+        fputs("<td data-label=\"firing for\">", f);
+        age(f, pg->r->now, jstr(a, "first_seen"));
+        fputs("</td>", f);
+        td_int(f, "count", jint(a, "count"));
+        td_fix(f, a);
+        fputs("</tr>\n", f);
+    }
+    fputs("</tbody></table></div>", f);
+    if (!shown)
+        fputs("<p class=\"empty\">No alert is firing.</p>", f);
+}
+
+/* A colour per mismatch, stable across pages: by its place in the sorted
+ * list of mismatches the chart shows. */
+static const char *const palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+                                      "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939",
+                                      "#8c6d31", "#843c39", "#7b4173"};
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Failures per day of the last CHART_DAYS days, one bar per day stacked by
+ * mismatch: one rect per (day, mismatch) with failures. */
+static void daily_chart(struct page *pg, json_t *daily)
+{
+    FILE *f = pg->f;
+    enum { W = 900, H = 260, L = 44, B = 24, T = 10 };
+    int64_t today = pg->r->now - pg->r->now % 86400;
+    char days[CHART_DAYS][11];
+    long long total[CHART_DAYS] = {0};
+    for (int d = 0; d < CHART_DAYS; d++) {
+        time_t t = (time_t)(today - (int64_t)(CHART_DAYS - 1 - d) * 86400);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(days[d], sizeof days[d], "%Y-%m-%d", &tm);
+    }
+    const char *names[64];
+    size_t nnames = 0, i;
+    json_t *row;
+    json_array_foreach(daily, i, row) {
+        const char *m = jstr(row, "mismatch"), *day = jstr(row, "day");
+        if (!m || !day)
+            continue;
+        for (int d = 0; d < CHART_DAYS; d++)
+            if (strcmp(days[d], day) == 0)
+                total[d] += jint(row, "failures");
+        bool seen = false;
+        for (size_t k = 0; k < nnames && !seen; k++)
+            seen = strcmp(names[k], m) == 0;
+        if (!seen && nnames < 64)
+            names[nnames++] = m;
+    }
+    qsort(names, nnames, sizeof names[0], cmp_str);
+    long long max = 1;
+    for (int d = 0; d < CHART_DAYS; d++)
+        if (total[d] > max)
+            max = total[d];
+    double bw = (double)(W - L) / CHART_DAYS;
+    fprintf(f, "<svg id=\"daily\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"failures per day, last %d days\">",
+            W, H, CHART_DAYS);
+    fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#999\"/>", L, H - B, W, H - B);
+    fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"12\" text-anchor=\"end\">%lld</text>", L - 4, T + 10, max);
+    fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"12\" text-anchor=\"end\">0</text>", L - 4, H - B);
+    double plot = H - B - T;
+    for (int d = 0; d < CHART_DAYS; d++) {
+        double x = L + d * bw + 1, y = H - B;
+        if (d % 5 == 0 || d == CHART_DAYS - 1)
+            fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%s</text>", x + bw / 2,
+                    H - 6, days[d] + 5);
+        for (size_t k = 0; k < nnames; k++) {
+            json_array_foreach(daily, i, row) {
+                const char *m = jstr(row, "mismatch"), *day = jstr(row, "day");
+                if (!m || !day || strcmp(m, names[k]) != 0 || strcmp(day, days[d]) != 0)
+                    continue;
+                long long n = jint(row, "failures");
+                double h = plot * (double)n / (double)max;
+                y -= h;
+                fprintf(f, "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\" "
+                           "data-day=\"%s\" data-mismatch=\"",
+                        x, y, bw - 2, h, palette[k % (sizeof palette / sizeof palette[0])], days[d]);
+                html(f, m);
+                fprintf(f, "\" data-failures=\"%lld\"><title>%s ", n, days[d]);
+                html(f, m);
+                fprintf(f, ": %lld</title></rect>", n);
+            }
+        }
+    }
+    fputs("</svg><div class=\"legend\">", f);
+    for (size_t k = 0; k < nnames; k++) {
+        fprintf(f, "<span><i style=\"background:%s\"></i>", palette[k % (sizeof palette / sizeof palette[0])]);
+        html(f, names[k]);
+        fputs("</span>", f);
+    }
+    if (!nnames)
+        fputs("<span class=\"empty\">No failure in the last 30 days.</span>", f);
+    fputs("</div>", f);
+}
+
+/* key, failures, devices: the first n rows of a failures answer */
+static void top_table(struct page *pg, json_t *rows, const char *what, const char *id, size_t n)
+{
+    FILE *f = pg->f;
+    const char *cols[] = {what, "failures", "devices", "last seen"};
+    fprintf(f, "<div class=\"scroll\"><table id=\"%s\">", id);
+    th_row(f, cols, 4);
+    fputs("<tbody>", f);
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r) {
+        if (i == n)
+            break;
+        fputs("<tr>", f);
+        if (strcmp(what, "device") == 0) {
+            td_device(pg, what, jstr(r, "key"), NULL);
+        } else {
+            fputs("<td data-label=\"client\"><a class=\"client\"", f);
+            href(pg, "/clients", NULL, NULL, NULL);
+            fputs(">", f);
+            html(f, jstr(r, "key"));
+            fputs("</a></td>", f);
+        }
+        td_int(f, "failures", jint(r, "failures"));
+        td_int(f, "devices", jint(r, "devices"));
+        td(f, "last seen", NULL, jstr(r, "last_seen"));
+        fputs("</tr>", f);
+    }
+    fputs("</tbody></table></div>", f);
+    if (!json_array_size(rows))
+        fputs("<p class=\"empty\">No failure in the window.</p>", f);
+}
+
+static void overview(struct page *pg)
+{
+    struct query_request qa = page_question(pg, QUERY_ALERTS);
+    qa.status = "firing";
+    struct query_request qd = page_question(pg, QUERY_DAILY);
+    qd.from = pg->r->now - pg->r->now % 86400 - (int64_t)(CHART_DAYS - 1) * 86400;
+    struct query_request qc = page_question(pg, QUERY_FAILURES);
+    qc.by = STORE_BY_CLIENT;
+    struct query_request qv = page_question(pg, QUERY_FAILURES);
+    qv.by = STORE_BY_DEVICE;
+    json_t *alerts = page_ask(pg, &qa);
+    json_t *daily = alerts ? page_ask(pg, &qd) : NULL;
+    json_t *clients = daily ? page_ask(pg, &qc) : NULL;
+    json_t *devices = clients ? page_ask(pg, &qv) : NULL;
+    if (devices) {
+        FILE *f = pg->f;
+        page_head(pg, "Overview", "/", NULL, NULL);
+        fprintf(f, "<section><h2>Firing alerts (<span id=\"firing-count\">%zu</span>)</h2>",
+                json_array_size(alerts));
+        alerts_table(pg, alerts, NULL, "alerts");
+        fprintf(f, "</section><section><h2>Failures per day, last %d days, by mismatch</h2>", CHART_DAYS);
+        daily_chart(pg, daily);
+        fputs("</section><div class=\"grid\"><section><h2>Top failing client types</h2>", f);
+        top_table(pg, clients, "client", "top-clients", 10);
+        fputs("</section><section><h2>Top failing devices</h2>", f);
+        top_table(pg, devices, "device", "top-devices", 10);
+        fputs("</section></div>", f);
+        page_tail(pg);
+    }
+    json_decref(alerts);
+    json_decref(daily);
+    json_decref(clients);
+    json_decref(devices);
+}
+
+static void devices_page(struct page *pg)
+{
+    struct query_request q = page_question(pg, QUERY_DEVICES);
+    json_t *devices = page_ask(pg, &q);
+    if (!devices)
+        return;
+    FILE *f = pg->f;
+    page_head(pg, "Devices", "/devices", NULL, NULL);
+    static const char *const cols[] = {"device", "vendor", "failures", "first seen", "last seen"};
+    fputs("<section><div class=\"scroll\"><table class=\"wide\" id=\"devices\">", f);
+    th_row(f, cols, 5);
+    fputs("<tbody>", f);
+    size_t i;
+    json_t *d;
+    json_array_foreach(devices, i, d) {
+        fputs("<tr>", f);
+        td_device(pg, "device", jstr(d, "key"), jstr(d, "name"));
+        td(f, "vendor", NULL, jstr(d, "vendor"));
+        td_int(f, "failures", jint(d, "failures"));
+        td(f, "first seen", NULL, jstr(d, "first_seen"));
+        td(f, "last seen", NULL, jstr(d, "last_seen"));
+        fputs("</tr>", f);
+    }
+    fputs("</tbody></table></div>", f);
+    if (!json_array_size(devices))
+        fputs("<p class=\"empty\">No device in the database yet.</p>", f);
+    fputs("</section>", f);
+    page_tail(pg);
+    json_decref(devices);
+}
+
+/* A comma-joined list with each name's rating when it is not "ok". */
+static void rated_list(FILE *f, const struct algo_db *db, const char *slot, const char *list)
+{
+    enum algo_category cat = ALGO_NCATEGORIES;
+    if (slot) {
+        char c[16];
+        snprintf(c, sizeof c, "%.*s", (int)strcspn(slot, "_"), slot);
+        if (strcmp(c, "comp") == 0)
+            snprintf(c, sizeof c, "compression");
+        int k = algo_category_from_name(c);
+        if (k >= 0)
+            cat = (enum algo_category)k;
+    }
+    fputs("<code>", f);
+    for (const char *p = list ? list : ""; *p;) {
+        size_t n = strcspn(p, ",");
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(n < 255 ? n : 255), p);
+        html(f, name);
+        if (db && cat != ALGO_NCATEGORIES) {
+            enum algo_rating rt = algo_entry_rating(algo_db_find(db, cat, p, n));
+            if (rt != ALGO_RATING_OK && rt != ALGO_RATING_MARKER) {
+                fputs(" <span class=\"rating-", f);
+                html(f, algo_rating_name(rt));
+                fputs("\">", f);
+                html(f, algo_rating_name(rt));
+                fputs("</span>", f);
+            }
+        }
+        p += n;
+        if (*p == ',') {
+            fputs(", ", f);
+            p++;
+        }
+    }
+    fputs("</code>", f);
+}
+
+static void device_page(struct page *pg, const char *key)
+{
+    struct query_request q = page_question(pg, QUERY_DEVICE);
+    q.device = key;
+    struct query_request qa = page_question(pg, QUERY_ALERTS);
+    json_t *dev = page_ask(pg, &q);
+    json_t *alerts = dev ? page_ask(pg, &qa) : NULL;
+    if (!alerts) {
+        json_decref(dev);
+        return;
+    }
+    FILE *f = pg->f;
+    json_t *info = json_object_get(dev, "device");
+    char title[300];
+    snprintf(title, sizeof title, "Device %s", key);
+    page_head(pg, title, "/device", "key", key);
+    fputs("<section><p>", f);
+    if (jstr(info, "name")) {
+        fputs("Name <b id=\"device-name\">", f);
+        html(f, jstr(info, "name"));
+        fputs("</b>, ", f);
+    }
+    fputs("vendor <b>", f);
+    html(f, jstr(info, "vendor") ? jstr(info, "vendor") : "unknown");
+    fputs("</b>, first seen ", f);
+    html(f, jstr(info, "first_seen"));
+    fputs(", last seen ", f);
+    html(f, jstr(info, "last_seen"));
+    fputs(".</p></section>", f);
+
+    fputs("<section><h2>Alerts and their fix</h2>", f);
+    alerts_table(pg, alerts, key, "device-alerts");
+    fputs("</section>", f);
+
+    static const char *const pcols[] = {"slot", "source", "age", "learned at", "list (rating when not ok)"};
+    fputs("<section><h2>Server lists</h2><div class=\"scroll\"><table class=\"wide\" id=\"profile\">", f);
+    th_row(f, pcols, 5);
+    fputs("<tbody>", f);
+    size_t i;
+    json_t *r;
+    json_t *profile = json_object_get(dev, "profile");
+    json_array_foreach(profile, i, r) {
+        fputs("<tr>", f);
+        td(f, "slot", "slot", jstr(r, "slot"));
+        td(f, "source", "source", jstr(r, "source"));
+        td(f, "age", NULL, jstr(r, "age"));
+        td(f, "learned at", NULL, jstr(r, "learned_at"));
+        fputs("<td data-label=\"list\">", f);
+        rated_list(f, pg->r->algorithms, jstr(r, "slot"), jstr(r, "list"));
+        fputs("</td></tr>", f);
+    }
+    fputs("</tbody></table></div>", f);
+    if (!json_array_size(profile))
+        fputs("<p class=\"empty\">No server list known yet (logged, probed or configured).</p>", f);
+    fputs("</section>", f);
+
+    static const char *const ccols[] = {"client type", "failures", "first seen", "last seen"};
+    fputs("<section><h2>Client types that fail here</h2><div class=\"scroll\"><table id=\"device-clients\">", f);
+    th_row(f, ccols, 4);
+    fputs("<tbody>", f);
+    json_t *clients = json_object_get(dev, "clients");
+    json_array_foreach(clients, i, r) {
+        fputs("<tr><td data-label=\"client\"><a class=\"client\"", f);
+        href(pg, "/clients", NULL, NULL, NULL);
+        fputs(">", f);
+        html(f, jstr(r, "client"));
+        fputs("</a></td>", f);
+        td_int(f, "failures", jint(r, "failures"));
+        td(f, "first seen", NULL, jstr(r, "first_seen"));
+        td(f, "last seen", NULL, jstr(r, "last_seen"));
+        fputs("</tr>", f);
+    }
+    fputs("</tbody></table></div>", f);
+    if (!json_array_size(clients))
+        fputs("<p class=\"empty\">No failing client in the window.</p>", f);
+    fputs("</section>", f);
+
+    static const char *const fcols[] = {"time", "category", "direction", "mismatch", "evidence", "client",
+                                        "address"};
+    json_t *fails = json_object_get(dev, "failures");
+    fprintf(f, "<section><h2>Latest failures (%zu)</h2><div class=\"scroll\"><table class=\"wide\" "
+               "id=\"device-failures\">",
+            json_array_size(fails));
+    th_row(f, fcols, 7);
+    fputs("<tbody>", f);
+    json_array_foreach(fails, i, r) {
+        fputs("<tr>", f);
+        for (size_t c = 0; c < 7; c++)
+            td(f, fcols[c], NULL, jstr(r, fcols[c]));
+        fputs("</tr>", f);
+    }
+    fputs("</tbody></table></div></section>", f);
+    page_tail(pg);
+    json_decref(dev);
+    json_decref(alerts);
+}
+
+static void clients_page(struct page *pg)
+{
+    struct query_request q = page_question(pg, QUERY_CLIENTS);
+    json_t *clients = page_ask(pg, &q);
+    if (!clients)
+        return;
+    FILE *f = pg->f;
+    page_head(pg, "Client types", "/clients", NULL, NULL);
+    static const char *const cols[] = {"client type", "failures", "devices", "fails on", "first seen", "last seen",
+                                       "offers"};
+    fputs("<section><div class=\"scroll\"><table class=\"wide\" id=\"clients\">", f);
+    th_row(f, cols, 7);
+    fputs("<tbody>", f);
+    size_t i;
+    json_t *c;
+    json_array_foreach(clients, i, c) {
+        fputs("<tr class=\"client-type\">", f);
+        td(f, "client type", "client", jstr(c, "client"));
+        td_int(f, "failures", jint(c, "failures"));
+        td_int(f, "devices", jint(c, "devices"));
+        fputs("<td data-label=\"fails on\">", f);
+        const char *on = jstr(c, "fails_on");
+        for (const char *p = on ? on : ""; *p;) {
+            size_t n = strcspn(p, " ");
+            char key[1100];
+            snprintf(key, sizeof key, "%.*s", (int)(n < 1099 ? n : 1099), p);
+            fputs("<a class=\"device\"", f);
+            href(pg, "/device", "key", key, NULL);
+            fputs(">", f);
+            html(f, key);
+            fputs("</a> ", f);
+            p += n;
+            p += strspn(p, " ");
+        }
+        fputs("</td>", f);
+        td(f, "first seen", NULL, jstr(c, "first_seen"));
+        td(f, "last seen", NULL, jstr(c, "last_seen"));
+        fputs("<td data-label=\"offers\">", f);
+        static const char *const lists[] = {"kex", "hostkey", "cipher", "mac"};
+        static const char *const slots[] = {"kex", "hostkey", "cipher_c2s", "mac_c2s"};
+        for (size_t k = 0; k < 4; k++) {
+            if (!jstr(c, lists[k]))
+                continue;
+            fputs("<div><b>", f);
+            html(f, lists[k]);
+            fputs("</b> ", f);
+            rated_list(f, pg->r->algorithms, slots[k], jstr(c, lists[k]));
+            fputs("</div>", f);
+        }
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</tbody></table></div>", f);
+    if (!json_array_size(clients))
+        fputs("<p class=\"empty\">No client type in the window.</p>", f);
+    fputs("</section>", f);
+    page_tail(pg);
+    json_decref(clients);
+}
+
+static void pages(struct store *s, const struct console_request *r, struct console_reply *out)
+{
+    static const char *const p_page[] = {"window", NULL};
+    static const char *const p_device[] = {"window", "key", NULL};
+    bool is_device = strcmp(r->path, "/device") == 0;
+    if (!is_device && strcmp(r->path, "/") != 0 && strcmp(r->path, "/clients") != 0 &&
+        strcmp(r->path, "/devices") != 0) {
+        console_bad_request(r->path, "no such page: see the Overview", out);
+        out->status = 404;
+        return;
+    }
+    const char *bad = param_check(r, is_device ? p_device : p_page);
+    if (bad) {
+        console_bad_request(r->path, "unknown or repeated parameter", out);
+        return;
+    }
+    struct page pg = {.r = r, .s = s, .window = "30d", .status = 200};
+    const char *w = param(r, "window");
+    bool known = !w;
+    for (size_t i = 0; i < sizeof windows / sizeof windows[0]; i++) {
+        if ((w && strcmp(w, windows[i].name) == 0) || (!w && strcmp(windows[i].name, "30d") == 0)) {
+            pg.window = windows[i].name;
+            pg.since = r->now - windows[i].secs;
+            known = true;
+        }
+    }
+    if (!known) {
+        console_bad_request(r->path, "window is 24h, 7d, 30d or 365d", out);
+        return;
+    }
+    const char *key = param(r, "key");
+    if (is_device && !key) {
+        console_bad_request(r->path, "which device? /device?key=KEY", out);
+        return;
+    }
+    if (!s) {
+        snprintf(pg.err, sizeof pg.err, "the database cannot be read: %s", r->store_error ? r->store_error : "");
+        pg.status = 503;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    pg.f = open_memstream(&buf, &len);
+    if (!pg.f) {
+        *out = (struct console_reply){.status = 500, .type = HTML_TYPE};
+        return;
+    }
+    if (pg.status == 200) {
+        if (is_device)
+            device_page(&pg, key);
+        else if (strcmp(r->path, "/clients") == 0)
+            clients_page(&pg);
+        else if (strcmp(r->path, "/devices") == 0)
+            devices_page(&pg);
+        else
+            overview(&pg);
+    }
+    if (pg.status != 200) {
+        /* what was written of the page is dropped: the error alone */
+        fclose(pg.f);
+        free(buf);
+        buf = NULL;
+        len = 0;
+        if (!(pg.f = open_memstream(&buf, &len))) {
+            *out = (struct console_reply){.status = 500, .type = HTML_TYPE};
+            return;
+        }
+        page_head(&pg, pg.status == 404 ? "Not found" : "Error", r->path, key ? "key" : NULL, key);
+        fputs("<section><p class=\"err\">", pg.f);
+        html(pg.f, pg.err);
+        fputs("</p></section>", pg.f);
+        page_tail(&pg);
+    }
+    reply_take(out, pg.status, HTML_TYPE, pg.f, &buf, &len);
+}
+
+void console_answer(struct store *s, const struct console_request *r, struct console_reply *out)
+{
+    if (strncmp(r->path, "/api/v1/", 8) == 0)
+        api(s, r, out);
+    else if (strncmp(r->path, "/api/", 5) == 0)
+        reply_json_error(out, 404, "no such endpoint; the API is under /api/v1/");
+    else
+        pages(s, r, out);
+}
