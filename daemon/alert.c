@@ -312,9 +312,9 @@ static void register_counters(struct alerter *a)
         const char *name[4], *help[4];
     } sk[] = {
         {SINK_FILE,
-         {"file_sent", "file_failed", NULL, NULL},
-         {"alerts written to [alerts] file and synced to disk", "alerts the alert file could not take", NULL,
-          NULL}},
+         {"file_sent", "file_failed", "file_pending", NULL},
+         {"alerts written to [alerts] file and synced to disk", "alerts the alert file could not take",
+          "alerts waiting for the alert file's next fsync", NULL}},
         {SINK_SYSLOG,
          {"syslog_sent", "syslog_failed", "syslog_pending", NULL},
          {"alerts forwarded by syslog", "alerts the syslog sink could not send", "syslog notifications waiting",

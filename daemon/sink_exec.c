@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /* The exec sink: a program run per alert with the JSON on its standard
- * input (exec_timeout, at most exec_max at once, the rest waiting). */
+ * input (exec_timeout, at most exec_max at once, the rest waiting). The
+ * pipe is non-blocking: what does not fit is written when the program
+ * reads (an event on the loop), so a program that never reads its input
+ * costs a slot until exec_timeout kills it, never the event loop. */
 #include "config.h"
 
 #include <errno.h>
@@ -13,6 +16,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "cfg.h"
 #include "log.h"
@@ -31,6 +36,13 @@ struct exec_child {
     pid_t pid;
     int64_t started;
     int64_t outbox_id;
+    /* the alert not yet written to the program's stdin: buf[off..len) to
+     * the pipe wfd (non-blocking), ev waiting for it to take more; wfd -1
+     * once all is written (then closed) or given up */
+    int wfd;
+    char *buf;
+    size_t len, off;
+    struct event *ev;
 };
 
 struct exec_sink {
@@ -42,10 +54,67 @@ struct exec_sink {
     int waiting; /* for the store to commit the head's outbox row */
 };
 
+/* Ends the write to a program's stdin: closes the pipe (the program sees
+ * the end of its input) and frees what was left. */
+static void child_close_input(struct exec_child *c)
+{
+    if (c->ev)
+        event_free(c->ev);
+    c->ev = NULL;
+    if (c->wfd >= 0)
+        close(c->wfd);
+    c->wfd = -1;
+    free(c->buf);
+    c->buf = NULL;
+}
+
+/* Writes what the pipe takes now. Returns 1 when all is written (or the
+ * program went away: EPIPE), 0 when the rest waits for the program. */
+static int child_write(struct exec_child *c)
+{
+    while (c->off < c->len) {
+        ssize_t w = write(c->wfd, c->buf + c->off, c->len - c->off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        if (w <= 0)
+            return 1; /* EPIPE: it exited without reading; reaped as usual */
+        c->off += (size_t)w;
+    }
+    return 1;
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *arg)
+{
+    struct exec_sink *ex = arg;
+    (void)what;
+    /* children move in the table as others finish: found by descriptor */
+    for (unsigned i = 0; i < ex->n_running; i++) {
+        struct exec_child *c = &ex->running[i];
+        if (c->wfd == fd) {
+            if (child_write(c))
+                child_close_input(c);
+            return;
+        }
+    }
+}
+
+/* Starts the program for job; takes job->json (it becomes the input). */
 static void exec_start(struct exec_sink *ex, struct exec_job *job, int64_t now)
 {
     int p[2];
+    size_t len = strlen(job->json);
+    char *buf = realloc(job->json, len + 2);
+    if (!buf) {
+        ex->s.failed++;
+        return;
+    }
+    job->json = NULL;
+    buf[len] = '\n';
+    buf[len + 1] = '\0';
     if (pipe2(p, O_CLOEXEC) < 0) {
+        free(buf);
         ex->s.failed++;
         return;
     }
@@ -53,6 +122,7 @@ static void exec_start(struct exec_sink *ex, struct exec_job *job, int64_t now)
     if (pid < 0) {
         close(p[0]);
         close(p[1]);
+        free(buf);
         ex->s.failed++;
         return;
     }
@@ -73,21 +143,21 @@ static void exec_start(struct exec_sink *ex, struct exec_job *job, int64_t now)
         _exit(127);
     }
     close(p[0]);
-    /* an alert is a few kilobytes: it fits the pipe, so this never blocks */
-    size_t len = strlen(job->json), off = 0;
-    while (off < len) {
-        ssize_t w = write(p[1], job->json + off, len - off);
-        if (w <= 0)
-            break;
-        off += (size_t)w;
+    struct exec_child *c = &ex->running[ex->n_running++];
+    *c = (struct exec_child){.pid = pid, .started = now, .outbox_id = job->outbox_id, .wfd = p[1], .buf = buf,
+                             .len = len + 1};
+    /* the program's end only: it reads at its own pace */
+    if (fcntl(c->wfd, F_SETFL, O_NONBLOCK) < 0 || child_write(c)) {
+        child_close_input(c);
+        return;
     }
-    if (write(p[1], "\n", 1) < 0)
-        off = 0;
-    close(p[1]);
-    ex->running[ex->n_running].pid = pid;
-    ex->running[ex->n_running].started = now;
-    ex->running[ex->n_running].outbox_id = job->outbox_id;
-    ex->n_running++;
+    /* the rest when the program reads; without a loop, every tick */
+    struct event_base *base = ex->s.env->base;
+    if (base && (c->ev = event_new(base, c->wfd, EV_WRITE | EV_PERSIST, on_writable, ex)) &&
+        event_add(c->ev, NULL) < 0) {
+        event_free(c->ev);
+        c->ev = NULL;
+    }
 }
 
 /* Reaps finished programs, kills those over exec_timeout, starts waiting
@@ -113,13 +183,18 @@ static void exec_tick(struct sink *s, int64_t now)
             r = waitpid(ex->running[i].pid, &status, 0);
             status = -1;
             if (log_ratelimit_allow(s->env->rl, time(NULL), NULL))
-                log_warning("alert program %s ran longer than %u s and was killed; check it", ex->path,
-                            cfg->exec_timeout);
+                log_warning("alert program %s ran longer than %u s and was killed%s; check it", ex->path,
+                            cfg->exec_timeout,
+                            ex->running[i].wfd >= 0 ? " (it had not read the whole alert from its stdin)" : "");
         }
         if (r == 0) {
+            /* no loop to wake us: the input moves on every tick */
+            if (ex->running[i].wfd >= 0 && !ex->running[i].ev && child_write(&ex->running[i]))
+                child_close_input(&ex->running[i]);
             i++;
             continue;
         }
+        child_close_input(&ex->running[i]);
         /* the program ran: its outbox row goes either way; one that failed
          * or hung is not run again (it may have half acted), only counted
          * and reported */
@@ -210,6 +285,8 @@ static void exec_free(struct sink *s)
      * again at the next start would open a duplicate ticket */
     unsigned still = 0;
     for (unsigned i = 0; i < ex->n_running; i++) {
+        /* one still reading gets the end of its input */
+        child_close_input(&ex->running[i]);
         if (waitpid(ex->running[i].pid, NULL, WNOHANG) == 0)
             still++;
         if (ex->running[i].outbox_id && s->env->store)

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: ISC */
-/* The file sink: alerts as JSON Lines in [alerts] file (flushed to disk so
- * an acknowledged alert survives a crash), or on stdout. */
+/* The file sink: alerts as JSON Lines in [alerts] file, or on stdout. The
+ * file is written and fsync'ed by its own thread in groups (filesync.h):
+ * the event loop never waits for the disk, and an alert counts as written
+ * (file_sent) only once its fsync returned, so a counted alert survives a
+ * crash. */
 #include "config.h"
 
 #include <errno.h>
@@ -10,15 +13,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <jansson.h>
 
 #include "cfg.h"
+#include "filesync.h"
 #include "log.h"
 #include "sink.h"
 
 struct file_sink {
     struct sink s;
-    FILE *f;
+    struct filesync *f;
+    struct event *synced_ev; /* the file's thread synced a group */
     char *path;  /* NULL: stdout */
     int always;  /* stdout as JSON whatever [alerts] stdout says (replay) */
     int tty;     /* stdout was a terminal when the sink was made */
@@ -105,16 +111,47 @@ static void text_line(json_t *o, char *buf, size_t size)
     }
 }
 
-static int open_file(const char *path, FILE **out, char *err, size_t errsize)
+static int open_file(const char *path, struct filesync **out, char *err, size_t errsize)
 {
-    *out = fopen(path, "ae"); /* close-on-exec: alert programs do not inherit it */
-    if (!*out) {
+    /* close-on-exec: alert programs do not inherit it */
+    if (filesync_open(path, out) < 0) {
         snprintf(err, errsize, "%s: cannot open the alert file ([alerts] file): %s; create its directory or fix "
                  "its permissions",
                  path, strerror(errno));
         return -1;
     }
     return 0;
+}
+
+/* Counts what the file's thread synced or failed since the last look. */
+static void file_account(struct file_sink *fs)
+{
+    uint64_t synced, failed;
+    int error;
+    if (!fs->f)
+        return;
+    filesync_poll(fs->f, &synced, &failed, &error);
+    fs->s.sent += synced;
+    fs->s.failed += failed;
+    size_t bytes;
+    fs->s.pending = filesync_pending(fs->f, &bytes);
+    if (failed && log_ratelimit_allow(fs->s.env->rl, time(NULL), NULL))
+        log_error("alert file %s: %llu alert(s) could not be written: %s; alerts still go to the other sinks (check "
+                  "free space)",
+                  fs->path, (unsigned long long)failed, strerror(error));
+}
+
+static void on_synced(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    file_account(arg);
+}
+
+static void file_tick(struct sink *s, int64_t now)
+{
+    (void)now;
+    file_account((struct file_sink *)s);
 }
 
 static void file_send(struct sink *s, struct json_t *o, const char *line, const char *alert_id)
@@ -139,14 +176,16 @@ static void file_send(struct sink *s, struct json_t *o, const char *line, const 
         s->sent++;
         return;
     }
-    if (fputs(line, fs->f) < 0 || fputc('\n', fs->f) == EOF || fflush(fs->f) != 0 || fsync(fileno(fs->f)) != 0) {
+    /* counted in file_account once synced */
+    if (filesync_append(fs->f, line, strlen(line)) < 0) {
         s->failed++;
         if (log_ratelimit_allow(s->env->rl, time(NULL), NULL))
-            log_error("alert file %s: write failed: %s; alerts still go to the other sinks (check free space)",
-                      fs->path, strerror(errno));
+            log_error("alert file %s: %u MiB of alerts are waiting for the disk; this one was not written (it "
+                      "still goes to the other sinks); check the disk",
+                      fs->path, FILESYNC_MAX_BYTES >> 20);
         return;
     }
-    s->sent++;
+    s->pending++;
 }
 
 static int file_reopen(struct sink *s, const struct cfg *cfg, char *err, size_t errsize)
@@ -154,18 +193,19 @@ static int file_reopen(struct sink *s, const struct cfg *cfg, char *err, size_t 
     struct file_sink *fs = (struct file_sink *)s;
     if (!fs->path)
         return 0;
-    FILE *f;
     char *path = strdup(cfg->alert_file);
     if (!path) {
         snprintf(err, errsize, "out of memory");
         return -1;
     }
-    if (open_file(path, &f, err, errsize) < 0) {
+    /* alerts written before this go to the old file, later ones to the new */
+    if (filesync_reopen(fs->f, path) < 0) {
+        snprintf(err, errsize, "%s: cannot open the alert file ([alerts] file): %s; create its directory or fix "
+                 "its permissions",
+                 path, strerror(errno));
         free(path);
         return -1;
     }
-    fclose(fs->f);
-    fs->f = f;
     free(fs->path);
     fs->path = path;
     return 0;
@@ -174,8 +214,13 @@ static int file_reopen(struct sink *s, const struct cfg *cfg, char *err, size_t 
 static void file_free(struct sink *s)
 {
     struct file_sink *fs = (struct file_sink *)s;
-    if (fs->path && fs->f)
-        fclose(fs->f);
+    if (fs->synced_ev)
+        event_free(fs->synced_ev);
+    /* what is queued is written and synced before the file closes */
+    uint64_t lost = filesync_close(fs->f);
+    if (lost)
+        log_error("alert file %s: %llu alert(s) could not be written before closing (check free space)", fs->path,
+                  (unsigned long long)lost);
     free(fs->path);
     free(fs);
 }
@@ -183,6 +228,7 @@ static void file_free(struct sink *s)
 static const struct sink_ops file_ops = {
     .name = "file",
     .send = file_send,
+    .tick = file_tick,
     .reopen = file_reopen,
     .free = file_free,
 };
@@ -202,6 +248,14 @@ int sink_file_new(const struct sink_env *env, const char *path, int always, stru
     fs->always = always;
     fs->tty = !path && isatty(STDOUT_FILENO);
     if (path && open_file(path, &fs->f, err, errsize) < 0) {
+        file_free(&fs->s);
+        return -1;
+    }
+    /* without a loop the counts are taken every tick */
+    if (fs->f && env->base &&
+        (!(fs->synced_ev = event_new(env->base, filesync_notify_fd(fs->f), EV_READ | EV_PERSIST, on_synced, fs)) ||
+         event_add(fs->synced_ev, NULL) < 0)) {
+        snprintf(err, errsize, "out of memory");
         file_free(&fs->s);
         return -1;
     }

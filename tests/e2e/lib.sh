@@ -124,6 +124,20 @@ counter() {
     grep "^$1 " "$WORK/stderr" | tail -n 1 | cut -d' ' -f2
 }
 
+# usr1_ms: milliseconds until the daemon answers SIGUSR1 with its counters
+# (bounded: 5 s): how long its event loop takes to get round to a signal
+usr1_ms() {
+    local before t0
+    before=$(grep -c '^udp_datagrams ' "$WORK/stderr")
+    t0=$(date +%s%N)
+    kill -USR1 "$DAEMON_PID"
+    for _ in $(seq 1 250); do
+        [ "$(grep -c '^udp_datagrams ' "$WORK/stderr")" -gt "$before" ] && break
+        sleep 0.02
+    done
+    echo $((($(date +%s%N) - t0) / 1000000))
+}
+
 # stop_daemon: SIGTERM, then the exit status (bounded: 10 s)
 stop_daemon() {
     kill -TERM "$DAEMON_PID"
@@ -202,6 +216,16 @@ PY
     NOTIFY_PID=$!
     EXTRA_CLEANUP='kill $NOTIFY_PID 2>/dev/null'
     for _ in $(seq 1 50); do [ -S "$1" ] && break; sleep 0.1; done
+}
+
+# build_shim NAME: builds the LD_PRELOAD shim tests/e2e/NAME.c as
+# $WORK/NAME.so (slowfsync: fsync and fdatasync sleep KW_SLOW_FSYNC_MS while
+# the file KW_SLOW_FSYNC_FLAG exists; smallpipe: every pipe holds one page).
+# Needs a C compiler ($CC or cc). The shims are not built with the
+# sanitizers: ASan is told to accept them.
+build_shim() {
+    export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
+    "${CC:-cc}" -shared -fPIC -O2 -o "$WORK/$1.so" "$KW_SRCDIR/tests/e2e/$1.c" -ldl
 }
 
 finish() {
