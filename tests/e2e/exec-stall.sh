@@ -54,11 +54,11 @@ big=$(python3 -c 'import sys; print(max(len(l) for l in open(sys.argv[1])))' "$W
 check "the alerts are larger than the pipe ($big bytes)" test "$big" -gt 4096
 wait "$LOAD"
 sent=$(cat "$WORK/sent")
-for _ in $(seq 1 30); do [ "$(counter messages_udp)" -ge "$sent" ] && break; sleep 0.1; done
+for _ in $(seq 1 30); do [ "$(counter messages_udp)" -ge "$sent" ] 2> /dev/null && break; sleep 0.1; done
 is "the daemon kept receiving: every datagram read ($sent sent, kernel drops $(counter udp_kernel_drops))" \
     "$(counter messages_udp)" "$sent"
 # the two sleepers were killed at 3 s; the third alert's program got a slot
-for _ in $(seq 1 50); do [ "$(counter exec_failed)" -ge 3 ] && break; sleep 0.2; done
+for _ in $(seq 1 50); do [ "$(counter exec_failed)" -ge 3 ] 2> /dev/null && break; sleep 0.2; done
 check "each program that did not read was killed at exec_timeout and counted ($(counter exec_failed) failed)" \
     test "$(counter exec_failed)" -ge 2
 check "and the operator is told why" grep -q "ran longer than 3 s and was killed (it had not read the whole alert" \
