@@ -130,23 +130,39 @@ static int bind_window(sqlite3_stmt *st, const struct store_failures_query *q)
     return rc;
 }
 
-int store_failures_plan(struct store *s, const struct store_failures_query *q, store_row_cb cb, void *arg,
-                        char *err, size_t errsize)
+/* Prepares the failures query q (as EXPLAIN QUERY PLAN when explain) with
+ * its window and device bound. 0 and *out, or -1 with err set. */
+static int prepare_failures(struct store *s, const struct store_failures_query *q, bool explain, sqlite3_stmt **out,
+                            char *err, size_t errsize)
 {
+    static const char prefix[] = "EXPLAIN QUERY PLAN ";
+    size_t skip = explain ? sizeof prefix - 1 : 0;
     char sql[1200];
-    memcpy(sql, "EXPLAIN QUERY PLAN ", 19);
-    if (!s || !q || !cb || failures_sql(q, sql + 19, sizeof sql - 19) < 0) {
+    memcpy(sql, prefix, skip);
+    if (!s || !q || failures_sql(q, sql + skip, sizeof sql - skip) < 0) {
         set_err(err, errsize, "invalid failures query");
         return -1;
     }
-    sqlite3_stmt *st;
-    if (prepare_query(s, sql, &st, err, errsize) < 0)
+    if (prepare_query(s, sql, out, err, errsize) < 0)
         return -1;
-    if (bind_window(st, q) != SQLITE_OK) {
-        sqlite3_finalize(st);
+    if (bind_window(*out, q) != SQLITE_OK) {
+        sqlite3_finalize(*out);
         set_err(err, errsize, "%s: cannot bind: %s", s->path, sqlite3_errmsg(s->db));
         return -1;
     }
+    return 0;
+}
+
+int store_failures_plan(struct store *s, const struct store_failures_query *q, store_row_cb cb, void *arg,
+                        char *err, size_t errsize)
+{
+    sqlite3_stmt *st;
+    if (!cb) {
+        set_err(err, errsize, "invalid failures query");
+        return -1;
+    }
+    if (prepare_failures(s, q, true, &st, err, errsize) < 0)
+        return -1;
     return run_rows(s, st, cb, arg, err, errsize);
 }
 
@@ -312,19 +328,13 @@ out:
 int store_failures(struct store *s, const struct store_failures_query *q, store_row_cb cb, void *arg, char *err,
                    size_t errsize)
 {
-    char sql[1200];
-    if (!s || !q || !cb || failures_sql(q, sql, sizeof sql) < 0) {
+    sqlite3_stmt *st;
+    if (!cb) {
         set_err(err, errsize, "invalid failures query");
         return -1;
     }
-    sqlite3_stmt *st;
-    if (prepare_query(s, sql, &st, err, errsize) < 0)
+    if (prepare_failures(s, q, false, &st, err, errsize) < 0)
         return -1;
-    if (bind_window(st, q) != SQLITE_OK) {
-        sqlite3_finalize(st);
-        set_err(err, errsize, "%s: cannot bind: %s", s->path, sqlite3_errmsg(s->db));
-        return -1;
-    }
     if (q->by == STORE_BY_ALGORITHM)
         return failures_by_algorithm(s, q, st, cb, arg, err, errsize);
     return run_rows(s, st, cb, arg, err, errsize);
