@@ -18,8 +18,7 @@ HPORT=$(free_port)
 write_config "$PORT" "identify = hostname"
 printf '#!/bin/sh\ncat > /dev/null\n' > "$WORK/hook.sh"
 chmod +x "$WORK/hook.sh"
-sed -i "s|^stdout = no|stdout = no\nsyslog = udp://127.0.0.1:$SPORT\nexec = $WORK/hook.sh\nwebhook = http://127.0.0.1:$HPORT/\nwebhook_queue = 1|" \
-    "$WORK/kexwatch.conf"
+add_alerts "syslog = udp://127.0.0.1:$SPORT" "exec = $WORK/hook.sh" "webhook = http://127.0.0.1:$HPORT/" "webhook_queue = 1"
 printf '\n[metrics]\nlisten = 127.0.0.1:%s\n' "$MPORT" >> "$WORK/kexwatch.conf"
 
 # a stand-in for PID 1's notify socket, when the daemon is built with libsystemd

@@ -26,7 +26,7 @@ with open(os.path.join(os.path.dirname(sys.argv[0]), "probe.json"), "a") as out:
 PY
 chmod +x "$WORK/probe.py"
 write_config "$PORT" "identify = hostname"
-sed -i "s|^stdout = no|stdout = no\nexec = $WORK/probe.py|" "$WORK/kexwatch.conf"
+add_alerts "exec = $WORK/probe.py"
 printf '\n[metrics]\nlisten = 127.0.0.1:%s\n' "$MPORT" >> "$WORK/kexwatch.conf"
 # descriptors this shell hands down (make's log, a harness's pipes): the
 # daemon inherits them and did not open them, so they are not its to mark

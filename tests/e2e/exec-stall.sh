@@ -17,7 +17,7 @@ printf '#!/bin/sh\n: > "$(dirname "$0")/ran.$$"\nsleep 20\n' > "$WORK/sleeper.sh
 chmod +x "$WORK/sleeper.sh"
 write_config "$PORT" "identify = hostname
 max_message = 1m"
-sed -i "s|^stdout = no|stdout = no\nexec = $WORK/sleeper.sh\nexec_timeout = 3s\nexec_max = 2|" "$WORK/kexwatch.conf"
+add_alerts "exec = $WORK/sleeper.sh" "exec_timeout = 3s" "exec_max = 2"
 LD_PRELOAD=$WORK/smallpipe.so check "kexwatchd starts with a program that never reads its input" start_daemon
 
 # 8 s of 1,000 ordinary datagrams a second

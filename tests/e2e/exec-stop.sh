@@ -15,7 +15,7 @@ sleep 20
 SH
 chmod +x "$WORK/slow.sh"
 write_config "$PORT" "identify = hostname"
-sed -i "s|^stdout = no|stdout = no\nexec = $WORK/slow.sh\nexec_timeout = 60s|" "$WORK/kexwatch.conf"
+add_alerts "exec = $WORK/slow.sh" "exec_timeout = 60s"
 check "kexwatchd starts with an exec sink" start_daemon
 head -n 1 "$KW_TESTDATA/corpus/published/published.log" | tr -d '\n' > /dev/udp/127.0.0.1/"$PORT"
 for _ in $(seq 1 100); do [ -s "$WORK/runs.txt" ] && break; sleep 0.1; done

@@ -74,8 +74,7 @@ PORT=$(free_port)
 HPORT=$(free_port)
 while [ "$HPORT" = "$PORT" ]; do HPORT=$(free_port); done
 write_config "$PORT" "identify = hostname"
-sed -i "s|^stdout = no|stdout = no\nwebhook = http://127.0.0.1:$HPORT/hook\nwebhook_format = generic|" \
-    "$WORK/kexwatch.conf"
+add_alerts "webhook = http://127.0.0.1:$HPORT/hook" "webhook_format = generic"
 export KW_SLOW_FSYNC_FLAG=$WORK/slow-now KW_SLOW_FSYNC_MS=500
 # (the shim is not built with the sanitizers: let ASan accept it first)
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0

@@ -88,6 +88,13 @@ stdout = no
 CONF
 }
 
+# add_alerts LINE...: adds each LINE ("exec = PATH", "webhook = URL", ...)
+# to the [alerts] section of the configuration write_config wrote
+add_alerts() {
+    KW_LINES=$(printf '%s\n' "$@") awk '{ print } /^stdout = no$/ && !done { print ENVIRON["KW_LINES"]; done = 1 }' \
+        "$WORK/kexwatch.conf" > "$WORK/kexwatch.conf.new" && mv "$WORK/kexwatch.conf.new" "$WORK/kexwatch.conf"
+}
+
 # start_daemon: runs kexwatchd on $WORK/kexwatch.conf, records to $WORK/records.jsonl
 start_daemon() {
     : > "$WORK/records.jsonl"
@@ -162,17 +169,23 @@ for line in open(sys.argv[2], encoding="utf-8"):
 ' "$1" "$2"
 }
 
-# start_http_receiver PORT FILE: a real HTTP server on 127.0.0.1:PORT that
-# answers 200 to every POST and appends "PATH<TAB>BODY" lines to FILE; it
-# stops by itself after 40 s. Sets RECV to its pid and cleans it up.
+# start_http_receiver PORT FILE [DELAY]: a real HTTP server on 127.0.0.1:PORT
+# that answers 200 to every POST and appends "PATH<TAB>BODY" lines to FILE
+# (every body on one line); with DELAY it holds its first request DELAY
+# seconds before answering. It stops by itself after 60 s. Sets RECV to its
+# pid and cleans it up.
 start_http_receiver() {
-    python3 - "$1" "$2" <<'PY' &
-import http.server, sys, threading
+    python3 - "$1" "$2" "${3:-0}" <<'PY' &
+import http.server, sys, threading, time
 out = open(sys.argv[2], "a")
+delay = [float(sys.argv[3])]
 class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        out.write(self.path + "\t" + body.decode() + "\n")
+        if delay[0]:
+            time.sleep(delay[0])
+            delay[0] = 0
+        out.write(self.path + "\t" + body.decode().replace("\n", " ") + "\n")
         out.flush()
         self.send_response(200)
         self.send_header("Content-Length", "0")
@@ -180,7 +193,7 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 srv = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
-threading.Timer(40, srv.shutdown).start()
+threading.Timer(60, srv.shutdown).start()
 srv.serve_forever()
 PY
     RECV=$!

@@ -15,7 +15,7 @@ cat >> "$(dirname "$0")/exec.jsonl"
 SH
 chmod +x "$WORK/hook.sh"
 write_config "$PORT" "identify = hostname"
-sed -i "s|^stdout = no|stdout = no\nsyslog = udp://127.0.0.1:$SPORT\nexec = $WORK/hook.sh|" "$WORK/kexwatch.conf"
+add_alerts "syslog = udp://127.0.0.1:$SPORT" "exec = $WORK/hook.sh"
 python3 - "$SPORT" "$WORK/syslog.txt" <<'PY' &
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

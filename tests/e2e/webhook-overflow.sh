@@ -12,33 +12,10 @@ PORT=$(free_port)
 RPORT=$(free_port)
 while [ "$RPORT" = "$PORT" ]; do RPORT=$(free_port); done
 write_config "$PORT" "identify = hostname"
-sed -i "s|^stdout = no|stdout = no\nrepeat_interval = 1h\nresolve_after = 1h\nwebhook = http://127.0.0.1:$RPORT/\nwebhook_format = generic\nwebhook_queue = 3|" \
-    "$WORK/kexwatch.conf"
+add_alerts "repeat_interval = 1h" "resolve_after = 1h" "webhook = http://127.0.0.1:$RPORT/" "webhook_format = generic" "webhook_queue = 3"
 # a receiver that holds its first request for 3 s (the queue overflows
-# meanwhile), then answers 200 at once; every body on one line
-python3 - "$RPORT" "$WORK/received.jsonl" <<'PY' &
-import http.server, sys, threading, time
-out = open(sys.argv[2], "a")
-first = [True]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if first[0]:
-            first[0] = False
-            time.sleep(3)
-        out.write(body.decode() + "\n")
-        out.flush()
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-    def log_message(self, *a):
-        pass
-srv = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
-threading.Timer(60, srv.shutdown).start()
-srv.serve_forever()
-PY
-RECV=$!
-EXTRA_CLEANUP='kill $RECV 2>/dev/null'
+# meanwhile), then answers 200 at once
+start_http_receiver "$RPORT" "$WORK/received.txt" 3
 sleep 0.3
 check "kexwatchd starts with a 3-notification webhook queue" start_daemon
 PUB="$KW_TESTDATA/corpus/published/published.log"
@@ -50,10 +27,10 @@ check "the overflow is reported" grep -q "set aside (it stays in the database's 
 # the held request is answered after 3 s, then the queue drains
 sleep 4.5
 # what the receiver has is exactly what left the outbox
-python3 - "$WORK/alerts.jsonl" "$WORK/received.jsonl" "$WORK/kexwatch.db" <<'PY'
+python3 - "$WORK/alerts.jsonl" "$WORK/received.txt" "$WORK/kexwatch.db" <<'PY'
 import sqlite3, sys
 sent = sorted(l.rstrip("\n") for l in open(sys.argv[1]))
-got = [l.rstrip("\n") for l in open(sys.argv[2])]
+got = [l.rstrip("\n").split("\t", 1)[1] for l in open(sys.argv[2])]
 rows = [r[0] for r in sqlite3.connect(sys.argv[3]).execute("SELECT payload FROM outbox WHERE sink = 'webhook'")]
 print("# written %d, received %d (distinct %d), left in the outbox %d" % (len(sent), len(got), len(set(got)), len(rows)))
 sys.exit(0 if sorted(got + rows) == sent else 1)
@@ -61,13 +38,13 @@ PY
 check "every alert was either received once or is still in the outbox, not both" [ $? -eq 0 ]
 check "SIGTERM: exit status 0" stop_daemon
 start_daemon
-for _ in $(seq 1 50); do [ "$(wc -l < "$WORK/received.jsonl")" -ge "$want" ] && break; sleep 0.1; done
+for _ in $(seq 1 50); do [ "$(wc -l < "$WORK/received.txt")" -ge "$want" ] && break; sleep 0.1; done
 sleep 0.5
 same_alerts() {
-    python3 - "$WORK/alerts.jsonl" "$WORK/received.jsonl" <<'PY'
+    python3 - "$WORK/alerts.jsonl" "$WORK/received.txt" <<'PY'
 import sys
 sent = sorted(l.rstrip("\n") for l in open(sys.argv[1]))
-got = sorted(l.rstrip("\n") for l in open(sys.argv[2]))
+got = sorted(l.rstrip("\n").split("\t", 1)[1] for l in open(sys.argv[2]))
 print("# written %d, received %d (distinct %d)" % (len(sent), len(got), len(set(got))))
 sys.exit(0 if sent == got else 1)
 PY
