@@ -103,12 +103,6 @@ struct prec {
     char device[];
 };
 
-/* A set of 64-bit hashes (0 marks an empty slot), open addressing. */
-struct hset {
-    uint64_t *slot;
-    size_t mask, count;
-};
-
 enum qkind { Q_NEG = 1, Q_PROFILE, Q_ALERT, Q_OUTBOX_ADD, Q_OUTBOX_DONE, Q_OUTBOX_FAILED, Q_PROBE };
 
 struct qent {
@@ -155,7 +149,8 @@ struct store {
     size_t qbytes;             /* heap of the queued entries */
     size_t lbytes;             /* loop: heap of the interned lists */
     _Atomic size_t cbytes;     /* writer: heap of the device and client caches */
-    struct hset known;         /* loop: client types whose lists were queued */
+    struct hashtab *known;     /* loop: client types ("fingerprint\0software") whose lists were queued */
+    size_t known_bytes;        /* loop: heap of known's keys */
 
     /* The writer thread (store_start); without it store_flush writes on the
      * caller's thread. Counters the writer keeps are in wcounts, under mu;

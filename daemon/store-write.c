@@ -168,55 +168,31 @@ static struct list_node *list_intern(struct store *s, const struct negotiate_lis
     return ln;
 }
 
-/* ------------------------------------------------------------ hash set */
+/* ------------------------------------------------------- known clients */
 
-static bool hset_has(const struct hset *hs, uint64_t h)
+static bool drop_known(void *v, void *arg)
 {
-    if (!hs->slot)
-        return false;
-    h = h ? h : 1;
-    for (size_t i = h & hs->mask;; i = (i + 1) & hs->mask) {
-        if (hs->slot[i] == h)
-            return true;
-        if (!hs->slot[i])
-            return false;
-    }
+    (void)arg;
+    free(v);
+    return true;
 }
 
-/* Adds h; when the set is full it is emptied first (it is only a hint). */
-static void hset_add(struct hset *hs, uint64_t h)
+/* Remembers a client type whose lists were queued, taking k (its key of
+ * klen bytes, malloc'ed; NULL: nothing); when the set is full it is emptied
+ * first (it only saves copying lists). */
+static void known_add(struct store *s, char *k, size_t klen)
 {
-    h = h ? h : 1;
-    if (!hs->slot || 2 * (hs->count + 1) > hs->mask + 1) {
-        if (hs->slot && hs->mask + 1 >= 2 * STORE_CACHE_MAX) {
-            memset(hs->slot, 0, (hs->mask + 1) * sizeof *hs->slot);
-            hs->count = 0;
-        } else {
-            size_t size = hs->slot ? 2 * (hs->mask + 1) : 256;
-            uint64_t *ns = calloc(size, sizeof *ns);
-            if (!ns)
-                return;
-            for (size_t i = 0; hs->slot && i <= hs->mask; i++) {
-                if (!hs->slot[i])
-                    continue;
-                size_t j = hs->slot[i] & (size - 1);
-                while (ns[j])
-                    j = (j + 1) & (size - 1);
-                ns[j] = hs->slot[i];
-            }
-            free(hs->slot);
-            hs->slot = ns;
-            hs->mask = size - 1;
-        }
+    if (!k)
+        return;
+    if (hashtab_count(s->known) >= STORE_CACHE_MAX) {
+        hashtab_filter(s->known, drop_known, NULL);
+        s->known_bytes = 0;
     }
-    size_t i = h & hs->mask;
-    while (hs->slot[i]) {
-        if (hs->slot[i] == h)
-            return;
-        i = (i + 1) & hs->mask;
+    if (hashtab_put(s->known, k, klen, k, NULL) < 0) {
+        free(k);
+        return;
     }
-    hs->slot[i] = h;
-    hs->count++;
+    s->known_bytes += klen;
 }
 
 /* ------------------------------------------------------------ queue */
@@ -329,12 +305,10 @@ int store_enqueue(struct store *s, const struct negotiation *n)
      * set is the loop's own: the writer's caches are not the loop's to read. */
     bool has_client = n->fingerprint || n->software;
     bool want_lists = false;
-    uint64_t ckey = 0;
-    if (has_client) {
-        size_t klen = (size_t)r->len[RS_FP] + 1 + r->len[RS_SOFTWARE];
-        ckey = hashtab_hash(s->lists, r->buf + r->off[RS_FP], klen);
-        want_lists = !hset_has(&s->known, ckey);
-    }
+    const char *ckey = r->buf + r->off[RS_FP];
+    size_t cklen = (size_t)r->len[RS_FP] + 1 + r->len[RS_SOFTWARE];
+    if (has_client)
+        want_lists = !hashtab_find(s->known, ckey, cklen);
     int complete = 0;
     for (int i = 0; want_lists && i < CL_FAIL_CLIENT; i++) {
         const struct negotiate_list *l = n->client[client_list_slot[i]];
@@ -348,13 +322,17 @@ int store_enqueue(struct store *s, const struct negotiation *n)
         if (n->server[r->slot] && !(r->list[CL_FAIL_SERVER] = list_intern(s, n->server[r->slot])))
             goto nomem;
     }
+    /* the key is copied now: once queued, the record is the writer's */
+    char *known = NULL;
+    if (want_lists && complete == CL_FAIL_CLIENT && (known = malloc(cklen ? cklen : 1)))
+        memcpy(known, ckey, cklen);
     if (store_queue_push(s, Q_NEG, r, sizeof *r + total, false) < 0) {
+        free(known);
         rec_free(r);
         s->counts.refused++;
         return -1;
     }
-    if (want_lists && complete == CL_FAIL_CLIENT)
-        hset_add(&s->known, ckey);
+    known_add(s, known, cklen);
     s->counts.queued++;
     return 0;
 nomem:
@@ -413,8 +391,8 @@ size_t store_memory(const struct store *s)
     /* the ring, the batch's arrays, the caches and interned lists */
     return n + s->qsize * sizeof *s->q +
            (s->dtouched_cap + s->ctouched_cap + s->ltouched_cap) * sizeof(void *) + s->lbytes +
-           atomic_load(&s->cbytes) + (s->known.mask + 1) * sizeof(uint64_t) +
-           hashtab_bytes(s->lists);
+           atomic_load(&s->cbytes) + hashtab_bytes(s->known) +
+           s->known_bytes + hashtab_bytes(s->lists);
 }
 
 size_t store_pending(const struct store *s)
@@ -1357,7 +1335,8 @@ int store_writer_init(struct store *s, size_t queue_max)
     s->dtouched = calloc(s->dtouched_cap, sizeof *s->dtouched);
     s->ctouched = calloc(s->ctouched_cap, sizeof *s->ctouched);
     s->ltouched = calloc(s->ltouched_cap, sizeof *s->ltouched);
-    if (!s->q || !s->dtouched || !s->ctouched || !s->ltouched)
+    s->known = hashtab_new();
+    if (!s->q || !s->dtouched || !s->ctouched || !s->ltouched || !s->known)
         return -1;
     return 0;
 }
@@ -1374,7 +1353,9 @@ void store_writer_free(struct store *s)
         s->waiters = w->next;
         free(w);
     }
-    free(s->known.slot);
+    if (s->known)
+        hashtab_filter(s->known, drop_known, NULL);
+    hashtab_free(s->known);
     if (s->devices)
         hashtab_filter(s->devices, drop_dev, NULL);
     if (s->clients)
