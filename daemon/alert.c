@@ -1021,12 +1021,16 @@ size_t alerter_bytes(const struct alerter *a)
 
 size_t alerter_shed(struct alerter *a, size_t want)
 {
-    size_t freed = 0;
-    while (a->n && freed < want) {
+    /* what alerter_bytes no longer counts: the alerts and the per-device
+     * entries (and table slots) that went with the last of their alerts */
+    size_t before = alerter_bytes(a), now = before;
+    while (a->n && before - now < want) {
         forget_one(a);
-        freed += sizeof(struct alert_state) + ALERT_OBJECT_BYTES;
+        now = alerter_bytes(a);
+        if (now > before)
+            now = before;
     }
-    return freed;
+    return before - now;
 }
 
 static bool free_dev(void *v, void *arg)
