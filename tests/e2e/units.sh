@@ -18,16 +18,17 @@ plan 8
 mkdir -p "$WORK/units"
 sed "s|^ExecStart=/usr/sbin/kexwatchd |ExecStart=$KEXWATCHD |" "$UNITS/kexwatchd.service" \
     > "$WORK/units/kexwatchd.service"
-cp "$UNITS/kexwatchd.socket" "$WORK/units/"
+cp "$UNITS/kexwatchd.socket" "$UNITS/kexwatchd-tls.socket" "$WORK/units/"
 
 check "kexwatchd.service keeps ExecStart=/usr/sbin/kexwatchd" \
     grep -q '^ExecStart=/usr/sbin/kexwatchd -c /etc/kexwatch/kexwatch.conf$' "$UNITS/kexwatchd.service"
 # --man=no: the man pages are not installed in the test environment
 if "$ANALYZE" verify --man=no "$WORK/units/kexwatchd.service" "$WORK/units/kexwatchd.socket" \
+    "$WORK/units/kexwatchd-tls.socket" \
     > "$WORK/verify.out" 2>&1 && ! [ -s "$WORK/verify.out" ]; then
-    ok "systemd-analyze verify: service and socket, no warning"
+    ok "systemd-analyze verify: service and sockets (incl. kexwatchd-tls.socket), no warning"
 else
-    not_ok "systemd-analyze verify: service and socket, no warning"
+    not_ok "systemd-analyze verify: service and sockets (incl. kexwatchd-tls.socket), no warning"
     sed 's/^/# /' "$WORK/verify.out"
 fi
 check "the socket passes a datagram (514) and a stream (601) socket" \
