@@ -3,6 +3,7 @@
  * counting; fire and forget. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +18,11 @@
 #include <jansson.h>
 
 #include "cfg.h"
+#include "log.h"
 #include "sink.h"
 #include "store.h"
 #include "text.h"
+#include "tls.h"
 
 struct syslog_sink {
     struct sink s;
@@ -27,6 +30,8 @@ struct syslog_sink {
     size_t n_pending, cap_pending;
     struct cfg_addr addr;
     int tcp;
+    struct tls_client *tls;  /* tcp+tls:// (RFC 5425), verified against syslog_ca and the address */
+    char addrhost[64];       /* the address without the port, for certificate checks */
     int fd;                  /* UDP socket */
     struct bufferevent *bev; /* TCP connection, made on demand */
     char target[80];
@@ -61,6 +66,14 @@ static void syslog_event_cb(struct bufferevent *bev, short what, void *arg)
     if (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)) {
         /* what was still buffered is lost with the connection: counted; its
          * outbox rows stay and are sent again at the next start */
+        char why[256] = "";
+        if (sk->tls)
+            tls_client_error(sk->bev, why, sizeof why);
+        uint64_t held = 0;
+        if (why[0] && log_ratelimit_allow(sk->s.env->rl, time(NULL), &held))
+            log_warning("syslog sink %s: TLS: %s; check [alerts] syslog_ca and the receiver's certificate (it "
+                        "must name %s)%s",
+                        sk->target, why, sk->addrhost, held ? " (similar warnings were held back)" : "");
         sk->s.failed++;
         sk->n_pending = 0;
         bufferevent_free(sk->bev);
@@ -101,7 +114,15 @@ static void syslog_deliver(struct syslog_sink *sk, const char *json, const char 
     if (!sk->bev) {
         /* our own socket, close-on-exec (libevent's would not be) */
         int fd = socket(sk->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        sk->bev = fd >= 0 ? bufferevent_socket_new(sk->s.env->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+        if (sk->tls) {
+            sk->bev = fd >= 0 ? tls_client_bev(sk->tls, sk->s.env->base, sk->addrhost) : NULL;
+            if (sk->bev && bufferevent_setfd(sk->bev, fd) < 0) {
+                bufferevent_free(sk->bev);
+                sk->bev = NULL;
+            }
+        } else {
+            sk->bev = fd >= 0 ? bufferevent_socket_new(sk->s.env->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+        }
         if (!sk->bev && fd >= 0)
             close(fd);
         if (!sk->bev || bufferevent_socket_connect(sk->bev, (struct sockaddr *)&sk->addr.ss, (int)sk->addr.len) < 0) {
@@ -202,6 +223,7 @@ static void syslog_free(struct sink *s)
         bufferevent_free(sk->bev);
     if (sk->fd >= 0)
         close(sk->fd);
+    tls_client_free(sk->tls);
     free(sk->pending_ids);
     free(sk);
 }
@@ -231,12 +253,28 @@ int sink_syslog_new(const struct sink_env *env, const char *url, struct sink **o
     else if (strncmp(url, "tcp://", 6) == 0) {
         rest = url + 6;
         sk->tcp = 1;
+    } else if (strncmp(url, "tcp+tls://", 10) == 0) {
+        rest = url + 10;
+        sk->tcp = 2;
     }
     if (!rest || cfg_parse_addr(rest, &sk->addr) < 0) {
-        snprintf(err, errsize, "[alerts] syslog: '%s' must be udp://ADDRESS:PORT or tcp://ADDRESS:PORT (numeric)",
+        snprintf(err, errsize,
+                 "[alerts] syslog: '%s' must be udp://ADDRESS:PORT, tcp://ADDRESS:PORT or tcp+tls://ADDRESS:PORT "
+                 "(numeric)",
                  url);
         free(sk);
         return -1;
+    }
+    if (sk->tcp == 2) {
+        const void *a = sk->addr.ss.ss_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)&sk->addr.ss)->sin6_addr
+                                                          : (const void *)&((struct sockaddr_in *)&sk->addr.ss)->sin_addr;
+        inet_ntop(sk->addr.ss.ss_family, a, sk->addrhost, sizeof sk->addrhost);
+        char why[512];
+        if (tls_client_new(env->cfg->syslog_ca, NULL, NULL, &sk->tls, why, sizeof why) < 0) {
+            snprintf(err, errsize, "[alerts] syslog %s: %s ([alerts] syslog_ca)", url, why);
+            free(sk);
+            return -1;
+        }
     }
     snprintf(sk->target, sizeof sk->target, "%s", url);
     if (gethostname(sk->host, sizeof sk->host) != 0 || !sk->host[0])

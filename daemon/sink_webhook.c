@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: ISC */
-/* The webhook sink: HTTP POST through libevent's evhttp (Alertmanager v2
+/* The webhook sink: HTTP(S) POST through libevent's evhttp (Alertmanager v2
  * /api/v2/alerts body by default, or the alert object itself with
  * webhook_format = generic), retried with exponential back-off and jitter
- * while the receiver is down. */
+ * while the receiver is down. Host names resolve through evdns on the loop
+ * (/etc/hosts, then /etc/resolv.conf), never a blocking getaddrinfo; https://
+ * verifies the receiver against webhook_ca (else the system's CAs) and its
+ * host name, with an optional client certificate (tls.h). */
 #include "config.h"
 
 #include <stdio.h>
@@ -12,6 +15,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -22,6 +26,7 @@
 #include "sink.h"
 #include "store.h"
 #include "text.h"
+#include "tls.h"
 
 #define HOOK_BACKOFF_MIN 1u     /* seconds */
 #define HOOK_BACKOFF_MAX 300u
@@ -48,6 +53,10 @@ struct webhook {
     unsigned backoff;
     int waiting; /* for the store to commit the head's outbox row */
     int restoring; /* loading the outbox at start: no limit (they are all on disk already) */
+    struct evdns_base *dns;  /* resolves the receiver's host name without blocking */
+    struct tls_client *tls;  /* https:// only */
+    char hostname[256];      /* as in the URL: for DNS, SNI and certificate checks */
+    int port;
 };
 
 static void hook_send(struct webhook *w);
@@ -120,22 +129,57 @@ static void hook_done(struct evhttp_request *req, void *arg)
     for (struct hook_item *it = w->head; it && i < carried; it = it->next, i++)
         if (it->outbox_id && store)
             store_outbox_failed(store, it->outbox_id, (int64_t)time(NULL) + w->backoff);
-    char why[64];
+    char why[320], tlswhy[256] = "";
+    if (!code && w->tls && w->conn)
+        tls_client_error(evhttp_connection_get_bufferevent(w->conn), tlswhy, sizeof tlswhy);
     if (code)
         snprintf(why, sizeof why, "HTTP %d", code);
+    else if (tlswhy[0])
+        snprintf(why, sizeof why, "TLS: %s; check webhook_ca and the receiver's certificate name", tlswhy);
     else
-        snprintf(why, sizeof why, "no response: connection refused or timed out");
+        snprintf(why, sizeof why, "no response: connection refused, name not resolved, or timed out");
     hook_failed(w, why);
 }
 
 /* One request at a time per sink; in Alertmanager mode the waiting alerts
  * go together (up to HOOK_BATCH_MAX per POST), so a storm of failures makes
  * a bounded number of requests without dropping any alert. */
+/* The connection to the receiver: plain, or TLS over a fresh bufferevent
+ * (an OpenSSL session cannot be reconnected, so https gets a new
+ * connection for each POST; the old one is idle when this runs). */
+static int hook_connect(struct webhook *w)
+{
+    if (w->conn && !w->tls)
+        return 0;
+    if (w->conn)
+        evhttp_connection_free(w->conn);
+    w->conn = NULL;
+    const struct sink_env *env = w->s.env;
+    if (w->tls) {
+        struct bufferevent *bev = tls_client_bev(w->tls, env->base, w->hostname);
+        if (bev)
+            w->conn = evhttp_connection_base_bufferevent_new(env->base, w->dns, bev, w->hostname,
+                                                             (unsigned short)w->port);
+        else
+            return -1;
+    } else {
+        w->conn = evhttp_connection_base_new(env->base, w->dns, w->hostname, (unsigned short)w->port);
+    }
+    if (!w->conn)
+        return -1;
+    evhttp_connection_set_timeout(w->conn, HOOK_TIMEOUT_S);
+    return 0;
+}
+
 static void hook_send(struct webhook *w)
 {
     if (w->in_flight || !w->head || evtimer_pending(w->retry_ev, NULL) ||
         !sink_outbox_ready(&w->s, w->head->outbox_id, &w->waiting, hook_kick))
         return;
+    if (hook_connect(w) < 0) {
+        hook_failed(w, "out of memory");
+        return;
+    }
     struct evhttp_request *req = evhttp_request_new(hook_done, w);
     if (!req) {
         hook_failed(w, "out of memory");
@@ -323,6 +367,9 @@ static void hook_free(struct sink *s)
         event_free(w->retry_ev);
     if (w->conn)
         evhttp_connection_free(w->conn);
+    if (w->dns)
+        evdns_base_free(w->dns, 0);
+    tls_client_free(w->tls);
     free(w);
 }
 
@@ -340,10 +387,9 @@ int sink_webhook_new(const struct sink_env *env, const char *url, const char *fo
     struct evhttp_uri *u = evhttp_uri_parse(url);
     const char *scheme = u ? evhttp_uri_get_scheme(u) : NULL;
     const char *host = u ? evhttp_uri_get_host(u) : NULL;
-    if (!u || !scheme || strcmp(scheme, "http") != 0 || !host) {
-        snprintf(err, errsize,
-                 "[alerts] webhook: '%s' is not an http:// URL (for https put a TLS-terminating proxy in front)",
-                 url);
+    int https = scheme && strcmp(scheme, "https") == 0;
+    if (!u || !scheme || (!https && strcmp(scheme, "http") != 0) || !host || !*host) {
+        snprintf(err, errsize, "[alerts] webhook: '%s' is not an http:// or https:// URL", url);
         if (u)
             evhttp_uri_free(u);
         return -1;
@@ -360,21 +406,37 @@ int sink_webhook_new(const struct sink_env *env, const char *url, const char *fo
     w->alertmanager = strcmp(format, "generic") != 0;
     int port = evhttp_uri_get_port(u);
     if (port < 0)
-        port = 80;
+        port = https ? 443 : 80;
+    snprintf(w->hostname, sizeof w->hostname, "%s", host);
+    w->port = port;
+    if (https && tls_client_new(env->cfg->webhook_ca, env->cfg->webhook_cert, env->cfg->webhook_key, &w->tls, err,
+                                errsize) < 0) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", err);
+        snprintf(err, errsize, "[alerts] webhook %s: %s (webhook_ca, webhook_cert, webhook_key)", url, why);
+        evhttp_uri_free(u);
+        free(w);
+        return -1;
+    }
     snprintf(w->url, sizeof w->url, "%s", url);
     snprintf(w->host, sizeof w->host, "%s:%d", host, port);
     const char *path = evhttp_uri_get_path(u);
     const char *query = evhttp_uri_get_query(u);
     snprintf(w->path, sizeof w->path, "%s%s%s", path && *path ? path : "/", query ? "?" : "", query ? query : "");
-    w->conn = evhttp_connection_base_new(env->base, NULL, host, (unsigned short)port);
+    /* /etc/resolv.conf's servers and /etc/hosts; a missing resolv.conf
+     * leaves numeric addresses and /etc/hosts working */
+    w->dns = evdns_base_new(env->base, 0);
+    if (w->dns) {
+        evdns_base_resolv_conf_parse(w->dns, DNS_OPTIONS_ALL, "/etc/resolv.conf");
+        evdns_base_load_hosts(w->dns, NULL);
+    }
     w->retry_ev = evtimer_new(env->base, hook_retry_cb, w);
     evhttp_uri_free(u);
-    if (!w->conn || !w->retry_ev) {
+    if (!w->dns || hook_connect(w) < 0 || !w->retry_ev) {
         hook_free(&w->s);
         snprintf(err, errsize, "out of memory");
         return -1;
     }
-    evhttp_connection_set_timeout(w->conn, HOOK_TIMEOUT_S);
     *out = &w->s;
     return 0;
 }
