@@ -410,6 +410,7 @@ static const struct keydef keys[] = {
     {"listen", "tls_handshake_timeout", K_DURATION, OFF(tls_handshake_timeout), 0},
     {"store", "database", K_PATH, OFF(database), 0},
     {"store", "retention_days", K_UINT, OFF(retention_days), 100000},
+    {"store", "keep_successes", K_DURATION, OFF(keep_successes), 0},
     {"alerts", "file", K_PATH, OFF(alert_file), 0},
     {"alerts", "stdout", K_STDOUT, OFF(alert_stdout), 0},
     {"alerts", "webhook", K_STRING, OFF(webhook), 0},
@@ -893,6 +894,7 @@ static void set_defaults(struct cfg *c)
     c->tcp_idle_timeout = 3600;
     c->tcp_max_buffer = 4 * CFG_DEFAULT_MAX_MESSAGE;
     c->retention_days = 400;
+    c->keep_successes = 7 * 86400;
     c->repeat_interval = 4 * 3600;
     c->resolve_after = 24 * 3600;
     c->exec_timeout = 30;

@@ -97,6 +97,7 @@ struct cfg {
     /* [store] */
     char *database;
     unsigned retention_days;
+    unsigned keep_successes; /* seconds success rows are kept (then only counted, in daily); 0 = as long as failures */
 
     /* [alerts] */
     char *alert_file;     /* NULL = off */

@@ -312,8 +312,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     pipeline_tick(d->pipeline, now);
     if (d->alerter)
         alerter_tick(d->alerter, now);
-    if (d->cfg->retention_days)
-        store_purge(d->store, now - (int64_t)d->cfg->retention_days * 86400, PURGE_STEP);
+    /* retention_days 0 keeps everything; keep_successes 0 keeps success
+     * rows as long as failures */
+    int64_t keep = d->cfg->retention_days ? now - (int64_t)d->cfg->retention_days * 86400 : INT64_MIN;
+    int64_t keep_ok = d->cfg->keep_successes ? now - (int64_t)d->cfg->keep_successes : keep;
+    if (d->cfg->retention_days || d->cfg->keep_successes)
+        store_retain(d->store, keep, keep_ok, PURGE_STEP);
 }
 
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)

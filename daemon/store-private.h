@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +35,7 @@
 #define STORE_OPS_MAX       65536               /* queued alert and outbox operations */
 #define STORE_BATCH_US      100000              /* the writer commits at least this often */
 #define STORE_BATCH_MIN     10000               /* ... and at once when this many negotiations wait */
+#define STORE_DAY_ROWS      64                  /* daily rows written per statement step */
 
 /* Common head of every cached thing: its key, which the cache's hashtab
  * borrows while the node is in it. */
@@ -90,6 +92,27 @@ struct rec {
     struct list_node *list[CL_N];
     uint16_t off[RS_N], len[RS_N];
     char buf[];
+};
+
+/* One batch's counts for one row of daily (sql/007-daily.sql): the key
+ * fields, then the mismatch id, are the hashtab key (key[]); the writer
+ * adds them to the table in the batch's transaction. */
+struct day_key {
+    int64_t day, device, client, list; /* 0 for an unknown client or list */
+    int32_t failed, category;          /* category -1: none */
+};
+/* Nodes are carved from chunks of this many bytes (a node never spans
+ * two), kept for the next batch. */
+#define STORE_DAY_CHUNK 65536
+struct day_chunk {
+    struct day_chunk *next;
+    size_t used;
+    _Alignas(max_align_t) unsigned char mem[STORE_DAY_CHUNK];
+};
+struct day_node {
+    int64_t n, first, last;
+    size_t klen;
+    unsigned char key[]; /* struct day_key, then the mismatch id's bytes */
 };
 
 /* One queued server list of a device: learned from its logs, or probed. */
@@ -165,6 +188,7 @@ struct store {
     int64_t outbox_done_id;     /* under mu: every outbox row up to it committed or given up */
     int64_t outbox_seen_id;     /* loop: outbox_done_id as of the last store_poll */
     int64_t purge_before;       /* under mu: a retention step asked for (0: none) */
+    int64_t purge_ok_before;    /* under mu: its cut-off for success rows (keep_successes) */
     unsigned purge_max;
     struct store_waiter *waiters; /* loop: store_after_commit callbacks, oldest first */
     struct store_waiter **waiters_tail;
@@ -194,15 +218,24 @@ struct store {
     char *scratch;     /* joining lists */
     size_t scratch_cap;
 
+    /* the batch's daily counts (writer): by key in days, in order in dnodes */
+    struct hashtab *days;
+    struct day_node **dnodes;
+    size_t ndnodes, dnodes_cap;
+    struct day_chunk *dchunks; /* where the nodes live: chunks, never moved, reused */
+    struct day_chunk *dcur;
+
     bool orphans_due;     /* negotiations were purged since the last orphan pass */
+    bool rows_only;       /* queries read failures from rows only (store_rows_only) */
     uint64_t analyzed_us; /* when the planner's statistics were last refreshed */
 
     sqlite3_stmt *st_begin, *st_commit, *st_rollback;
     sqlite3_stmt *st_dev_sel, *st_dev_ins, *st_dev_upd;
     sqlite3_stmt *st_cli_sel, *st_cli_ins, *st_cli_fill, *st_cli_upd;
     sqlite3_stmt *st_list_sel, *st_list_ins, *st_list_upd, *st_item_ins;
-    sqlite3_stmt *st_neg_ins, *st_prof_up, *st_prof_load;
+    sqlite3_stmt *st_neg_ins, *st_prof_up, *st_prof_load, *st_daily_up, *st_daily_up_many;
     sqlite3_stmt *st_purge_fail, *st_purge_ok, *st_purge_old, *st_purge_cli, *st_purge_dev, *st_purge_list;
+    sqlite3_stmt *st_purge_daily;
 };
 
 /* ------------------------------------------------------------ small helpers */
@@ -216,6 +249,14 @@ static inline void set_err(char *err, size_t errsize, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errsize, fmt, ap);
     va_end(ap);
+}
+
+/* The UTC day of a time (floor, also before 1970) and the first second of
+ * a day: daily's day column (sql/007-daily.sql). */
+#define STORE_DAY 86400
+static inline int64_t day_of(int64_t t)
+{
+    return t / STORE_DAY - (t % STORE_DAY < 0);
 }
 
 static inline uint64_t mono_us(void)

@@ -70,39 +70,103 @@ static int prepare_query(struct store *s, const char *sql, sqlite3_stmt **st, ch
     return 0;
 }
 
+/* --------------------------------------------- failures: counts and rows
+ * Every question about failures in a window [from, until) reads the whole
+ * UTC days of the window from daily (sql/007-daily.sql) and the partial
+ * days at its edges from the negotiations rows: the writer keeps both in
+ * the same transactions and retention takes whole days of both, so the
+ * answer is the one the rows alone give. The parameters every such
+ * statement binds (bind_window): ?1 from, ?2 until, ?3 the device key,
+ * ?4 ?5 the whole days [d1, d2), ?6 ?7 the edges' bounds (rows in
+ * [from, ?6) and [?7, until)). */
+
+struct window {
+    int64_t from, until, d1, d2, lo, hi;
+};
+
+void store_rows_only(struct store *s, bool on)
+{
+    if (s)
+        s->rows_only = on;
+}
+
+static void window_split(const struct store *s, int64_t from, int64_t until, struct window *w)
+{
+    /* the first whole day starts at or after from, the last ends by until */
+    int64_t d1 = from / STORE_DAY + (from % STORE_DAY > 0), d2 = day_of(until);
+    *w = (struct window){.from = from, .until = until};
+    if (!s->rows_only && d1 < d2) {
+        w->d1 = d1;
+        w->d2 = d2;
+        w->lo = d1 * STORE_DAY;
+        w->hi = d2 * STORE_DAY;
+    } else {
+        /* no whole day: every failure from the rows */
+        w->lo = w->hi = until;
+    }
+}
+
+static int bind_split(sqlite3_stmt *st, const struct window *w, const char *key)
+{
+    const int64_t v[] = {w->from, w->until, 0, w->d1, w->d2, w->lo, w->hi};
+    int rc = SQLITE_OK;
+    for (int i = 0; i < 7 && rc == SQLITE_OK; i++)
+        if (i != 2)
+            rc = sqlite3_bind_int64(st, i + 1, v[i]);
+    if (rc == SQLITE_OK && key)
+        rc = sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
+    return rc;
+}
+
+/* Writes to buf the failures of the window in schema S (NULL: the main
+ * database; "{S}" for run_merged to fill in) as rows of (d device id, c client id, cat, mm,
+ * cl client list, n failures, f first, l last time): daily's whole days,
+ * then the rows of the edges, one each. dev: a condition on device_id
+ * ("= (SELECT ...)", "= d.id") or NULL for every device; by_device: read
+ * the rows through failures_device (sql/README). Returns 0 or -1 (too long). */
+static int failure_source(char *buf, size_t size, const char *S, const char *dev, bool by_device)
+{
+    const char *index = dev || by_device ? "failures_device" : "failures_window";
+    char devcond[200] = "";
+    if (dev)
+        snprintf(devcond, sizeof devcond, "device_id %s AND ", dev);
+    char sp[16] = "";
+    if (S)
+        snprintf(sp, sizeof sp, "%s.", S);
+    int n = snprintf(buf, size,
+                     "SELECT device_id AS d, nullif(client_id, 0) AS c, nullif(category, '') AS cat,"
+                     " nullif(mismatch, '') AS mm, nullif(client_list, 0) AS cl, n, first AS f, last AS l"
+                     " FROM %sdaily%s WHERE %sfailed = 1 AND day >= ?4 AND day < ?5"
+                     " UNION ALL SELECT device_id, client_id, category, mismatch, client_list, 1, time, time"
+                     " FROM %snegotiations INDEXED BY %s WHERE %sfailed = 1 AND time >= ?1 AND time < ?6"
+                     " UNION ALL SELECT device_id, client_id, category, mismatch, client_list, 1, time, time"
+                     " FROM %snegotiations INDEXED BY %s WHERE %sfailed = 1 AND time >= ?7 AND time < ?2",
+                     sp, dev ? " INDEXED BY daily_device" : "", devcond, sp, index, devcond, sp, index, devcond);
+    return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
 /* The statement text for a failures query; every value is a parameter
- * (?1 from, ?2 until, ?3 device key), the text is only fixed fragments. */
+ * (see bind_split), the text is only fixed fragments. */
 static int failures_sql(const struct store_failures_query *q, char *buf, size_t size)
 {
     static const char *const col[] = {
-        [STORE_BY_CLIENT] = "client_id",       [STORE_BY_DEVICE] = "device_id",
-        [STORE_BY_CATEGORY] = "category",      [STORE_BY_ALGORITHM] = "client_list",
-        [STORE_BY_MISMATCH] = "mismatch",
+        [STORE_BY_CLIENT] = "c", [STORE_BY_DEVICE] = "d", [STORE_BY_CATEGORY] = "cat",
+        [STORE_BY_ALGORITHM] = "cl", [STORE_BY_MISMATCH] = "mm",
     };
     if ((unsigned)q->by > STORE_BY_MISMATCH)
         return -1;
-    /* sql/README: a device's failures, and failures per device, read
-     * failures_device; every other window query the covering failures_window */
-    bool by_device_index = q->device || q->by == STORE_BY_DEVICE;
-    const char *index = by_device_index ? "failures_device" : "failures_window";
-    const char *devcond = q->device ? "device_id = (SELECT id FROM devices WHERE key = ?3) AND " : "";
+    char src[2000];
+    if (failure_source(src, sizeof src, NULL, q->device ? "= (SELECT id FROM devices WHERE key = ?3)" : NULL,
+                       q->by == STORE_BY_DEVICE) < 0)
+        return -1;
     int n;
     if (q->by == STORE_BY_ALGORITHM) {
         /* per (list, device) pair: the names are expanded and devices
          * counted in C (README: count(DISTINCT) over the expansion is ten
          * times slower) */
         n = snprintf(buf, size,
-                     "SELECT client_list, device_id, count(*), min(time), max(time)"
-                     " FROM negotiations INDEXED BY %s"
-                     " WHERE %sfailed = 1 AND time >= ?1 AND time < ?2 AND client_list IS NOT NULL"
-                     " GROUP BY client_list, device_id",
-                     index, devcond);
+                     "SELECT cl, d, sum(n), min(f), max(l) FROM (%s) WHERE cl IS NOT NULL GROUP BY cl, d", src);
     } else {
-        char inner[512];
-        snprintf(inner, sizeof inner,
-                 "SELECT %s AS k, count(*) AS n, count(DISTINCT device_id) AS d, min(time) AS f, max(time) AS l"
-                 " FROM negotiations INDEXED BY %s WHERE %sfailed = 1 AND time >= ?1 AND time < ?2 GROUP BY %s",
-                 col[q->by], index, devcond, col[q->by]);
         const char *outer_cols = "g.k AS key, NULL AS detail", *join = "";
         if (q->by == STORE_BY_CLIENT) {
             outer_cols = "c.software AS key, c.fingerprint AS detail";
@@ -113,21 +177,19 @@ static int failures_sql(const struct store_failures_query *q, char *buf, size_t 
         }
         /* the caller's column names: key, detail, failures, devices, first_seen, last_seen */
         n = snprintf(buf, size,
-                     "SELECT %s, g.n AS failures, g.d AS devices, g.f AS first_seen, g.l AS last_seen"
-                     " FROM (%s) g%s ORDER BY g.n DESC, 1, 2",
-                     outer_cols, inner, join);
+                     "SELECT %s, g.n AS failures, g.d AS devices, g.f AS first_seen, g.l AS last_seen FROM"
+                     " (SELECT %s AS k, sum(n) AS n, count(DISTINCT d) AS d, min(f) AS f, max(l) AS l"
+                     " FROM (%s) GROUP BY %s) g%s ORDER BY g.n DESC, 1, 2",
+                     outer_cols, col[q->by], src, col[q->by], join);
     }
     return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
-static int bind_window(sqlite3_stmt *st, const struct store_failures_query *q)
+static int bind_window(struct store *s, sqlite3_stmt *st, const struct store_failures_query *q)
 {
-    int rc = sqlite3_bind_int64(st, 1, q->from);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 2, q->until);
-    if (rc == SQLITE_OK && q->device)
-        rc = sqlite3_bind_text(st, 3, q->device, -1, SQLITE_STATIC);
-    return rc;
+    struct window w;
+    window_split(s, q->from, q->until, &w);
+    return bind_split(st, &w, q->device);
 }
 
 /* Prepares the failures query q (as EXPLAIN QUERY PLAN when explain) with
@@ -137,7 +199,7 @@ static int prepare_failures(struct store *s, const struct store_failures_query *
 {
     static const char prefix[] = "EXPLAIN QUERY PLAN ";
     size_t skip = explain ? sizeof prefix - 1 : 0;
-    char sql[1200];
+    char sql[4000];
     memcpy(sql, prefix, skip);
     if (!s || !q || failures_sql(q, sql + skip, sizeof sql - skip) < 0) {
         set_err(err, errsize, "invalid failures query");
@@ -145,7 +207,7 @@ static int prepare_failures(struct store *s, const struct store_failures_query *
     }
     if (prepare_query(s, sql, out, err, errsize) < 0)
         return -1;
-    if (bind_window(*out, q) != SQLITE_OK) {
+    if (bind_window(s, *out, q) != SQLITE_OK) {
         sqlite3_finalize(*out);
         set_err(err, errsize, "%s: cannot bind: %s", s->path, sqlite3_errmsg(s->db));
         return -1;
@@ -342,18 +404,23 @@ int store_failures(struct store *s, const struct store_failures_query *q, store_
 
 int store_devices(struct store *s, int64_t since, store_row_cb cb, void *arg, char *err, size_t errsize)
 {
-    static const char sql[] =
-        "SELECT d.key AS key, d.name AS name, d.vendor AS vendor, d.first_seen AS first_seen,"
-        " d.last_seen AS last_seen,"
-        " (SELECT count(*) FROM negotiations INDEXED BY failures_device"
-        "  WHERE device_id = d.id AND failed = 1 AND time >= ?1) AS failures"
-        " FROM devices d ORDER BY d.last_seen DESC, d.key";
     if (!s || !cb)
         return -1;
+    char src[2000], sql[3000];
+    if (failure_source(src, sizeof src, NULL, NULL, true) < 0)
+        return -1;
+    snprintf(sql, sizeof sql,
+             "SELECT d.key AS key, d.name AS name, d.vendor AS vendor, d.first_seen AS first_seen,"
+             " d.last_seen AS last_seen, ifnull(f.n, 0) AS failures"
+             " FROM devices d LEFT JOIN (SELECT d, sum(n) AS n FROM (%s) GROUP BY d) f ON f.d = d.id"
+             " ORDER BY d.last_seen DESC, d.key",
+             src);
     sqlite3_stmt *st;
     if (prepare_query(s, sql, &st, err, errsize) < 0)
         return -1;
-    sqlite3_bind_int64(st, 1, since);
+    struct window w;
+    window_split(s, since, INT64_MAX, &w);
+    bind_split(st, &w, NULL);
     return run_rows(s, st, cb, arg, err, errsize);
 }
 
@@ -377,15 +444,7 @@ int store_device(struct store *s, enum store_device_part part, const char *key, 
             " FROM negotiations n INDEXED BY failures_device LEFT JOIN clients c ON c.id = n.client_id"
             " WHERE n.device_id = (SELECT id FROM devices WHERE key = ?1) AND n.failed = 1 AND n.time >= ?2"
             " ORDER BY n.time DESC LIMIT ?3",
-        /* client types that failed on it: failures only, since reading every
-         * negotiation of a device has no index (successes are by time) */
-        [STORE_DEVICE_CLIENTS] =
-            "SELECT c.software AS software, c.fingerprint AS fingerprint, g.n AS failures, g.f AS first_seen,"
-            " g.l AS last_seen FROM"
-            " (SELECT client_id AS k, count(*) AS n, min(time) AS f, max(time) AS l"
-            "  FROM negotiations INDEXED BY failures_device"
-            "  WHERE device_id = (SELECT id FROM devices WHERE key = ?1) AND failed = 1 AND time >= ?2"
-            "  GROUP BY client_id) g LEFT JOIN clients c ON c.id = g.k ORDER BY g.n DESC, 1, 2",
+        [STORE_DEVICE_CLIENTS] = NULL, /* below */
         [STORE_DEVICE_PROBE] = "SELECT time, address, port, banner, error FROM probes"
                                " WHERE device_id = (SELECT id FROM devices WHERE key = ?1)",
         /* alerts_device: a device has few alerts */
@@ -397,10 +456,27 @@ int store_device(struct store *s, enum store_device_part part, const char *key, 
     if (!s || !cb || !key || (unsigned)part > STORE_DEVICE_ALERTS)
         return -1;
     sqlite3_stmt *st;
+    if (part == STORE_DEVICE_CLIENTS) {
+        /* client types that failed on it: failures only, counts and rows */
+        char src[2000], q[3000];
+        if (failure_source(src, sizeof src, NULL, "= (SELECT id FROM devices WHERE key = ?3)", true) < 0)
+            return -1;
+        snprintf(q, sizeof q,
+                 "SELECT c.software AS software, c.fingerprint AS fingerprint, g.n AS failures, g.f AS first_seen,"
+                 " g.l AS last_seen FROM (SELECT c AS k, sum(n) AS n, min(f) AS f, max(l) AS l FROM (%s)"
+                 " GROUP BY c) g LEFT JOIN clients c ON c.id = g.k ORDER BY g.n DESC, 1, 2",
+                 src);
+        if (prepare_query(s, q, &st, err, errsize) < 0)
+            return -1;
+        struct window w;
+        window_split(s, since, INT64_MAX, &w);
+        bind_split(st, &w, key);
+        return run_rows(s, st, cb, arg, err, errsize);
+    }
     if (prepare_query(s, sql[part], &st, err, errsize) < 0)
         return -1;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    if (part == STORE_DEVICE_FAILURES || part == STORE_DEVICE_CLIENTS || part == STORE_DEVICE_ALERTS)
+    if (part == STORE_DEVICE_FAILURES || part == STORE_DEVICE_ALERTS)
         sqlite3_bind_int64(st, 2, since);
     if (part == STORE_DEVICE_FAILURES || part == STORE_DEVICE_ALERTS)
         sqlite3_bind_int64(st, 3, limit ? limit : 50);
@@ -410,12 +486,12 @@ int store_device(struct store *s, enum store_device_part part, const char *key, 
 /* Client types, most failures in [from, until) first: software, fingerprint,
  * failures, devices (distinct, failed on), fails_on (up to three device keys,
  * most failures first), first_seen, last_seen, and the lists it offered.
- * The failures are one range scan of the covering failures_window (client
- * and device ids only); they are counted per client type and device here,
+ * The failures (daily counts and edge rows: failure_source) are counted
+ * per client type and device here,
  * in C: grouping the pairs in SQL needs a temporary b-tree and takes several
  * times as long on a year of failures. */
 struct cli_pair {
-    int64_t client, device;
+    int64_t client, device, n;
 };
 
 struct cli_agg {
@@ -495,9 +571,6 @@ int store_clients(struct store *s, int64_t from, int64_t until, store_row_cb cb,
 {
     /* failures without a client type (no software, no fingerprint) count
      * as one client type, the one failures --by client lists too */
-    static const char pairs_sql[] =
-        "SELECT ifnull(client_id, 0), device_id, time FROM negotiations INDEXED BY failures_window"
-        " WHERE failed = 1 AND time >= ?1 AND time < ?2";
     static const char clients_sql[] =
         "SELECT c.id, c.software, c.fingerprint, c.first_seen, c.last_seen, lk.names, lh.names, lc.names,"
         " lm.names, lz.names FROM clients c"
@@ -514,10 +587,15 @@ int store_clients(struct store *s, int64_t from, int64_t until, store_row_cb cb,
     int ret = -1, rc;
     int64_t unid_first = INT64_MAX, unid_last = INT64_MIN; /* the unidentified client type's failures */
 
+    char src[2000], pairs_sql[2200];
+    if (failure_source(src, sizeof src, NULL, NULL, false) < 0)
+        return -1;
+    snprintf(pairs_sql, sizeof pairs_sql, "SELECT ifnull(c, 0), d, n, f, l FROM (%s)", src);
     if (prepare_query(s, pairs_sql, &st, err, errsize) < 0)
         return -1;
-    sqlite3_bind_int64(st, 1, from);
-    sqlite3_bind_int64(st, 2, until);
+    struct window w;
+    window_split(s, from, until, &w);
+    bind_split(st, &w, NULL);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (npairs == cap) {
             size_t nc = cap ? 2 * cap : 4096;
@@ -527,11 +605,12 @@ int store_clients(struct store *s, int64_t from, int64_t until, store_row_cb cb,
             pairs = n;
             cap = nc;
         }
-        pairs[npairs++] = (struct cli_pair){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1)};
+        pairs[npairs++] = (struct cli_pair){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                                            sqlite3_column_int64(st, 2)};
         if (pairs[npairs - 1].client == 0) {
-            int64_t t = sqlite3_column_int64(st, 2);
-            unid_first = t < unid_first ? t : unid_first;
-            unid_last = t > unid_last ? t : unid_last;
+            int64_t f = sqlite3_column_int64(st, 3), l = sqlite3_column_int64(st, 4);
+            unid_first = f < unid_first ? f : unid_first;
+            unid_last = l > unid_last ? l : unid_last;
         }
     }
     if (rc != SQLITE_DONE)
@@ -551,12 +630,13 @@ int store_clients(struct store *s, int64_t from, int64_t until, store_row_cb cb,
             aggs = n;
         }
         struct cli_agg *a = &aggs[naggs++];
-        *a = (struct cli_agg){.client = pairs[i].client, .n = (int64_t)(j - i)};
+        *a = (struct cli_agg){.client = pairs[i].client};
         for (size_t k = i; k < j;) {
             size_t m = k;
-            while (m < j && pairs[m].device == pairs[k].device)
-                m++;
-            int64_t dn = (int64_t)(m - k), dev = pairs[k].device;
+            int64_t dn = 0, dev = pairs[k].device;
+            while (m < j && pairs[m].device == dev)
+                dn += pairs[m++].n;
+            a->n += dn;
             a->devices++;
             /* devices come in id order: a later one wins only with more failures */
             for (int t = 0; t < 3; t++) {
@@ -738,9 +818,9 @@ static int schema_names(struct store *s, char names[][16], char *err, size_t err
     return n;
 }
 
-/* Runs the statement made of head, then each schema's part (fmt with the
- * schema name at every %1$s) joined by UNION ALL, then tail, with ?1 ?2 ?3
- * bound to from, until and key (when not NULL). */
+/* Runs the statement made of head, then each schema's part (with the
+ * schema name at every {S}) joined by UNION ALL, then tail, with the window
+ * [from, until) and key (when not NULL) bound as bind_split says. */
 static int run_merged(struct store *s, const char *head, const char *part, const char *tail, int64_t from,
                       int64_t until, const char *key, store_row_cb cb, void *arg, char *err, size_t errsize)
 {
@@ -778,10 +858,13 @@ static int run_merged(struct store *s, const char *head, const char *part, const
     free(sql);
     if (rc < 0)
         return -1;
-    sqlite3_bind_int64(st, 1, from);
-    sqlite3_bind_int64(st, 2, until);
-    if (key)
-        sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
+    struct window w;
+    window_split(s, from, until, &w);
+    if (bind_split(st, &w, key) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        set_err(err, errsize, "%s: cannot bind: %s", s->path, sqlite3_errmsg(s->db));
+        return -1;
+    }
     return run_rows(s, st, cb, arg, err, errsize);
 }
 
@@ -792,9 +875,8 @@ int store_failures_merged(struct store *s, const struct store_failures_query *q,
         set_err(err, errsize, "this failures query does not merge several databases");
         return -1;
     }
-    /* per database: grouped by ids first (one range scan of an index),
-     * then named, with the device's key so that devices are counted
-     * distinct across databases by key */
+    /* per database: grouped by ids first, then named, with the device's
+     * key so that devices are counted distinct across databases by key */
     static const char *const keys[] = {
         [STORE_BY_CLIENT] = "c.software AS k, c.fingerprint AS x",
         [STORE_BY_DEVICE] = "dv.key AS k, dv.name AS x",
@@ -802,17 +884,18 @@ int store_failures_merged(struct store *s, const struct store_failures_query *q,
         [STORE_BY_MISMATCH] = "g.g AS k, NULL AS x",
     };
     static const char *const groups[] = {
-        [STORE_BY_CLIENT] = "client_id", [STORE_BY_DEVICE] = "device_id",
-        [STORE_BY_CATEGORY] = "category", [STORE_BY_MISMATCH] = "mismatch",
+        [STORE_BY_CLIENT] = "c", [STORE_BY_DEVICE] = "d",
+        [STORE_BY_CATEGORY] = "cat", [STORE_BY_MISMATCH] = "mm",
     };
-    char part[1200];
+    char src[2000], part[3000];
+    if (failure_source(src, sizeof src, "{S}", q->device ? "= (SELECT id FROM {S}.devices WHERE key = ?3)" : NULL,
+                       q->by == STORE_BY_DEVICE) < 0)
+        return -1;
     snprintf(part, sizeof part,
              "SELECT %s, dv.key AS dkey, g.n AS n, g.f AS f, g.l AS l FROM"
-             " (SELECT %s AS g, device_id AS d, count(*) AS n, min(time) AS f, max(time) AS l"
-             "  FROM {S}.negotiations INDEXED BY %s WHERE %sfailed = 1 AND time >= ?1 AND time < ?2"
-             "  GROUP BY %s, device_id) g JOIN {S}.devices dv ON dv.id = g.d%s",
-             keys[q->by], groups[q->by], q->device ? "failures_device" : "failures_window",
-             q->device ? "device_id = (SELECT id FROM {S}.devices WHERE key = ?3) AND " : "", groups[q->by],
+             " (SELECT %s AS g, d, sum(n) AS n, min(f) AS f, max(l) AS l FROM (%s) GROUP BY %s, d) g"
+             " JOIN {S}.devices dv ON dv.id = g.d%s",
+             keys[q->by], groups[q->by], src, groups[q->by],
              q->by == STORE_BY_CLIENT ? " LEFT JOIN {S}.clients c ON c.id = g.g" : "");
     const char *head = q->by == STORE_BY_DEVICE
                            ? "SELECT k AS key, max(x) AS detail, sum(n) AS failures, count(DISTINCT dkey) AS devices,"
@@ -828,14 +911,19 @@ int store_devices_merged(struct store *s, int64_t since, store_row_cb cb, void *
 {
     if (!s || !cb)
         return -1;
-    return run_merged(
-        s,
-        "SELECT key, max(name) AS name, max(vendor) AS vendor, min(first_seen) AS first_seen,"
-        " max(last_seen) AS last_seen, sum(failures) AS failures FROM (",
-        "SELECT d.key AS key, d.name AS name, d.vendor AS vendor, d.first_seen AS first_seen,"
-        " d.last_seen AS last_seen, (SELECT count(*) FROM {S}.negotiations INDEXED BY failures_device"
-        " WHERE device_id = d.id AND failed = 1 AND time >= ?1 AND time < ?2) AS failures FROM {S}.devices d",
-        ") GROUP BY key ORDER BY last_seen DESC, key", since, INT64_MAX, NULL, cb, arg, err, errsize);
+    char src[2000], part[3000];
+    if (failure_source(src, sizeof src, "{S}", NULL, true) < 0)
+        return -1;
+    snprintf(part, sizeof part,
+             "SELECT d.key AS key, d.name AS name, d.vendor AS vendor, d.first_seen AS first_seen,"
+             " d.last_seen AS last_seen, ifnull(f.n, 0) AS failures FROM {S}.devices d"
+             " LEFT JOIN (SELECT d, sum(n) AS n FROM (%s) GROUP BY d) f ON f.d = d.id",
+             src);
+    return run_merged(s,
+                      "SELECT key, max(name) AS name, max(vendor) AS vendor, min(first_seen) AS first_seen,"
+                      " max(last_seen) AS last_seen, sum(failures) AS failures FROM (",
+                      part, ") GROUP BY key ORDER BY last_seen DESC, key", since, INT64_MAX, NULL, cb, arg, err,
+                      errsize);
 }
 
 int store_clients_merged(struct store *s, int64_t from, int64_t until, store_row_cb cb, void *arg, char *err,
@@ -843,25 +931,27 @@ int store_clients_merged(struct store *s, int64_t from, int64_t until, store_row
 {
     if (!s || !cb)
         return -1;
+    char src[2000], part[6000];
+    if (failure_source(src, sizeof src, "{S}", NULL, false) < 0)
+        return -1;
     /* one UNION ALL of two kinds of rows per database: kind 0, a client type
      * with its lists; kind 1, failures of a client type on a device */
+    snprintf(part, sizeof part,
+             "SELECT 0 AS kind, c.software AS sw, c.fingerprint AS fp, NULL AS dkey, 0 AS n, c.first_seen AS fs,"
+             " c.last_seen AS ls, lk.names AS kex, lh.names AS hostkey, lc.names AS cipher, lm.names AS mac,"
+             " lz.names AS compression FROM {S}.clients c"
+             " LEFT JOIN {S}.lists lk ON lk.id = c.kex_list LEFT JOIN {S}.lists lh ON lh.id = c.hostkey_list"
+             " LEFT JOIN {S}.lists lc ON lc.id = c.cipher_list LEFT JOIN {S}.lists lm ON lm.id = c.mac_list"
+             " LEFT JOIN {S}.lists lz ON lz.id = c.compression_list"
+             /* the unidentified client type (no client_id) as in store_clients */
+             " UNION ALL SELECT 0, NULL, NULL, NULL, 0, min(f), max(l), NULL, NULL, NULL, NULL, NULL"
+             " FROM (%s) WHERE c IS NULL HAVING count(*) > 0"
+             " UNION ALL SELECT 1, c.software, c.fingerprint, dv.key, g.n, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+             " FROM (SELECT c AS cid, d AS did, sum(n) AS n FROM (%s) GROUP BY c, d) g"
+             " LEFT JOIN {S}.clients c ON c.id = g.cid JOIN {S}.devices dv ON dv.id = g.did",
+             src, src);
     return run_merged(
-        s,
-        "WITH u AS MATERIALIZED (",
-        "SELECT 0 AS kind, c.software AS sw, c.fingerprint AS fp, NULL AS dkey, 0 AS n, c.first_seen AS fs,"
-        " c.last_seen AS ls, lk.names AS kex, lh.names AS hostkey, lc.names AS cipher, lm.names AS mac,"
-        " lz.names AS compression FROM {S}.clients c"
-        " LEFT JOIN {S}.lists lk ON lk.id = c.kex_list LEFT JOIN {S}.lists lh ON lh.id = c.hostkey_list"
-        " LEFT JOIN {S}.lists lc ON lc.id = c.cipher_list LEFT JOIN {S}.lists lm ON lm.id = c.mac_list"
-        " LEFT JOIN {S}.lists lz ON lz.id = c.compression_list"
-        /* the unidentified client type (no client_id) as in store_clients */
-        " UNION ALL SELECT 0, NULL, NULL, NULL, 0, min(time), max(time), NULL, NULL, NULL, NULL, NULL"
-        " FROM {S}.negotiations INDEXED BY failures_window"
-        "  WHERE failed = 1 AND time >= ?1 AND time < ?2 AND client_id IS NULL HAVING count(*) > 0"
-        " UNION ALL SELECT 1, c.software, c.fingerprint, dv.key, g.n, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
-        " FROM (SELECT client_id AS c, device_id AS d, count(*) AS n FROM {S}.negotiations INDEXED BY failures_window"
-        "  WHERE failed = 1 AND time >= ?1 AND time < ?2 GROUP BY client_id, device_id) g"
-        " LEFT JOIN {S}.clients c ON c.id = g.c JOIN {S}.devices dv ON dv.id = g.d",
+        s, "WITH u AS MATERIALIZED (", part,
         "),"
         " f AS MATERIALIZED (SELECT sw, fp, dkey, sum(n) AS n FROM u WHERE kind = 1 GROUP BY sw, fp, dkey),"
         " cl AS (SELECT sw, fp, min(fs) AS fs, max(ls) AS ls, max(kex) AS kex, max(hostkey) AS hostkey,"

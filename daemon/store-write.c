@@ -688,6 +688,146 @@ static int cli_get(struct store *s, struct rec *r, struct cli_node **out)
 
 static const char *const evidence_names[] = {"explicit", "inferred"};
 
+static bool drop_day(void *v, void *arg)
+{
+    (void)v;
+    (void)arg;
+    return true;
+}
+
+/* Forgets the batch's daily counts (written, or rolled back); their
+ * chunks stay for the next batch. */
+static void days_reset(struct store *s)
+{
+    if (s->ndnodes)
+        hashtab_filter(s->days, drop_day, NULL);
+    s->ndnodes = 0;
+    for (struct day_chunk *c = s->dchunks; c; c = c->next)
+        c->used = 0;
+    s->dcur = s->dchunks;
+}
+
+/* Room for a node with a key of klen bytes, or NULL when memory is short. */
+static struct day_node *day_alloc(struct store *s, size_t klen)
+{
+    size_t need = (sizeof(struct day_node) + klen + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
+    while (s->dcur && s->dcur->used + need > STORE_DAY_CHUNK)
+        s->dcur = s->dcur->next;
+    if (!s->dcur) {
+        struct day_chunk *c = malloc(sizeof *c);
+        if (!c)
+            return NULL;
+        c->used = 0;
+        c->next = NULL;
+        /* appended: the chunks before it are full for this batch */
+        struct day_chunk **tail = &s->dchunks;
+        while (*tail)
+            tail = &(*tail)->next;
+        *tail = c;
+        s->dcur = c;
+    }
+    struct day_node *dn = (struct day_node *)(void *)(s->dcur->mem + s->dcur->used);
+    s->dcur->used += need;
+    return dn;
+}
+
+/* Counts negotiation r in its daily row for this batch (written by
+ * write_days). SQLITE_NOMEM when memory is short (the batch is retried). */
+static int day_count(struct store *s, const struct rec *r, int64_t device, int64_t client, int64_t list)
+{
+    unsigned char key[sizeof(struct day_key) + STORE_STR_MAX];
+    struct day_key k;
+    memset(&k, 0, sizeof k); /* the padding is part of the key */
+    k.day = day_of(r->time);
+    k.device = device;
+    k.client = client;
+    k.list = list;
+    k.failed = r->failed;
+    k.category = r->category;
+    size_t mlen = (r->nulls & (1u << RS_MISMATCH)) ? 0 : r->len[RS_MISMATCH];
+    memcpy(key, &k, sizeof k);
+    if (mlen)
+        memcpy(key + sizeof k, rec_str(r, RS_MISMATCH), mlen);
+    size_t klen = sizeof k + mlen;
+    struct day_node *dn = hashtab_find(s->days, key, klen);
+    if (dn) {
+        dn->n++;
+        dn->first = r->time < dn->first ? r->time : dn->first;
+        dn->last = r->time > dn->last ? r->time : dn->last;
+        return 0;
+    }
+    if (s->ndnodes == s->dnodes_cap) {
+        size_t nc = s->dnodes_cap ? 2 * s->dnodes_cap : 1024;
+        struct day_node **nd = realloc(s->dnodes, nc * sizeof *nd);
+        if (!nd)
+            return SQLITE_NOMEM;
+        s->dnodes = nd;
+        s->dnodes_cap = nc;
+    }
+    if (!(dn = day_alloc(s, klen)))
+        return SQLITE_NOMEM;
+    dn->n = 1;
+    dn->first = dn->last = r->time;
+    dn->klen = klen;
+    memcpy(dn->key, key, klen);
+    if (hashtab_put(s->days, dn->key, klen, dn, NULL) < 0)
+        return SQLITE_NOMEM; /* (its room is taken back by days_reset) */
+    s->dnodes[s->ndnodes++] = dn;
+    return 0;
+}
+
+/* daily's order (failed, day, device, client first), so that one batch's
+ * rows are written next to each other in the table */
+static int cmp_day_node(const void *a, const void *b)
+{
+    struct day_key x, y;
+    memcpy(&x, (*(struct day_node *const *)a)->key, sizeof x);
+    memcpy(&y, (*(struct day_node *const *)b)->key, sizeof y);
+    if (x.failed != y.failed)
+        return x.failed < y.failed ? -1 : 1;
+    if (x.day != y.day)
+        return x.day < y.day ? -1 : 1;
+    if (x.device != y.device)
+        return x.device < y.device ? -1 : 1;
+    return x.client < y.client ? -1 : x.client > y.client;
+}
+
+/* Adds the batch's counts to daily, one row each (in the batch's
+ * transaction, so the rows and the counts never disagree). */
+static int write_days(struct store *s)
+{
+    int rc;
+    if (s->ndnodes > 1)
+        qsort(s->dnodes, s->ndnodes, sizeof *s->dnodes, cmp_day_node);
+    for (size_t i = 0; i < s->ndnodes;) {
+        size_t rows = s->ndnodes - i >= STORE_DAY_ROWS ? STORE_DAY_ROWS : 1;
+        sqlite3_stmt *st = rows > 1 ? s->st_daily_up_many : s->st_daily_up;
+        for (size_t r = 0; r < rows; r++, i++) {
+            const struct day_node *dn = s->dnodes[i];
+            struct day_key k;
+            memcpy(&k, dn->key, sizeof k);
+            const char *cat = k.category >= 0 ? algo_category_name((enum algo_category)k.category) : "";
+            int p = (int)r * 10;
+            sqlite3_bind_int(st, p + 1, k.failed);
+            sqlite3_bind_int64(st, p + 2, k.day);
+            sqlite3_bind_int64(st, p + 3, k.device);
+            sqlite3_bind_int64(st, p + 4, k.client);
+            bind_text(st, p + 5, cat, strlen(cat));
+            bind_text(st, p + 6, (const char *)dn->key + sizeof k, dn->klen - sizeof k);
+            sqlite3_bind_int64(st, p + 7, k.list);
+            sqlite3_bind_int64(st, p + 8, dn->n);
+            sqlite3_bind_int64(st, p + 9, dn->first);
+            sqlite3_bind_int64(st, p + 10, dn->last);
+        }
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return rc;
+    }
+    days_reset(s);
+    return 0;
+}
+
 static int store_rec(struct store *s, struct rec *r)
 {
     struct dev_node *d;
@@ -725,7 +865,9 @@ static int store_rec(struct store *s, struct rec *r)
     bind_id(st, 11, cl);
     bind_id(st, 12, sl);
     bind_text(st, 13, rec_str(r, RS_REASON), r->len[RS_REASON]);
-    return run(st);
+    if ((rc = run(st)))
+        return rc;
+    return day_count(s, r, d->id, c ? c->id : 0, cl);
 }
 
 static int store_prec(struct store *s, struct prec *p)
@@ -821,6 +963,7 @@ static int write_batch(struct store *s, size_t nent, long *bad)
 {
     int rc;
     *bad = -1;
+    days_reset(s);
     if ((rc = run(s->st_begin)))
         goto fail;
     for (size_t i = 0; i < nent; i++) {
@@ -835,11 +978,12 @@ static int write_batch(struct store *s, size_t nent, long *bad)
             goto fail;
         }
     }
-    if ((rc = write_touched(s)) || (rc = run(s->st_commit)))
+    if ((rc = write_days(s)) || (rc = write_touched(s)) || (rc = run(s->st_commit)))
         goto fail;
     return 0;
 fail:
     snprintf(s->lasterr, sizeof s->lasterr, "%s", sqlite3_errmsg(s->db));
+    days_reset(s);
     /* an I/O error or a full disk may already have rolled it back */
     if (!sqlite3_get_autocommit(s->db))
         run(s->st_rollback);
@@ -987,6 +1131,7 @@ static int purge_orphans(struct store *s, int64_t before, unsigned max_rows, boo
     int rc, n[3] = {0, 0, 0};
     sqlite3_stmt *st = s->st_purge_old;
     sqlite3_bind_int64(st, 1, before);
+    sqlite3_bind_int64(st, 2, day_of(before));
     rc = sqlite3_step(st);
     bool old_left = rc == SQLITE_ROW && sqlite3_column_int(st, 0);
     sqlite3_reset(st);
@@ -1027,28 +1172,47 @@ void store_refresh_statistics(struct store *s)
         log_debug("database %s: ANALYZE failed: %s", s->path, sqlite3_errmsg(s->db));
 }
 
-/* One retention step (see store_purge), on the writer's thread. */
-static int purge_step(struct store *s, int64_t before, unsigned max_rows)
+/* One retention step (see store_retain), on the writer's thread: rows and
+ * daily counts go by whole UTC days (a day once all of it is older than the
+ * cut-off), so for every day that is left the failure rows and the daily
+ * failure counts still agree. */
+static int purge_step(struct store *s, int64_t before, int64_t ok_before, unsigned max_rows)
 {
     int rc;
     bool changed = false;
+    /* (a cut-off before the first day there can be is that day) */
+    int64_t cut_day = day_of(before), ok_day = day_of(ok_before);
+    cut_day = cut_day < INT64_MIN / STORE_DAY ? INT64_MIN / STORE_DAY : cut_day;
+    ok_day = ok_day < cut_day ? cut_day : ok_day;
+    int64_t cut = cut_day * STORE_DAY, ok_cut = ok_day * STORE_DAY;
     if ((rc = run(s->st_begin)))
         goto fail;
-    int deleted = 0;
+    int deleted = 0, counts = 0;
     sqlite3_stmt *const kinds[2] = {s->st_purge_fail, s->st_purge_ok};
     for (int i = 0; i < 2 && (unsigned)deleted < max_rows; i++) {
-        sqlite3_bind_int64(kinds[i], 1, before);
+        sqlite3_bind_int64(kinds[i], 1, i ? ok_cut : cut);
         sqlite3_bind_int(kinds[i], 2, (int)(max_rows - (unsigned)deleted));
         if ((rc = run(kinds[i])))
             goto fail;
         deleted += sqlite3_changes(s->db);
     }
+    /* then the daily counts of the days gone */
+    for (int failed = 1; failed >= 0 && (unsigned)(deleted + counts) < max_rows; failed--) {
+        sqlite3_bind_int64(s->st_purge_daily, 1, cut_day);
+        sqlite3_bind_int(s->st_purge_daily, 2, failed);
+        sqlite3_bind_int(s->st_purge_daily, 3, (int)(max_rows - (unsigned)(deleted + counts)));
+        if ((rc = run(s->st_purge_daily)))
+            goto fail;
+        counts += sqlite3_changes(s->db);
+    }
+    if (counts)
+        s->orphans_due = true;
     if (deleted)
         s->orphans_due = true;
     /* orphans once the old negotiations are gone, not at every step */
     bool more = true;
-    if (s->orphans_due && (unsigned)deleted < max_rows) {
-        if ((rc = purge_orphans(s, before, max_rows, &changed, &more)))
+    if (s->orphans_due && (unsigned)(deleted + counts) < max_rows) {
+        if ((rc = purge_orphans(s, cut, max_rows, &changed, &more)))
             goto fail;
     }
     if ((rc = run(s->st_commit)))
@@ -1065,7 +1229,7 @@ static int purge_step(struct store *s, int64_t before, unsigned max_rows)
     /* retention runs on the daemon's tick: a good place for upkeep */
     if (mono_us() - s->analyzed_us > STORE_ANALYZE_US && s->wcounts.committed)
         store_refresh_statistics(s);
-    return deleted;
+    return deleted + counts;
 fail:
     snprintf(s->lasterr, sizeof s->lasterr, "%s", sqlite3_errmsg(s->db));
     if (!sqlite3_get_autocommit(s->db))
@@ -1082,7 +1246,7 @@ fail:
     return -1;
 }
 
-int store_purge(struct store *s, int64_t before, unsigned max_rows)
+int store_retain(struct store *s, int64_t before, int64_t successes_before, unsigned max_rows)
 {
     if (!s || (s->flags & STORE_READONLY))
         return -1;
@@ -1094,11 +1258,17 @@ int store_purge(struct store *s, int64_t before, unsigned max_rows)
         /* the writer takes the step between two batches */
         pthread_mutex_lock(&s->mu);
         s->purge_before = before;
+        s->purge_ok_before = successes_before;
         s->purge_max = max_rows;
         pthread_mutex_unlock(&s->mu);
         return 0;
     }
-    return purge_step(s, before, max_rows);
+    return purge_step(s, before, successes_before, max_rows);
+}
+
+int store_purge(struct store *s, int64_t before, unsigned max_rows)
+{
+    return store_retain(s, before, before, max_rows);
 }
 
 /* ------------------------------------------------------------ profiles */
@@ -1153,7 +1323,7 @@ static void *writer_main(void *arg)
         }
         bool stop = s->stop;
         s->flush_now = false;
-        int64_t before = s->purge_before;
+        int64_t before = s->purge_before, ok_before = s->purge_ok_before;
         unsigned pmax = s->purge_max;
         s->purge_before = 0;
         size_t queued = s->qlen;
@@ -1166,7 +1336,7 @@ static void *writer_main(void *arg)
             }
         }
         if (before && !stop)
-            purge_step(s, before, pmax);
+            purge_step(s, before, ok_before, pmax);
         pthread_mutex_lock(&s->mu);
         if (stop && !s->qlen)
             break;
@@ -1365,7 +1535,17 @@ void store_writer_free(struct store *s)
     hashtab_free(s->devices);
     hashtab_free(s->clients);
     hashtab_free(s->lists);
+    if (s->days)
+        days_reset(s);
+    hashtab_free(s->days);
+    free(s->dnodes);
+    while (s->dchunks) {
+        struct day_chunk *c = s->dchunks;
+        s->dchunks = c->next;
+        free(c);
+    }
     s->devices = s->clients = s->lists = NULL;
+    s->days = NULL;
     free(s->dtouched);
     free(s->ctouched);
     free(s->ltouched);

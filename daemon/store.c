@@ -48,8 +48,21 @@ extern const int store_migration_count;
 
 /* ------------------------------------------------------------ open / close */
 
+#define DAILY_UPSERT(values)                                                                                         \
+    "INSERT INTO daily (failed, day, device_id, client_id, category, mismatch, client_list, n, first, last)"          \
+    " VALUES " values " ON CONFLICT (failed, day, device_id, client_id, category, mismatch, client_list) DO UPDATE SET" \
+    " n = n + excluded.n, first = min(first, excluded.first), last = max(last, excluded.last)"
+
 static int prepare_all(struct store *s)
 {
+    /* one statement step per STORE_DAY_ROWS daily rows: a row each costs
+     * as much again in statement overhead as in the table */
+    enum { ONE = sizeof "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), " - 1 };
+    char values[STORE_DAY_ROWS * ONE + 1], daily_many[sizeof values + 400];
+    for (int i = 0; i < STORE_DAY_ROWS; i++)
+        memcpy(values + i * ONE, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", ONE);
+    values[STORE_DAY_ROWS * ONE - 2] = '\0';
+    snprintf(daily_many, sizeof daily_many, DAILY_UPSERT("%s"), values);
     struct {
         sqlite3_stmt **st;
         const char *sql;
@@ -111,8 +124,20 @@ static int prepare_all(struct store *s)
          true},
         {&s->st_purge_old,
          "SELECT EXISTS (SELECT 1 FROM negotiations WHERE failed = 1 AND time < ?1)"
-         " OR EXISTS (SELECT 1 FROM negotiations WHERE failed = 0 AND time < ?1)",
+         " OR EXISTS (SELECT 1 FROM negotiations WHERE failed = 0 AND time < ?1)"
+         " OR EXISTS (SELECT 1 FROM daily WHERE failed = 1 AND day < ?2)"
+         " OR EXISTS (SELECT 1 FROM daily WHERE failed = 0 AND day < ?2)",
          true},
+        /* counts of one outcome before the cut-off day, oldest first */
+        {&s->st_purge_daily,
+         "DELETE FROM daily WHERE (failed, day, device_id, client_id, category, mismatch, client_list) IN"
+         " (SELECT failed, day, device_id, client_id, category, mismatch, client_list FROM daily"
+         "  WHERE failed = ?2 AND day < ?1 ORDER BY day LIMIT ?3)",
+         true},
+        /* a batch's counts per daily row (store-write.c), and the same for
+         * STORE_DAY_ROWS rows at once */
+        {&s->st_daily_up, DAILY_UPSERT("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"), true},
+        {&s->st_daily_up_many, daily_many, true},
         {&s->st_purge_cli, "DELETE FROM clients WHERE id IN (SELECT id FROM clients WHERE last_seen < ?1 LIMIT ?2)",
          true},
         {&s->st_purge_dev,
@@ -431,6 +456,7 @@ static void finalize_all(struct store *s)
         &s->st_cli_sel,  &s->st_cli_ins,   &s->st_cli_fill,  &s->st_cli_upd,   &s->st_list_sel,   &s->st_list_ins,
         &s->st_list_upd, &s->st_item_ins,  &s->st_neg_ins,   &s->st_prof_up,   &s->st_prof_load,  &s->st_purge_fail,
         &s->st_purge_ok, &s->st_purge_old, &s->st_purge_cli, &s->st_purge_dev, &s->st_purge_list,
+        &s->st_purge_daily, &s->st_daily_up, &s->st_daily_up_many,
     };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         sqlite3_finalize(*all[i]);
@@ -553,7 +579,8 @@ int store_open(const char *path, unsigned flags, size_t queue_max, struct store 
     s->devices = hashtab_new();
     s->clients = hashtab_new();
     s->lists = hashtab_new();
-    if (!s->devices || !s->clients || !s->lists) {
+    s->days = hashtab_new();
+    if (!s->devices || !s->clients || !s->lists || !s->days) {
         set_err(err, errsize, "%s: out of memory", path);
         store_destroy(s);
         return -1;

@@ -126,12 +126,21 @@ size_t store_memory(const struct store *s);
  * operations. */
 size_t store_pending(const struct store *s);
 
-/* Deletes at most max_rows negotiations older than before (seconds since
- * the epoch) and, once a step finds fewer than max_rows, the list, client
- * and device rows nothing refers to any more (a device keeps its row while
- * it has a stored profile or alert). Returns the number of negotiations
- * deleted or -1. Called repeatedly in small steps so it never stalls the
- * loop. */
+/* Retention, one small step: deletes at most max_rows negotiations, failures
+ * older than before and successes older than successes_before (the later
+ * of the two: [store] keep_successes), then the oldest day of daily counts
+ * older than before, and, once a step finds nothing old left, the list,
+ * client and device rows nothing refers to any more (a device keeps its row
+ * while it has a stored profile or alert). Cut-offs go down to the start of
+ * their UTC day: a day goes whole, so the days that are left keep their
+ * failure rows and daily counts in agreement (queries rely on it). Returns
+ * the rows deleted (negotiations and daily counts; 0: nothing left to do)
+ * or -1; store_counts.purged counts negotiations. Called repeatedly in small
+ * steps so it never stalls the loop; with a writer thread it only asks the
+ * writer for the step and returns 0. */
+int store_retain(struct store *s, int64_t before, int64_t successes_before, unsigned max_rows);
+
+/* store_retain with one cut-off for failures and successes. */
 int store_purge(struct store *s, int64_t before, unsigned max_rows);
 
 /* Queues a device's learned server list for one slot (negotiate_slot), as
@@ -196,6 +205,13 @@ struct store_failures_query {
     int64_t from, until; /* time >= from AND time < until */
     const char *device;  /* devices.key, or NULL for every device */
 };
+
+/* Every failures question below answers the whole UTC days of its window
+ * from the daily counts and the partial days at its edges from the rows;
+ * the answer is the same as from the rows alone. With on, they read the
+ * rows alone (slower on long windows): for tests that compare the two,
+ * and kexwatch's hidden --rows-only. */
+void store_rows_only(struct store *s, bool on);
 
 /* Failures in the window grouped by q->by, most failures first. Columns:
  * key, detail (client: its fingerprint; device: its inventory name; else

@@ -27,6 +27,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "catalogue.h"
 #include "negotiate.h"
 #include "store.h"
 #include "testutil.h"
@@ -381,6 +382,122 @@ static void build_version(const char *path, int v)
         raw_exec(db, "COMMIT");
     }
     raw_exec(db, "INSERT INTO devices (key, name, vendor, first_seen, last_seen) VALUES ('old', 'o', 'huawei', 5, 6)");
+    sqlite3_close(db);
+}
+
+/* (ROWS_BY_DAY is a format: %% is %) The rows of daily that are not the GROUP BY of the negotiations rows
+ * (restricted by cond), and the other way round: 0 when they agree. */
+#define ROWS_BY_DAY                                                                                                  \
+    "SELECT failed, (time - ((time %% 86400) + 86400) %% 86400) / 86400 AS day, device_id, ifnull(client_id, 0),"     \
+    " ifnull(category, ''), ifnull(mismatch, ''), ifnull(client_list, 0), count(*), min(time), max(time)"           \
+    " FROM negotiations GROUP BY 1, 2, 3, 4, 5, 6, 7"
+static int64_t daily_disagrees(sqlite3 *db, const char *cond)
+{
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "SELECT (SELECT count(*) FROM (SELECT * FROM (" ROWS_BY_DAY ") WHERE %s EXCEPT"
+             " SELECT * FROM daily WHERE %s)) + (SELECT count(*) FROM (SELECT * FROM daily WHERE %s EXCEPT"
+             " SELECT * FROM (" ROWS_BY_DAY ") WHERE %s))",
+             cond, cond, cond, cond);
+    return q_int(db, sql, NULL);
+}
+
+/* negotiation i of a mixed stream over several days: successes and
+ * failures, known and unknown clients, classified or not, times before
+ * 1970 too */
+static void mixed(struct tneg *t, int i, char *dev, size_t devsize, const struct catalogue_match *m)
+{
+    snprintf(dev, devsize, "dev-%d", i % 7);
+    int64_t time = -86400 + (int64_t)i * 997 % (9 * 86400);
+    if (i % 5 == 0) {
+        putty(t, dev, time); /* a kex failure */
+        t->n.match = i % 10 ? m : NULL;
+    } else if (i % 11 == 0) {
+        tneg_init(t, dev, NULL, NULL, time); /* nothing known of the client */
+        tneg_client(t, NEG_CIPHER_C2S, "3des-cbc");
+        tneg_server(t, NEG_CIPHER_C2S, SRV_CIPHER);
+        tneg_fail(t, NEG_CIPHER_C2S, EVIDENCE_INFERRED);
+    } else {
+        openssh(t, dev, time, i % 13 == 0);
+    }
+}
+
+static void test_daily_counts(void **state)
+{
+    (void)state;
+    struct store *s = open_ok(g_path, 0, 0);
+    struct catalogue_match m = {.id = "kex-sha1-only"};
+    char dev[32];
+    /* several batches, so rows of the same day are added to */
+    for (int i = 0; i < 3000; i++) {
+        struct tneg t;
+        mixed(&t, i, dev, sizeof dev, &m);
+        enqueue_ok(s, &t);
+        tneg_free(&t);
+        if (i % 700 == 699)
+            assert_true(store_flush(s) > 0);
+    }
+    assert_true(store_flush(s) > 0);
+    sqlite3 *db = raw_open(g_path, SQLITE_OPEN_READONLY);
+    assert_int_equal(q_int(db, "SELECT sum(n) FROM daily", NULL), 3000);
+    assert_true(q_int(db, "SELECT count(*) FROM daily", NULL) > 50);
+    assert_true(q_int(db, "SELECT count(*) FROM daily WHERE client_id = 0 AND failed = 1", NULL) > 0);
+    assert_true(q_int(db, "SELECT count(*) FROM daily WHERE mismatch = 'kex-sha1-only'", NULL) > 0);
+    assert_true(q_int(db, "SELECT count(*) FROM daily WHERE day = -1", NULL) > 0);
+    assert_int_equal(daily_disagrees(db, "1"), 0);
+
+    /* retention: successes older than day 4 go (rows only), failures older
+     * than day 2 (rows and counts); the cut-offs fall within their days */
+    int r, steps = 0;
+    while ((r = store_retain(s, 2 * 86400 + 500, 4 * 86400 + 7, 100)) > 0)
+        assert_true(++steps < 1000);
+    assert_int_equal(r, 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM negotiations WHERE failed = 0 AND time < 4 * 86400", NULL), 0);
+    assert_true(q_int(db, "SELECT count(*) FROM negotiations WHERE failed = 0 AND time >= 4 * 86400", NULL) > 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM negotiations WHERE time < 2 * 86400", NULL), 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM daily WHERE day < 2", NULL), 0);
+    /* the successes of days 2 and 3 live on as counts only */
+    assert_true(q_int(db, "SELECT sum(n) FROM daily WHERE failed = 0 AND day IN (2, 3)", NULL) > 100);
+    assert_int_equal(daily_disagrees(db, "failed = 1"), 0);
+    assert_int_equal(daily_disagrees(db, "failed = 0 AND day >= 4"), 0);
+    char buf[256];
+    q_text(db, "PRAGMA foreign_key_check", NULL, 0, buf, sizeof buf);
+    assert_string_equal(buf, "<none>");
+    sqlite3_close(db);
+    store_close(s);
+}
+
+/* A database of the version before daily, holding negotiations written by
+ * that version's store, gets its counts from the migration. */
+static void test_daily_migration(void **state)
+{
+    (void)state;
+    struct store *s = open_ok(g_path, 0, 0);
+    struct catalogue_match m = {.id = "cipher-cbc-only"};
+    char dev[32];
+    for (int i = 0; i < 2000; i++) {
+        struct tneg t;
+        mixed(&t, i, dev, sizeof dev, &m);
+        enqueue_ok(s, &t);
+        tneg_free(&t);
+    }
+    while (store_pending(s))
+        assert_true(store_flush(s) > 0);
+    store_close(s);
+    /* back to the version before: no counts */
+    sqlite3 *db = raw_open(g_path, SQLITE_OPEN_READWRITE);
+    raw_exec(db, "DROP TABLE daily");
+    char setv[64];
+    snprintf(setv, sizeof setv, "PRAGMA user_version = %d", store_migration_count - 1);
+    raw_exec(db, setv);
+    sqlite3_close(db);
+
+    s = open_ok(g_path, 0, 0);
+    assert_int_equal(store_schema_version(s), store_migration_count);
+    store_close(s);
+    db = raw_open(g_path, SQLITE_OPEN_READONLY);
+    assert_int_equal(q_int(db, "SELECT sum(n) FROM daily", NULL), 2000);
+    assert_int_equal(daily_disagrees(db, "1"), 0);
     sqlite3_close(db);
 }
 
@@ -866,21 +983,28 @@ static void test_purge(void **state)
 
     /* small steps until nothing is left to do */
     int total = 0, r, steps = 0;
-    while ((r = store_purge(s, 50000, 3)) > 0) {
+    assert_int_equal(q_int(db, "SELECT count(*) FROM daily WHERE day = 0", NULL), 3);
+    /* 50000 is within day 0 (UTC): retention keeps the day whole */
+    assert_int_equal(store_purge(s, 50000, 3), 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM negotiations", NULL), 24);
+    while ((r = store_purge(s, 86400, 3)) > 0) {
         total += r;
         assert_true(r <= 3);
         assert_true(++steps < 100);
     }
     assert_int_equal(r, 0);
-    assert_int_equal(total, 19);
+    /* 19 negotiations and their 3 daily rows (old-dev, keep-dev, ok-old-dev) */
+    assert_int_equal(total, 22);
     assert_int_equal(store_get_counts(s)->purged, 19);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM daily WHERE day = 0", NULL), 0);
+    assert_int_equal(q_int(db, "SELECT sum(n) FROM daily", NULL), 5);
 
     assert_int_equal(q_int(db, "SELECT count(*) FROM negotiations", NULL), 5);
     assert_int_equal(q_int(db, "SELECT count(*) FROM devices WHERE key = 'ok-old-dev'", NULL), 0);
     /* the OpenSSH client type is still seen (new-dev), its lists too */
     assert_int_equal(q_int(db, "SELECT count(*) FROM clients WHERE software = ?", OSSH), 1);
     assert_int_equal(q_int(db, "SELECT count(*) FROM lists WHERE names = ?", OSSH_KEX), 1);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM negotiations WHERE time < 50000", NULL), 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM negotiations WHERE time < 86400", NULL), 0);
     assert_int_equal(q_int(db, "SELECT count(*) FROM devices WHERE key = 'old-dev'", NULL), 0);
     assert_int_equal(q_int(db, "SELECT count(*) FROM devices WHERE key = 'keep-dev'", NULL), 1); /* profile */
     assert_int_equal(q_int(db, "SELECT count(*) FROM devices WHERE key = 'new-dev'", NULL), 1);
@@ -901,7 +1025,7 @@ static void test_purge(void **state)
     char buf[256];
     q_text(db, "PRAGMA foreign_key_check", NULL, 0, buf, sizeof buf);
     assert_string_equal(buf, "<none>");
-    assert_int_equal(store_purge(s, 50000, 0), 0);
+    assert_int_equal(store_purge(s, 86400, 0), 0);
     sqlite3_close(db);
     store_close(s);
     tneg_free(&old);
@@ -1413,6 +1537,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_round_trip, setup_test, teardown_test),
         cmocka_unit_test_setup_teardown(test_queue_bound, setup_test, teardown_test),
         cmocka_unit_test_setup_teardown(test_purge, setup_test, teardown_test),
+        cmocka_unit_test_setup_teardown(test_daily_counts, setup_test, teardown_test),
+        cmocka_unit_test_setup_teardown(test_daily_migration, setup_test, teardown_test),
         cmocka_unit_test_setup_teardown(test_profiles, setup_test, teardown_test),
         cmocka_unit_test_setup_teardown(test_probed_profiles, setup_test, teardown_test),
         cmocka_unit_test_setup_teardown(test_migration_keeps_profiles, setup_test, teardown_test),

@@ -7,7 +7,7 @@
  *   query_gen OUT.db NEGOTIATIONS DEVICES CLIENTS sql/001-....sql sql/002-....sql ...
  *
  * NEGOTIATIONS spread evenly over the 365 days before now, about 10 %
- * failed; DEVICES devices (five vendors, each with a learned server profile);
+ * failed (QUERY_GEN_SHAPE: fleet or uniform, see below); DEVICES devices (five vendors, each with a learned server profile);
  * CLIENTS client types (OpenSSH, PuTTY, JSch, paramiko, ... builds), each
  * offering realistic lists drawn from real algorithm names. The store's
  * invariants hold: devices.last_seen, clients.last_seen and lists.last_used
@@ -253,10 +253,25 @@ int main(int argc, char **argv)
     sqlite3_stmt *st_neg = prep("INSERT INTO negotiations (time, device_id, client_id, address, port, failed, category,"
                                 " direction, evidence, mismatch, client_list, server_list)"
                                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+    /* QUERY_GEN_SHAPE=uniform: every negotiation's device and client type
+     * drawn at random from all (the shape of the issue 6 figures); the
+     * default, fleet: each device is polled by its own four client types
+     * (the automation's builds: 50, 25, 15 and 10 % of its negotiations),
+     * and a pair that fails fails every time, the same way (negotiation is
+     * deterministic), one pair in ten */
+    const char *shape = getenv("QUERY_GEN_SHAPE");
+    int uniform = shape && strcmp(shape, "uniform") == 0;
     for (long long i = 0; i < total; i++) {
         int64_t t = t0 + (int64_t)((double)i * (double)span / (double)total);
         unsigned d = pick(ndev), c = pick(ncli);
         int failed = pick(1000) < 100;
+        uint64_t pair = 0;
+        if (!uniform) {
+            unsigned w = pick(100), j = w < 50 ? 0 : w < 75 ? 1 : w < 90 ? 2 : 3;
+            c = (unsigned)(((uint64_t)d * 2654435761u + j * 40503u) % ncli);
+            pair = ((uint64_t)d * 1000003u + c) * 0x9E3779B97F4A7C15u;
+            failed = (pair >> 40) % 10 == 0;
+        }
         char addr[24];
         snprintf(addr, sizeof addr, "192.168.%u.%u", c % 250, pick(250) + 1);
         sqlite3_bind_int64(st_neg, 1, t);
@@ -266,13 +281,14 @@ int main(int argc, char **argv)
         sqlite3_bind_int64(st_neg, 5, 1024 + pick(60000));
         sqlite3_bind_int(st_neg, 6, failed);
         if (failed) {
-            unsigned k = pick(100);
+            unsigned k = uniform ? pick(100) : (unsigned)(pair >> 8) % 100;
             k = k < 35 ? 0 : k < 55 ? 1 : k < 80 ? 2 : k < 97 ? 3 : 4;
+            unsigned m = uniform ? pick(3) : (unsigned)(pair >> 20) % 3;
             sqlite3_bind_text(st_neg, 7, CATNAME[k], -1, SQLITE_STATIC);
             if (k >= 2)
                 sqlite3_bind_text(st_neg, 8, pick(2) ? "c2s" : "s2c", -1, SQLITE_STATIC);
             sqlite3_bind_text(st_neg, 9, pick(4) ? "explicit" : "inferred", -1, SQLITE_STATIC);
-            sqlite3_bind_text(st_neg, 10, MISMATCH[k][pick(3)], -1, SQLITE_STATIC);
+            sqlite3_bind_text(st_neg, 10, MISMATCH[k][m], -1, SQLITE_STATIC);
             sqlite3_bind_int64(st_neg, 11, cl[c][k]);
             sqlite3_bind_int64(st_neg, 12, srv[k][devprof[d]]);
         }

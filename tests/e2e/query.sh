@@ -163,14 +163,17 @@ sys.exit(not (d["device"]["key"] == "edge-modern-1" and any(p["slot"] == "kex" f
               and d["failures"] and all(f["mismatch"] for f in d["failures"]) and d["clients"]))' "$WORK/device.json"
 
 # the plan of the very statement the query runs (hidden --explain): the
-# window reads the covering failures_window, --device reads failures_device
+# window's whole days read daily's primary key and its edges the covering
+# failures_window; --device reads daily_device and failures_device
 # shellcheck disable=SC2086
 plan_w=$("$KEXWATCH" --db "$DB" failures $WIN --by category --explain)
 # shellcheck disable=SC2086
 plan_d=$("$KEXWATCH" --db "$DB" failures $WIN --by mismatch --device HW-CORE-1 --explain)
 # shellcheck disable=SC2016 # $1 and $2 are the inner shell's
-check "EXPLAIN QUERY PLAN: a window is a range search of failures_window, a device one of failures_device" \
-    sh -c 'echo "$1" | grep -q "SEARCH negotiations USING COVERING INDEX failures_window (time>? AND time<?)" &&
+check "EXPLAIN QUERY PLAN: a window is a range search of daily and failures_window, a device one of daily_device and failures_device" \
+    sh -c 'echo "$1" | grep -q "SEARCH daily USING PRIMARY KEY (failed=? AND day>? AND day<?)" &&
+           echo "$1" | grep -q "SEARCH negotiations USING COVERING INDEX failures_window (time>? AND time<?)" &&
+           echo "$2" | grep -q "SEARCH daily USING INDEX daily_device (device_id=? AND day>? AND day<?)" &&
            echo "$2" | grep -q "SEARCH negotiations USING INDEX failures_device (device_id=? AND time>? AND time<?)"' \
     - "$plan_w" "$plan_d"
 
