@@ -2339,3 +2339,48 @@ int catalogue_remedy(const struct catalogue *cat, const struct algo_db *db, cons
     remedy_client(&x, &cvars, out);
     return 1;
 }
+
+int catalogue_render_list(const struct catalogue *cat, const struct algo_db *db, const struct negotiation *n,
+                          int c, const struct negotiate_list *list, char *out, size_t size)
+{
+    if (out && size)
+        out[0] = '\0';
+    if (!cat || !db || !n || !list || !out || !size || (int)c < 0 || c >= ALGO_NCATEGORIES)
+        return -1;
+    struct target t;
+    resolve_target(cat, n, &t);
+    const struct vendor *v = t.v, *gen = t.gen;
+    const char *cmd = v->cmd[c] ? v->cmd[c] : gen->cmd[c];
+    if (!v->config || !cmd || strcmp(cmd, "-") == 0 || !template_has_list(cmd))
+        return 0;
+    struct ctx x;
+    memset(&x, 0, sizeof x);
+    x.c = cat;
+    x.db = db;
+    x.vendor = v->keyword_names ? v->name : n->vendor;
+    x.cat = (enum algo_category)c;
+    x.list[1] = list;
+    char current[CATALOGUE_COMMAND_SIZE];
+    struct buf cur;
+    buf_init(&cur, current, sizeof current);
+    if (!render_current(&x, &t, list, &cur) || !current[0])
+        return 0;
+    struct vars vars;
+    struct common cm;
+    set_common(&vars, &cm, &x, n);
+    vars.v[PH_CATEGORY] = algo_category_name((enum algo_category)c);
+    vars.v[PH_LIST] = current;
+    char text[CATALOGUE_COMMAND_SIZE];
+    render_to(text, sizeof text, cmd, &vars);
+    struct plan *p = calloc(1, sizeof *p);
+    if (!p)
+        return -1;
+    buf_init(&p->change, p->change_s, sizeof p->change_s);
+    struct buf steps;
+    buf_init(&steps, out, size);
+    add_steps(p, &steps, v->begin);
+    add_steps(p, &steps, text);
+    add_steps(p, &steps, v->end);
+    free(p);
+    return 1;
+}

@@ -117,4 +117,17 @@ int catalogue_matches(const struct catalogue *cat, const struct algo_db *db, con
 int catalogue_remedy(const struct catalogue *cat, const struct algo_db *db, const struct negotiation *n,
                      struct catalogue_remedy *out);
 
+/* The configuration that sets category cat of a device to exactly list
+ * (wire names; markers skipped), in its platform's own form, as a remedy
+ * writes it: the platform from n's platform, server_software (the device's
+ * SSH software) and vendor, as for catalogue_remedy; the vendor's begin and
+ * end lines (configure, commit) around it. Writes the steps, one per line,
+ * into out. c is an enum algo_category. Returns 1, 0 when the platform has no
+ * command that sets the
+ * list (or a name of it cannot be written there), -1 on bad arguments. For
+ * `kexwatch posture`. */
+struct negotiate_list;
+int catalogue_render_list(const struct catalogue *cat, const struct algo_db *db, const struct negotiation *n,
+                          int c, const struct negotiate_list *list, char *out, size_t size);
+
 #endif

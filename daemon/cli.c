@@ -21,6 +21,7 @@
 #include "text.h"
 #include "log.h"
 #include "pipeline.h"
+#include "posture.h"
 #include "probe.h"
 #include "query.h"
 #include "stats.h"
@@ -52,6 +53,10 @@ static void usage(FILE *f)
                "                               the RFC 4253 negotiation of the lists, slot by slot\n"
                "  probe [--format table|json] HOST[:PORT]...\n"
                "                               ask SSH servers for their version and KEXINIT lists, rated\n"
+               "  posture [--since 30d] [--format table|json|csv]\n"
+               "                               every device's server lists: broken and weak algorithms still\n"
+               "                               offered, the client types that need them, the command to\n"
+               "                               remove the rest\n"
                "\n"
                "Options:\n"
                "  -c, --config FILE   configuration (inventory, knowledge files); default: built-in\n"
@@ -649,6 +654,8 @@ int main(int argc, char **argv)
         return query_alerts(cfg_path, db_path, sub_argc, sub_argv);
     if (strcmp(cmd, "daily") == 0)
         return query_daily(cfg_path, db_path, sub_argc, sub_argv);
+    if (strcmp(cmd, "posture") == 0)
+        return posture_command(cfg_path, db_path, sub_argc, sub_argv);
     fprintf(stderr, "kexwatch: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

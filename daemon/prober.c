@@ -14,6 +14,7 @@
 #include "cfg.h"
 #include "log.h"
 #include "prober.h"
+#include "stats.h"
 
 #define PROBER_MAX_DEVICES 65536
 
@@ -82,6 +83,8 @@ static void done(void *arg, const struct probe_result *r)
                  r->port, r->version.line, p->cfg->probe_interval);
     } else {
         p->counts.failed++;
+        if ((unsigned)r->error < PROBER_NCAUSES)
+            p->counts.failed_by[r->error]++;
         log_warning("probe of device %s failed: %s; check [probe] port and allow, or the device's SSH server",
                     d->key, r->message);
     }
@@ -99,6 +102,7 @@ static void start_due(struct prober *p, int64_t now)
         if (probe_start(p->base, (const struct sockaddr *)&d->ss, d->len, p->cfg->probe_timeout * 1000, done, d,
                         &d->running, err, sizeof err) < 0) {
             log_warning("probe of device %s not started: %s; retried in %us", d->key, err, p->cfg->probe_interval);
+            p->counts.not_started++;
             d->due = now + p->cfg->probe_interval;
             continue;
         }
@@ -116,6 +120,49 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         start_due(p, (int64_t)time(NULL));
 }
 
+static double read_running(const void *p)
+{
+    return (double)((const struct prober *)p)->running;
+}
+
+static double read_devices(const void *p)
+{
+    return (double)((const struct prober *)p)->n;
+}
+
+_Static_assert(PROBE_BAD_KEXINIT + 1 == PROBER_NCAUSES, "a probe error without its counter");
+
+/* The prober's counters in the daemon's registry (stats.h). */
+static void register_counters(struct prober *p)
+{
+    static const struct {
+        const char *name, *help;
+    } cause[PROBER_NCAUSES] = {
+        [PROBE_REFUSED] = {"probes_failed_refused", "probes refused: nothing listens on the port"},
+        [PROBE_TIMEOUT] = {"probes_failed_timeout", "probes that got no answer within [probe] timeout"},
+        [PROBE_UNREACHABLE] = {"probes_failed_unreachable", "probes that could not connect (unreachable, ...)"},
+        [PROBE_CLOSED] = {"probes_failed_closed", "probes the server closed before its KEXINIT"},
+        [PROBE_NOT_SSH] = {"probes_failed_not_ssh", "probes answered by something that is not SSH"},
+        [PROBE_SSH1] = {"probes_failed_ssh1", "probes answered by an SSH-1-only server"},
+        [PROBE_LONG_LINE] = {"probes_failed_long_line", "probes answered with an overlong version line"},
+        [PROBE_BAD_KEXINIT] = {"probes_failed_bad_kexinit", "probes answered with a malformed KEXINIT"},
+    };
+    const struct prober_counts *c = &p->counts;
+    stats_register_u64("probes_started", STATS_COUNTER, "[probe]: probes of devices' SSH servers started", &c->started);
+    stats_register_u64("probes_answered", STATS_COUNTER, "probes answered with the server's lists", &c->answered);
+    stats_register_u64("probes_failed", STATS_COUNTER, "probes that failed (any cause)", &c->failed);
+    for (int i = 1; i < PROBER_NCAUSES; i++)
+        stats_register_u64(cause[i].name, STATS_COUNTER, cause[i].help, &c->failed_by[i]);
+    stats_register_u64("probes_not_started", STATS_COUNTER, "probes that could not start (no socket)",
+                       &c->not_started);
+    stats_register_u64("probes_not_allowed", STATS_COUNTER,
+                       "failures on devices whose key is not an address in [probe] allow (not probed)",
+                       &c->not_allowed);
+    stats_register("probes_in_flight", STATS_GAUGE, "probes running now (at most [probe] max_parallel)",
+                   read_running, p);
+    stats_register("probe_devices", STATS_GAUGE, "devices the prober keeps a schedule for", read_devices, p);
+}
+
 struct prober *prober_new(struct event_base *base, const struct cfg *cfg, prober_result_cb cb, void *arg)
 {
     struct prober *p = calloc(1, sizeof *p);
@@ -131,6 +178,7 @@ struct prober *prober_new(struct event_base *base, const struct cfg *cfg, prober
         prober_free(p);
         return NULL;
     }
+    register_counters(p);
     return p;
 }
 
@@ -200,6 +248,7 @@ void prober_free(struct prober *p)
 {
     if (!p)
         return;
+    stats_unregister(p, sizeof *p);
     for (size_t i = 0; i < p->n; i++) {
         probe_cancel(p->dev[i]->running);
         free(p->dev[i]);

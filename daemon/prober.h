@@ -35,9 +35,16 @@ void prober_set_cfg(struct prober *p, const struct cfg *cfg);
  * ignored (counted). */
 void prober_failure(struct prober *p, const char *device, int64_t now);
 
-/* Probes started, answered, failed; devices known. */
+/* Probes started, answered, failed (in all and by cause, enum
+ * probe_error), not started (no socket), devices outside allow; devices
+ * known and probes in flight. Also in the daemon's counter registry
+ * (stats.h) as probes_started, probes_answered, probes_failed,
+ * probes_failed_CAUSE, probes_not_started, probes_not_allowed,
+ * probes_in_flight and probe_devices. */
+#define PROBER_NCAUSES 9
 struct prober_counts {
-    uint64_t started, answered, failed, not_allowed;
+    uint64_t started, answered, failed, not_allowed, not_started;
+    uint64_t failed_by[PROBER_NCAUSES];
     size_t devices, running;
 };
 void prober_counts(const struct prober *p, struct prober_counts *out);

@@ -686,6 +686,11 @@ static int run_devices(struct store *s, const struct query_request *q, enum quer
     return 0;
 }
 
+int query_open_store(const char *cmd, const char *cfg_path, const char *db_path, struct store **out)
+{
+    return open_store(cmd, cfg_path, db_path, out);
+}
+
 /* ------------------------------------------------------------------ device */
 
 /* The profile part gains an "age" column (now - learned_at), computed

@@ -68,4 +68,10 @@ int query_parse_by(const char *text, enum store_by *out);
 int query_run(struct store *s, const struct query_request *q, enum query_format fmt, FILE *out, char *err,
               size_t errsize);
 
+/* Opens the database read-only for command cmd: db_path, else cfg_path's
+ * [store] database, else the installed configuration's, else the default;
+ * checks as the query commands do (messages on stderr). 0 or -1. */
+struct store;
+int query_open_store(const char *cmd, const char *cfg_path, const char *db_path, struct store **out);
+
 #endif

@@ -387,6 +387,12 @@ struct sop *store_sop_new(const char *const *str, int n, size_t *bytes);
 const char *store_sop_str(const struct sop *op, int i);
 int store_push_op(struct store *s, enum qkind kind, struct sop *op, size_t bytes, const char *what);
 
+/* store-query.c: runs a query of fixed text (its ?1, when bind1 is not
+ * NULL, bound to *bind1) row by row into cb, as the history queries do.
+ * Returns the rows, the callback's non-zero value or -1 (err). */
+int store_query_rows(struct store *s, const char *sql, const int64_t *bind1, store_row_cb cb, void *arg, char *err,
+                     size_t errsize);
+
 /* store-probe.c: writes a queued probe (Q_PROBE) inside the transaction. */
 int store_probe_write(struct store *s, const struct sop *op);
 /* store-write.c: queues a server list of a device with its source. */

@@ -71,3 +71,33 @@ int store_probe_write(struct store *s, const struct sop *op)
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : rc;
 }
+
+int store_posture_lists(struct store *s, store_row_cb cb, void *arg, char *err, size_t errsize)
+{
+    /* a device has at most 16 profile rows (8 slots, 2 sources) */
+    static const char sql[] =
+        "SELECT d.key AS key, d.name AS name, d.vendor AS vendor, p.slot AS slot, p.source AS source,"
+        " l.names AS list, p.learned_at AS learned_at, pr.banner AS banner, pr.time AS probed_at"
+        " FROM profiles p JOIN devices d ON d.id = p.device_id JOIN lists l ON l.id = p.list_id"
+        " LEFT JOIN probes pr ON pr.device_id = d.id"
+        " WHERE p.source IN ('learned', 'probed') ORDER BY d.key, p.slot, p.learned_at, p.source";
+    return store_query_rows(s, sql, NULL, cb, arg, err, errsize);
+}
+
+int store_posture_clients(struct store *s, int64_t since, store_row_cb cb, void *arg, char *err, size_t errsize)
+{
+    /* successes by their own time index (successes_time), grouped per
+     * device and client type: a report, read once */
+    static const char sql[] =
+        "SELECT d.key AS key, c.software AS software, c.fingerprint AS fingerprint,"
+        " (SELECT names FROM lists WHERE id = c.kex_list) AS kex,"
+        " (SELECT names FROM lists WHERE id = c.hostkey_list) AS hostkey,"
+        " (SELECT names FROM lists WHERE id = c.cipher_list) AS cipher,"
+        " (SELECT names FROM lists WHERE id = c.mac_list) AS mac,"
+        " (SELECT names FROM lists WHERE id = c.compression_list) AS compression"
+        " FROM (SELECT DISTINCT device_id, client_id FROM negotiations INDEXED BY successes_time"
+        "       WHERE failed = 0 AND time >= ?1) g"
+        " JOIN devices d ON d.id = g.device_id LEFT JOIN clients c ON c.id = g.client_id"
+        " ORDER BY d.key, c.software, c.fingerprint";
+    return store_query_rows(s, sql, &since, cb, arg, err, errsize);
+}

@@ -1015,3 +1015,14 @@ int store_failures_daily(struct store *s, int64_t from, int64_t until, store_row
     sqlite3_bind_int64(st, 2, until);
     return run_rows(s, st, cb, arg, err, errsize);
 }
+
+int store_query_rows(struct store *s, const char *sql, const int64_t *bind1, store_row_cb cb, void *arg, char *err,
+                     size_t errsize)
+{
+    sqlite3_stmt *st;
+    if (!s || !cb || prepare_query(s, sql, &st, err, errsize) < 0)
+        return -1;
+    if (bind1)
+        sqlite3_bind_int64(st, 1, *bind1);
+    return run_rows(s, st, cb, arg, err, errsize);
+}

@@ -340,6 +340,18 @@ int store_alerts(struct store *s, const char *status, int64_t since, store_row_c
 int store_failures_daily(struct store *s, int64_t from, int64_t until, store_row_cb cb, void *arg, char *err,
                          size_t errsize);
 
+/* kexwatch posture. store_posture_lists: every stored learned or probed
+ * list, by device and slot, oldest first (the caller keeps the newest):
+ * key, name, vendor, slot, source, list, learned_at, banner and probed_at
+ * (the device's last probe; null when never probed).
+ * store_posture_clients: the client types that negotiated successfully
+ * with each device since the time: key, software, fingerprint, and their
+ * kex, hostkey, cipher, mac and compression lists (client to server; null
+ * when not logged; a success whose client is unknown gives a row of nulls).
+ * Both return the number of rows, -1 (err) or the callback's value. */
+int store_posture_lists(struct store *s, store_row_cb cb, void *arg, char *err, size_t errsize);
+int store_posture_clients(struct store *s, int64_t since, store_row_cb cb, void *arg, char *err, size_t errsize);
+
 /* Several databases at once (kexwatch --db A --db B ...): store_attach
  * attaches another kexwatch database to a STORE_READONLY store, read-only,
  * after the checks store_open makes (at most 16 in all). The _merged

@@ -54,7 +54,7 @@ CONF
 : > "$WORK/sshd.log"
 SSHD_PID=""
 EXTRA_CLEANUP='[ -f "$WORK/sshd.pid" ] && kill $(cat "$WORK/sshd.pid") 2>/dev/null'
-echo "1..15"
+echo "1..21"
 start_daemon || bail "kexwatchd did not start"
 echo "ok 1 - kexwatchd starts with [probe] enable = yes and no inventory"
 
@@ -239,10 +239,74 @@ for _ in range(100):
     time.sleep(0.1)
 tap(len(res) == 2 and all(x.get("fixed") for x in res), "their success resolves both alerts, which keep fixed")
 
+# posture: the operator raises sshd to DEBUG2 (the clients' lists are then
+# logged on success) and the clients connect again
+lines = [l for l in open(CFG).read().splitlines() if not l.startswith("LogLevel ")] + ["LogLevel DEBUG2"]
+open(CFG, "w").write("\n".join(lines) + "\n")
+sshd_stop()
+sshd_start()
+OFFSET[0] = os.path.getsize(LOG)
+client()
+client("Ciphers=aes128-cbc")
+forward()
+time.sleep(1.5)
+
+
+def posture(fmt):
+    r = subprocess.run([os.environ["KW_KEXWATCH"], "--db", os.path.join(WORK, "kexwatch.db"), "posture",
+                        "--format", fmt], capture_output=True, text=True)
+    return r.returncode, r.stdout, r.stderr
+
+
+rc, out, errs = posture("json")
+pos = json.loads(out) if rc == 0 and out.strip() else []
+dev = ([x for x in pos if x["device"]["key"] == "127.0.0.1"] or [{}])[0]
+cats = dev.get("categories", {})
+want = {"kex": sshd_T("kexalgorithms"), "hostkey": None, "cipher": sshd_T("ciphers"), "mac": sshd_T("macs")}
+tap(rc == 0 and all(cats.get(k, {}).get("offered") == v for k, v in want.items() if v),
+    "kexwatch posture shows the device's kex, cipher and MAC lists as sshd -T does")
+if rc:
+    diag(errs)
+
+
+def weak(cat):
+    return {w["name"]: w for w in cats.get(cat, {}).get("weak", [])}
+
+
+wk, wc, wm = weak("kex"), weak("cipher"), weak("mac")
+tap(wk.get("diffie-hellman-group14-sha1", {}).get("rating") == "weak" and wk["diffie-hellman-group14-sha1"]["needed_by"]
+    and wc.get("aes128-cbc", {}).get("needed_by") and wm.get("hmac-sha1", {}).get("needed_by") == [],
+    "the weak algorithms still offered, and which client types need them (group14-sha1, aes128-cbc; hmac-sha1: none)")
+diag(json.dumps({k: cats.get(k, {}).get("weak") for k in ("kex", "cipher", "mac")}))
+psteps = dev.get("steps", [])
+want_macs = [m for m in sshd_T("macs") if m != "hmac-sha1"]
+tap(psteps == ["MACs " + ",".join(want_macs)],
+    "the fix removes only what no client needs: the complete new MACs line")
+diag("posture fix: " + " | ".join(psteps))
+rc2, csv, _ = posture("csv")
+tap(rc2 == 0 and csv.splitlines()[0].startswith("device,category,algorithm,rating")
+    and sum(1 for l in csv.splitlines()[1:] if l.startswith('"127.0.0.1"')) == 3,
+    "posture --format csv: one row per weak algorithm offered")
+rc3, table, _ = posture("table")
+tap(rc3 == 0 and "hmac-sha1" in table and "MACs " in table, "posture --format table names them and the fix")
+
+# applied as written, the clients that connect today still do
+lines = open(CFG).read().splitlines()
+for st in psteps:
+    kw = st.split(" ", 1)[0]
+    lines = [l for l in lines if l.split(" ", 1)[0].lower() != kw.lower()] + [st]
+open(CFG, "w").write("\n".join(lines) + "\n")
+ok_t = subprocess.run(["/usr/sbin/sshd", "-t", "-f", CFG]).returncode == 0
+sshd_stop()
+sshd_start()
+e1, e2 = client(), client("Ciphers=aes128-cbc")
+tap(ok_t and "hmac-sha1" not in sshd_T("macs") and "Permission denied" in e1 and "Permission denied" in e2,
+    "with posture's fix applied (sshd -t passes, hmac-sha1 gone) both clients still connect")
+
 sys.exit(1 if FAILED else 0)
 PY
 rc=$?
-T_NUM=12
+T_NUM=18
 [ $rc -eq 0 ] || T_FAILED=1
 
 # the database and kexwatch device say so too

@@ -7,7 +7,7 @@
 # alert carries them. A device outside allow is never probed.
 . "$(dirname "$0")/lib.sh"
 
-plan 10
+plan 13
 command -v sshd > /dev/null 2>&1 || PATH=$PATH:/usr/sbin
 SSHD_PID=""
 EXTRA_CLEANUP='[ -n "$SSHD_PID" ] && kill $SSHD_PID 2>/dev/null'
@@ -27,7 +27,7 @@ MACs hmac-sha2-256-etm@openssh.com
 CONF
 if ! "$(command -v sshd)" -f "$WORK/sshd.conf" -E "$WORK/sshd.log"; then
     skip "sshd did not start (needs root and openssh-server)"
-    for _ in 2 3 4 5 6 7 8 9 10; do skip "no sshd"; done
+    for _ in 2 3 4 5 6 7 8 9 10 11 12 13; do skip "no sshd"; done
     exit 0
 fi
 for _ in $(seq 1 50); do [ -s "$WORK/sshd.pid" ] && break; sleep 0.1; done
@@ -69,6 +69,11 @@ WANT_KEX=$("$(command -v sshd)" -T -f "$WORK/sshd.conf" | awk '$1 == "kexalgorit
 is "the next failure's alert carries the server's kex list (sshd -T)" \
     "$(python3 -c 'import json,sys; a=[json.loads(l) for l in open(sys.argv[1])][-1]; print(",".join(a["server_offer"] or []))' "$WORK/alerts.jsonl")" \
     "$WANT_KEX"
+kill -USR1 "$DAEMON_PID"
+sleep 0.3
+is "the probe is counted: probes_started, probes_answered (SIGUSR1, the counter registry)" \
+    "$(grep -E '^probes_(started|answered|failed) ' "$WORK/stderr" | tail -n 3 | tr '\n' ' ')" \
+    "probes_started 1 probes_answered 1 probes_failed 0 "
 stop_daemon
 "$KEXWATCH" --db "$WORK/kexwatch.db" device 127.0.0.1 --format json > "$WORK/device.json"
 is "kexwatch device shows the probed lists (kex, ciphers as sshd -T says)" \
@@ -94,5 +99,15 @@ start_daemon || bail "kexwatchd did not start again"
 failure diffie-hellman-group1-sha1 4003
 sleep 2.5
 check "a device outside [probe] allow is not probed" sh -c "! grep -q 'probe of device' '$WORK/stderr' && ! grep -q kexwatch_probe '$WORK/sshd.log'"
+is "and counted as not allowed" "$(counter probes_not_allowed)" 1
+stop_daemon
+
+# a port where nothing listens: the failure is counted by its cause
+sed -i "s|^allow = .*|allow = 127.0.0.0/8|; s|^port = .*|port = $(free_port)|" "$WORK/kexwatch.conf"
+rm -f "$WORK"/kexwatch.db*
+start_daemon || bail "kexwatchd did not start a third time"
+failure diffie-hellman-group1-sha1 4004
+for _ in $(seq 1 50); do grep -q "probe of device 127.0.0.1 failed" "$WORK/stderr" && break; sleep 0.1; done
+is "a refused probe is counted as probes_failed_refused" "$(counter probes_failed_refused) $(counter probes_failed) $(counter probes_in_flight)" "1 1 0"
 stop_daemon
 finish
