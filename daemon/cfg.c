@@ -754,13 +754,21 @@ static void apply_device_key(struct ctx *x, struct cfg_device *d, const char *na
         }
         free(d->vendor);
         d->vendor = strdup(value);
+    } else if (strcmp(name, "probe_port") == 0) {
+        unsigned long long port;
+        if (parse_uint(value, 65535, &port) < 0 || port == 0) {
+            add_error(x, line, "[%s %s] probe_port: '%s' is not a port (1-65535)", kind, d->name, value);
+            return;
+        }
+        d->probe_port = (unsigned)port;
     } else if (strcmp(name, "group") == 0 && !d->is_group) {
         free(d->group);
         d->group = *value ? strdup(value) : NULL;
         d->group_line = line;
     } else {
         add_error(x, line,
-                  "[%s %s]: unknown key '%s' (known: match, vendor,%s kex, hostkey, cipher, mac, compression)",
+                  "[%s %s]: unknown key '%s' (known: match, vendor,%s kex, hostkey, cipher, mac, compression, "
+                  "probe_port)",
                   kind, d->name, name, d->is_group ? "" : " group,");
     }
 }
@@ -782,7 +790,7 @@ static void strip_hash_comment(char *v)
 static bool is_list_key(const char *section, const char *name)
 {
     if (strncmp(section, "device ", 7) == 0 || strncmp(section, "group ", 6) == 0)
-        return strcmp(name, "vendor") != 0 && strcmp(name, "group") != 0;
+        return strcmp(name, "vendor") != 0 && strcmp(name, "group") != 0 && strcmp(name, "probe_port") != 0;
     return strcmp(section, "listen") == 0 && (strcmp(name, "udp") == 0 || strcmp(name, "tcp") == 0 ||
                                                strcmp(name, "tls") == 0 || strcmp(name, "tls_peers") == 0);
 }

@@ -59,6 +59,7 @@ struct cfg_device {
     size_t n_match;
     char *vendor; /* huawei | cisco | h3c | openssh | dropbear, or NULL */
     char *group;  /* device only: the [group] it inherits from, or NULL */
+    unsigned probe_port; /* [probe] asks its SSH server on this port; 0: [probe] port (or the group's) */
     struct cfg_list lists[CFG_CAT_COUNT];
     int line;     /* where the section starts, for messages */
     int group_line; /* where group = was set */

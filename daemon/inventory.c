@@ -70,6 +70,7 @@ static int build_entry(struct entry *e, const struct cfg *cfg, const struct cfg_
     e->is_group = d->is_group;
     e->dev.name = d->name;
     e->dev.vendor = d->vendor ? d->vendor : g ? g->vendor : NULL;
+    e->dev.probe_port = d->probe_port ? d->probe_port : g ? g->probe_port : 0;
     e->m = calloc(d->n_match ? d->n_match : 1, sizeof *e->m);
     if (!e->m)
         return -1;

@@ -22,6 +22,7 @@ struct inventory;
 struct inv_device {
     const char *name;   /* the [device]/[group] section name */
     const char *vendor; /* NULL when not configured */
+    unsigned probe_port; /* [probe]'s port for it (the device's, else its group's); 0: not set */
     const struct negotiate_list *list[NEG_NSLOTS];
 };
 

@@ -149,7 +149,7 @@ static void on_outcome(void *arg, const struct negotiation *n)
         alerter_process(d->alerter, d->pipeline, n, (int64_t)time(NULL));
     /* the device's lists were unknown: ask its SSH server ([probe]) */
     if (d->prober && n->failed && n->slot >= 0 && n->slot < NEG_NSLOTS && !n->server[n->slot])
-        prober_failure(d->prober, n->device, (int64_t)time(NULL));
+        prober_failure(d->prober, n->device, pipeline_probe_port(d->pipeline, n->device), (int64_t)time(NULL));
     store_backpressure(d);
 }
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -484,6 +486,23 @@ json_t *pipeline_rejudge_object(const struct pipeline *p, const struct negotiati
             full.remedy = &remedy;
     }
     return pipeline_outcome_object(p, &full);
+}
+
+unsigned pipeline_probe_port(const struct pipeline *p, const char *device)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)&ss;
+    const struct sockaddr *src = (const struct sockaddr *)&ss;
+    if (inet_pton(AF_INET, device, &sin->sin_addr) == 1)
+        sin->sin_family = AF_INET;
+    else if (inet_pton(AF_INET6, device, &sin6->sin6_addr) == 1)
+        sin6->sin6_family = AF_INET6;
+    else
+        src = NULL;
+    const struct inv_device *inv = inventory_lookup(p->inv, device, src);
+    return inv ? inv->probe_port : 0;
 }
 
 int pipeline_set_server_software(struct pipeline *p, const char *device, const char *software)

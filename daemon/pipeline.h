@@ -49,6 +49,11 @@ int pipeline_restore_profile(struct pipeline *p, const char *device, int slot, c
  * (session_set_server_software). 0 or -1. */
 int pipeline_set_server_software(struct pipeline *p, const char *device, const char *software);
 
+/* The [probe] port the inventory gives a device (probe_port of its
+ * [device] or [group], matched by key, or by the key as an address for
+ * CIDRs); 0 when none is set. */
+unsigned pipeline_probe_port(const struct pipeline *p, const char *device);
+
 /* Every parsed record is written as one JSON object per line to f (borrowed,
  * NULL = off). A debugging aid: `kexwatchd --dump-records FILE`. */
 void pipeline_set_dump(struct pipeline *p, FILE *f);

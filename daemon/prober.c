@@ -9,7 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/dns.h>
 #include <event2/event.h>
+#include <event2/util.h>
 
 #include "cfg.h"
 #include "log.h"
@@ -20,11 +22,16 @@
 
 struct pdev {
     struct prober *owner;
-    char key[64];
+    char key[256];
+    bool named;           /* the key is a host name: resolved before each probe */
+    unsigned port;        /* the inventory's probe_port; 0: [probe] port */
     struct sockaddr_storage ss;
     socklen_t len;
     int64_t due;          /* next probe; 0: none planned */
-    struct probe *running; /* NULL when idle */
+    bool busy;            /* resolving or probing (counted in running) */
+    bool resolving;       /* its name is being resolved (dns may still be NULL) */
+    struct evdns_getaddrinfo_request *dns;
+    struct probe *running; /* NULL when no probe runs */
 };
 
 struct prober {
@@ -33,13 +40,23 @@ struct prober {
     prober_result_cb cb;
     void *arg;
     struct event *tick;
+    struct evdns_base *dns; /* made at the first device named by a host name */
     struct pdev **dev; /* pointers: a running probe holds its device */
     size_t n, cap;
     size_t running;
     struct prober_counts counts;
 };
 
-/* the device key as an allowed address with [probe] port, or -1 */
+static bool allowed(const struct prober *p, const struct sockaddr *sa)
+{
+    for (size_t i = 0; i < p->cfg->n_probe_allow; i++)
+        if (cfg_net_contains(&p->cfg->probe_allow[i], sa))
+            return true;
+    return false;
+}
+
+/* The device key as an address (port unset): 0 when it lies in allow, -1
+ * when not or not an address. */
 static int device_address(const struct prober *p, const char *key, struct sockaddr_storage *ss, socklen_t *len)
 {
     memset(ss, 0, sizeof *ss);
@@ -47,19 +64,27 @@ static int device_address(const struct prober *p, const char *key, struct sockad
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)ss;
     if (inet_pton(AF_INET, key, &sin->sin_addr) == 1) {
         sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)p->cfg->probe_port);
         *len = sizeof *sin;
     } else if (inet_pton(AF_INET6, key, &sin6->sin6_addr) == 1) {
         sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)p->cfg->probe_port);
         *len = sizeof *sin6;
     } else {
         return -1;
     }
-    for (size_t i = 0; i < p->cfg->n_probe_allow; i++)
-        if (cfg_net_contains(&p->cfg->probe_allow[i], (const struct sockaddr *)ss))
-            return 0;
-    return -1;
+    return allowed(p, (const struct sockaddr *)ss) ? 0 : -1;
+}
+
+/* A key that may be a host name (RFC 1123 letters, digits, '-', '.', '_'). */
+static bool host_name(const char *key)
+{
+    size_t n = strlen(key);
+    if (!n || n > 253)
+        return false;
+    for (const char *c = key; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+              *c == '.' || *c == '_'))
+            return false;
+    return true;
 }
 
 static struct pdev *find(struct prober *p, const char *key)
@@ -70,13 +95,21 @@ static struct pdev *find(struct prober *p, const char *key)
     return NULL;
 }
 
+/* The device's probe or resolution ended: the next one is due interval
+ * seconds later. */
+static void idle(struct prober *p, struct pdev *d)
+{
+    d->busy = false;
+    p->running--;
+    d->due = (int64_t)time(NULL) + p->cfg->probe_interval;
+}
+
 static void done(void *arg, const struct probe_result *r)
 {
     struct pdev *d = arg;
     struct prober *p = d->owner;
     d->running = NULL;
-    p->running--;
-    d->due = (int64_t)time(NULL) + p->cfg->probe_interval;
+    idle(p, d);
     if (r->error == PROBE_OK) {
         p->counts.answered++;
         log_info("probe of device %s (%s port %u): %s, server lists stored; next probe in %us", d->key, r->address,
@@ -91,23 +124,93 @@ static void done(void *arg, const struct probe_result *r)
     p->cb(p->arg, d->key, r);
 }
 
+/* Probes d at d->ss (its address), on its port. */
+static void start_probe(struct prober *p, struct pdev *d)
+{
+    unsigned port = d->port ? d->port : p->cfg->probe_port;
+    if (d->ss.ss_family == AF_INET)
+        ((struct sockaddr_in *)(void *)&d->ss)->sin_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in6 *)(void *)&d->ss)->sin6_port = htons((uint16_t)port);
+    char err[256];
+    if (probe_start(p->base, (const struct sockaddr *)&d->ss, d->len, p->cfg->probe_timeout * 1000, done, d,
+                    &d->running, err, sizeof err) < 0) {
+        log_warning("probe of device %s not started: %s; retried in %us", d->key, err, p->cfg->probe_interval);
+        p->counts.not_started++;
+        idle(p, d);
+        return;
+    }
+    p->counts.started++;
+}
+
+/* The device's host name resolved (evdns, off the loop's path): its first
+ * address inside allow is probed. */
+static void resolved(int result, struct evutil_addrinfo *res, void *arg)
+{
+    struct pdev *d = arg;
+    if (result == EVUTIL_EAI_CANCEL) /* prober_free */
+        return;
+    struct prober *p = d->owner;
+    d->dns = NULL;
+    d->resolving = false;
+    const struct evutil_addrinfo *use = NULL;
+    bool any = false;
+    for (const struct evutil_addrinfo *a = result == 0 ? res : NULL; a && !use; a = a->ai_next) {
+        if ((a->ai_family != AF_INET && a->ai_family != AF_INET6) || a->ai_addrlen > sizeof d->ss)
+            continue;
+        any = true;
+        if (allowed(p, a->ai_addr))
+            use = a;
+    }
+    if (use) {
+        memcpy(&d->ss, use->ai_addr, use->ai_addrlen);
+        d->len = (socklen_t)use->ai_addrlen;
+        start_probe(p, d);
+    } else if (any) {
+        p->counts.not_allowed++;
+        log_warning("probe of device %s: none of the addresses its name resolves to is in [probe] allow; not "
+                    "probed (add its network to allow, or fix its DNS)",
+                    d->key);
+        idle(p, d);
+    } else {
+        p->counts.failed_by[0]++;
+        log_warning("probe of device %s: its name does not resolve (%s); not probed: check DNS or /etc/hosts, or "
+                    "name the device by its address (identify = source)",
+                    d->key, result ? evutil_gai_strerror(result) : "no address");
+        idle(p, d);
+    }
+    if (res)
+        evutil_freeaddrinfo(res);
+}
+
 static void start_due(struct prober *p, int64_t now)
 {
     for (size_t i = 0; i < p->n && p->running < p->cfg->probe_max_parallel; i++) {
         struct pdev *d = p->dev[i];
-        if (d->running || !d->due || d->due > now)
+        if (d->busy || !d->due || d->due > now)
             continue;
-        char err[256];
         d->due = 0;
-        if (probe_start(p->base, (const struct sockaddr *)&d->ss, d->len, p->cfg->probe_timeout * 1000, done, d,
-                        &d->running, err, sizeof err) < 0) {
-            log_warning("probe of device %s not started: %s; retried in %us", d->key, err, p->cfg->probe_interval);
-            p->counts.not_started++;
-            d->due = now + p->cfg->probe_interval;
+        d->busy = true;
+        p->running++;
+        if (!d->named) {
+            start_probe(p, d);
             continue;
         }
-        p->running++;
-        p->counts.started++;
+        if (!p->dns && !(p->dns = evdns_base_new(p->base, EVDNS_BASE_INITIALIZE_NAMESERVERS))) {
+            log_warning("probe of device %s: no DNS resolver (/etc/resolv.conf?); retried in %us", d->key,
+                        p->cfg->probe_interval);
+            idle(p, d);
+            continue;
+        }
+        struct evutil_addrinfo hints;
+        memset(&hints, 0, sizeof hints);
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        d->resolving = true;
+        /* the callback may run before this returns (a hosts-file name) */
+        struct evdns_getaddrinfo_request *req = evdns_getaddrinfo(p->dns, d->key, NULL, &hints, resolved, d);
+        if (d->resolving)
+            d->dns = req;
     }
 }
 
@@ -138,6 +241,7 @@ static void register_counters(struct prober *p)
     static const struct {
         const char *name, *help;
     } cause[PROBER_NCAUSES] = {
+        [0] = {"probes_failed_resolve", "probes not made: the device's host name did not resolve"},
         [PROBE_REFUSED] = {"probes_failed_refused", "probes refused: nothing listens on the port"},
         [PROBE_TIMEOUT] = {"probes_failed_timeout", "probes that got no answer within [probe] timeout"},
         [PROBE_UNREACHABLE] = {"probes_failed_unreachable", "probes that could not connect (unreachable, ...)"},
@@ -151,7 +255,7 @@ static void register_counters(struct prober *p)
     stats_register_u64("probes_started", STATS_COUNTER, "[probe]: probes of devices' SSH servers started", &c->started);
     stats_register_u64("probes_answered", STATS_COUNTER, "probes answered with the server's lists", &c->answered);
     stats_register_u64("probes_failed", STATS_COUNTER, "probes that failed (any cause)", &c->failed);
-    for (int i = 1; i < PROBER_NCAUSES; i++)
+    for (int i = 0; i < PROBER_NCAUSES; i++)
         stats_register_u64(cause[i].name, STATS_COUNTER, cause[i].help, &c->failed_by[i]);
     stats_register_u64("probes_not_started", STATS_COUNTER, "probes that could not start (no socket)",
                        &c->not_started);
@@ -189,8 +293,8 @@ void prober_set_cfg(struct prober *p, const struct cfg *cfg)
         struct pdev *d = p->dev[i];
         struct sockaddr_storage ss;
         socklen_t len;
-        if (d->running || (cfg->probe_enable && device_address(p, d->key, &ss, &len) == 0)) {
-            if (!d->running) {
+        if (d->busy || (cfg->probe_enable && (d->named || device_address(p, d->key, &ss, &len) == 0))) {
+            if (!d->busy && !d->named) {
                 d->ss = ss;
                 d->len = len;
             }
@@ -202,17 +306,28 @@ void prober_set_cfg(struct prober *p, const struct cfg *cfg)
     }
 }
 
-void prober_failure(struct prober *p, const char *device, int64_t now)
+void prober_failure(struct prober *p, const char *device, unsigned port, int64_t now)
 {
     if (!p->cfg->probe_enable)
         return;
     struct pdev *d = find(p, device);
     if (!d) {
-        struct sockaddr_storage ss;
-        socklen_t len;
-        if (strlen(device) >= sizeof d->key || device_address(p, device, &ss, &len) < 0) {
+        struct sockaddr_storage ss = {0};
+        socklen_t len = 0;
+        bool named = false;
+        if (strlen(device) >= sizeof d->key ||
+            (device_address(p, device, &ss, &len) < 0 && !(named = host_name(device) && !strchr(device, ':')))) {
             p->counts.not_allowed++;
             return;
+        }
+        /* an address outside allow is a valid host name too: not one */
+        if (named) {
+            struct in6_addr a6;
+            struct in_addr a4;
+            if (inet_pton(AF_INET, device, &a4) == 1 || inet_pton(AF_INET6, device, &a6) == 1) {
+                p->counts.not_allowed++;
+                return;
+            }
         }
         if (p->n == PROBER_MAX_DEVICES)
             return;
@@ -228,12 +343,14 @@ void prober_failure(struct prober *p, const char *device, int64_t now)
             return;
         d->owner = p;
         snprintf(d->key, sizeof d->key, "%s", device);
+        d->named = named;
         d->ss = ss;
         d->len = len;
         p->dev[p->n++] = d;
     }
+    d->port = port;
     int64_t when = now + p->cfg->probe_after_failure;
-    if (!d->running && (!d->due || d->due > when))
+    if (!d->busy && (!d->due || d->due > when))
         d->due = when;
 }
 
@@ -251,8 +368,12 @@ void prober_free(struct prober *p)
     stats_unregister(p, sizeof *p);
     for (size_t i = 0; i < p->n; i++) {
         probe_cancel(p->dev[i]->running);
+        if (p->dev[i]->dns)
+            evdns_getaddrinfo_cancel(p->dev[i]->dns);
         free(p->dev[i]);
     }
+    if (p->dns)
+        evdns_base_free(p->dns, 0);
     free(p->dev);
     if (p->tick)
         event_free(p->tick);

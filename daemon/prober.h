@@ -4,7 +4,8 @@
  * seconds after a failure whose server list was unknown, and again every
  * interval, never more than max_parallel at once, and only when [probe]
  * enable = yes and its address lies in allow. A device is probed at the
- * address its key names (identify = source), on [probe] port.
+ * address its key names (identify = source) or its host name resolves to
+ * (identify = hostname), on its inventory probe_port, else [probe] port.
  *
  * Results go to the owner's callback, on the loop: the device key and what
  * the probe found (borrowed for the call).
@@ -31,12 +32,17 @@ void prober_set_cfg(struct prober *p, const struct cfg *cfg);
 
 /* A failure on device whose server list for the failing slot was unknown:
  * the device is probed after_failure seconds after now, unless a probe of it
- * is already due sooner. Devices whose key is not an allowed address are
- * ignored (counted). */
-void prober_failure(struct prober *p, const char *device, int64_t now);
+ * is already due sooner, on port (the inventory's probe_port; 0: [probe]
+ * port). A key that is an address is probed there when it lies in allow
+ * (else ignored, counted); a key that is a host name (identify = hostname)
+ * is resolved before each probe with evdns (the loop never waits: DNS and
+ * /etc/hosts) and its first address inside allow probed (none: logged,
+ * counted as not allowed). */
+void prober_failure(struct prober *p, const char *device, unsigned port, int64_t now);
 
 /* Probes started, answered, failed (in all and by cause, enum
- * probe_error), not started (no socket), devices outside allow; devices
+ * probe_error; failed_by[0]: the device's name did not resolve), not
+ * started (no socket), devices outside allow; devices
  * known and probes in flight. Also in the daemon's counter registry
  * (stats.h) as probes_started, probes_answered, probes_failed,
  * probes_failed_CAUSE, probes_not_started, probes_not_allowed,

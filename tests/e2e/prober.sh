@@ -7,7 +7,7 @@
 # alert carries them. A device outside allow is never probed.
 . "$(dirname "$0")/lib.sh"
 
-plan 13
+plan 15
 command -v sshd > /dev/null 2>&1 || PATH=$PATH:/usr/sbin
 SSHD_PID=""
 EXTRA_CLEANUP='[ -n "$SSHD_PID" ] && kill $SSHD_PID 2>/dev/null'
@@ -27,7 +27,7 @@ MACs hmac-sha2-256-etm@openssh.com
 CONF
 if ! "$(command -v sshd)" -f "$WORK/sshd.conf" -E "$WORK/sshd.log"; then
     skip "sshd did not start (needs root and openssh-server)"
-    for _ in 2 3 4 5 6 7 8 9 10 11 12 13; do skip "no sshd"; done
+    for _ in 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do skip "no sshd"; done
     exit 0
 fi
 for _ in $(seq 1 50); do [ -s "$WORK/sshd.pid" ] && break; sleep 0.1; done
@@ -110,4 +110,36 @@ failure diffie-hellman-group1-sha1 4004
 for _ in $(seq 1 50); do grep -q "probe of device 127.0.0.1 failed" "$WORK/stderr" && break; sleep 0.1; done
 is "a refused probe is counted as probes_failed_refused" "$(counter probes_failed_refused) $(counter probes_failed) $(counter probes_in_flight)" "1 1 0"
 stop_daemon
+
+# a device named by its host name (identify = hostname), its port from the
+# inventory: the name is resolved (evdns: /etc/hosts, DNS) and the
+# device's probe_port used instead of [probe] port (closed)
+CLOSED=$(grep '^port = ' "$WORK/kexwatch.conf" | cut -d' ' -f3)
+write_config "$PORT" "identify = hostname"
+cat >> "$WORK/kexwatch.conf" <<CONF
+repeat_interval = 1h
+
+[probe]
+enable = yes
+allow = 127.0.0.0/8
+port = $CLOSED
+after_failure = 1s
+timeout = 5s
+
+[group lab]
+match = localhost
+probe_port = $PS
+CONF
+: > "$WORK/sshd.log"
+start_daemon || bail "kexwatchd did not start a fourth time"
+printf '<38>Dec  7 10:00:00 localhost sshd[4005]: Unable to negotiate with 192.0.2.7 port 4005: no matching key exchange method found. Their offer: diffie-hellman-group1-sha1 [preauth]' \
+    > /dev/udp/127.0.0.1/"$PORT"
+for _ in $(seq 1 50); do grep -q "probe of device localhost" "$WORK/stderr" && break; sleep 0.1; done
+check "a device keyed by host name is resolved and probed on its group's probe_port" \
+    grep -q "probe of device localhost (127.0.0.1 port $PS): SSH-2.0-OpenSSH.*server lists stored" "$WORK/stderr"
+stop_daemon
+"$KEXWATCH" --db "$WORK/kexwatch.db" device localhost --format json > "$WORK/device2.json"
+check "its lists are stored under its name" \
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d["probe"]["address"] == "127.0.0.1" and any(r["source"] == "probed" for r in d["profile"])))' \
+    "$WORK/device2.json"
 finish
