@@ -333,7 +333,7 @@ static void judge_device(const struct algo_db *db, const struct pdev *d, struct 
             json_t *b = json_object();
             json_object_set_new(b, "name", json_string(name));
             json_object_set_new(b, "rating", json_string(algo_rating_name(r)));
-            json_object_set(b, "needed_by", who ? who : json_array());
+            json_object_set_new(b, "needed_by", who ? json_incref(who) : json_array());
             json_array_append_new(cat[c].bad, b);
         }
         cat[c].keep = pruned(db, (enum algo_category)c, offered, keep[c] ? keep[c] : "");
