@@ -63,7 +63,8 @@ struct alert_dev {
     char device[];
 };
 
-enum { SINK_STDOUT, SINK_FILE, SINK_SYSLOG, SINK_EXEC, SINK_WEBHOOK, SINK_N };
+enum { SINK_STDOUT, SINK_FILE, SINK_SYSLOG, SINK_EXEC, SINK_N };
+#define WEBHOOK_MAX 16 /* URLs in [alerts] webhook */
 
 /* An alert waiting for its state to be committed before it is emitted. */
 struct alert_pending {
@@ -75,6 +76,12 @@ struct alert_pending {
 struct alerter {
     struct sink_env env;
     struct sink *sinks[SINK_N]; /* in the order each alert reaches them; NULL: not configured */
+    /* the webhook peers ([alerts] webhook URLs, in order; each with its own
+     * queue, back-off and outbox rows), after the sinks above */
+    struct sink *hooks[WEBHOOK_MAX];
+    size_t nhooks;
+    uint64_t hooks_gone[2]; /* sent and failed of peers removed by SIGHUP (counters never go back) */
+    int64_t next_resend;    /* wall clock of the next re-send of firing alerts */
     int replay; /* stdout only, whatever the configuration says */
     struct hashtab *devs; /* device key -> struct alert_dev */
     size_t dev_bytes;     /* heap of the struct alert_dev */
@@ -201,6 +208,16 @@ static json_t *jtext(const char *t)
     return t ? json_stringn(buf, text_to_utf8(buf, sizeof buf, t, strlen(t))) : json_null();
 }
 
+/* The webhook figures: the sum over its peers. */
+static uint64_t hooks_sum(const struct alerter *a, int f)
+{
+    uint64_t v = f < 2 ? a->hooks_gone[f] : 0;
+    for (size_t i = 0; i < a->nhooks; i++) {
+        const struct sink *h = a->hooks[i];
+        v += f == 0 ? h->sent : f == 1 ? h->failed : f == 2 ? h->pending : h->dropped;
+    }
+    return v;
+}
 static const struct sink *find_sink(const struct alerter *a, const char *name)
 {
     for (int i = 0; i < SINK_N; i++)
@@ -223,18 +240,17 @@ uint64_t alerter_sink_failed(const struct alerter *a, const char *sink)
 
 uint64_t alerter_webhook_sent(const struct alerter *a)
 {
-    return alerter_sink_sent(a, "webhook");
+    return hooks_sum(a, 0);
 }
 
 uint64_t alerter_webhook_failed(const struct alerter *a)
 {
-    return alerter_sink_failed(a, "webhook");
+    return hooks_sum(a, 1);
 }
 
 size_t alerter_webhook_pending(const struct alerter *a)
 {
-    const struct sink *s = find_sink(a, "webhook");
-    return s ? s->pending : 0;
+    return (size_t)hooks_sum(a, 2);
 }
 
 static double read_sent(const void *a)
@@ -299,6 +315,23 @@ SINK_FIGURE(pending)
 SINK_FIGURE(dropped)
 #undef SINK_FIGURE
 
+static double read_hooks_sent(const void *a)
+{
+    return (double)hooks_sum(a, 0);
+}
+static double read_hooks_failed(const void *a)
+{
+    return (double)hooks_sum(a, 1);
+}
+static double read_hooks_pending(const void *a)
+{
+    return (double)hooks_sum(a, 2);
+}
+static double read_hooks_dropped(const void *a)
+{
+    return (double)hooks_sum(a, 3);
+}
+
 static double read_firing(const void *a)
 {
     return (double)((const struct alerter *)a)->n;
@@ -323,10 +356,6 @@ static void register_counters(struct alerter *a)
          {"exec_sent", "exec_failed", "exec_pending", NULL},
          {"alert programs that exited 0", "alert programs that failed, were killed or not run (queue full)",
           "alert programs waiting or running", NULL}},
-        {SINK_WEBHOOK,
-         {"webhook_sent", "webhook_failed", "webhook_pending", "webhook_dropped"},
-         {"alerts the webhook accepted", "failed webhook attempts", "alerts waiting for the webhook",
-          "alerts set aside by a full [alerts] webhook_queue (kept in the outbox for the next start)"}},
     };
     static const stats_read_fn read[4] = {read_sink_sent, read_sink_failed, read_sink_pending, read_sink_dropped};
     stats_register("alerts_sent", STATS_COUNTER | STATS_STATUS,
@@ -334,11 +363,50 @@ static void register_counters(struct alerter *a)
     stats_register("alerts_suppressed", STATS_COUNTER, "repeats held back by [alerts] repeat_interval",
                    read_suppressed, a);
     stats_register("alerts_firing", STATS_GAUGE, "alerts firing now (not yet resolved)", read_firing, a);
+    stats_register("webhook_sent", STATS_COUNTER, "alerts the webhook peers accepted (each peer counts)",
+                   read_hooks_sent, a);
+    stats_register("webhook_failed", STATS_COUNTER, "failed webhook attempts (all peers)", read_hooks_failed, a);
+    stats_register("webhook_pending", STATS_GAUGE, "alerts waiting for the webhook peers (each peer counts)",
+                   read_hooks_pending, a);
+    stats_register("webhook_dropped", STATS_COUNTER,
+                   "alerts set aside by a full [alerts] webhook_queue (kept in the outbox for the next start)",
+                   read_hooks_dropped, a);
     for (size_t i = 0; i < sizeof sk / sizeof sk[0]; i++)
         for (int f = 0; f < 4; f++)
             if (sk[i].name[f])
                 stats_register(sk[i].name[f], f == 2 ? STATS_GAUGE : STATS_COUNTER, sk[i].help[f], read[f],
                                &a->sinks[sk[i].slot]);
+}
+
+/* Splits [alerts] webhook (URLs separated by commas and/or blanks) into
+ * urls (each the caller's to free). Returns how many, or -1 with err set
+ * (too many, or one named twice). */
+static int webhook_urls(const char *list, char **urls, char *err, size_t errsize)
+{
+    int n = 0;
+    for (const char *p = list; *p;) {
+        p += strspn(p, ", \t");
+        size_t len = strcspn(p, ", \t");
+        if (!len)
+            break;
+        bool twice = false;
+        for (int i = 0; i < n && !twice; i++)
+            twice = strlen(urls[i]) == len && strncmp(urls[i], p, len) == 0;
+        if (n == WEBHOOK_MAX || twice || !(urls[n] = strndup(p, len))) {
+            if (n == WEBHOOK_MAX)
+                snprintf(err, errsize, "[alerts] webhook: more than %d URLs", WEBHOOK_MAX);
+            else if (twice)
+                snprintf(err, errsize, "[alerts] webhook: %.*s is named twice", (int)len, p);
+            else
+                snprintf(err, errsize, "out of memory");
+            while (n > 0)
+                free(urls[--n]);
+            return -1;
+        }
+        n++;
+        p += len;
+    }
+    return n;
 }
 
 int alerter_new(const struct cfg *cfg, struct event_base *base, struct store *store, struct alerter **out, char *err,
@@ -359,12 +427,25 @@ int alerter_new(const struct cfg *cfg, struct event_base *base, struct store *st
     a->env.store = NULL;
     if (sink_file_new(&a->env, NULL, 0, &a->sinks[SINK_STDOUT], err, errsize) < 0 ||
         (cfg->alert_file && sink_file_new(&a->env, cfg->alert_file, 0, &a->sinks[SINK_FILE], err, errsize) < 0) ||
-        (cfg->webhook && base &&
-         sink_webhook_new(&a->env, cfg->webhook, cfg->webhook_format, &a->sinks[SINK_WEBHOOK], err, errsize) < 0) ||
         (cfg->syslog_sink && base && sink_syslog_new(&a->env, cfg->syslog_sink, &a->sinks[SINK_SYSLOG], err, errsize) < 0) ||
         (cfg->exec_sink && sink_exec_new(&a->env, cfg->exec_sink, &a->sinks[SINK_EXEC], err, errsize) < 0)) {
         alerter_free(a);
         return -1;
+    }
+    if (base && cfg->webhook) {
+        char *urls[WEBHOOK_MAX];
+        int n = webhook_urls(cfg->webhook, urls, err, errsize);
+        for (int i = 0; i < n && a->nhooks == (size_t)i; i++)
+            if (sink_webhook_new(&a->env, urls[i], cfg->webhook_format, &a->hooks[a->nhooks], err, errsize) == 0)
+                a->nhooks++;
+        for (int i = 0; i < n; i++)
+            free(urls[i]);
+        if (n < 0 || a->nhooks != (size_t)n) {
+            alerter_free(a);
+            return -1;
+        }
+        if (a->nhooks)
+            sink_webhook_adopt(a->hooks[0]);
     }
     a->env.store = store;
     register_counters(a);
@@ -372,11 +453,20 @@ int alerter_new(const struct cfg *cfg, struct event_base *base, struct store *st
         int n = store_alerts_load(store, restore_alert, a);
         if (n > 0)
             log_info("restored %d firing alert(s) from the database", n);
+        const char *peers[WEBHOOK_MAX];
+        for (size_t i = 0; i < a->nhooks; i++) {
+            struct sink *h = a->hooks[i];
+            peers[i] = sink_webhook_url(h);
+            n = h->ops->restore(h);
+            if (n > 0)
+                log_notice("%d webhook notification(s) for %s from before the restart are being delivered", n,
+                           peers[i]);
+        }
+        store_outbox_prune(store, "webhook", peers, a->nhooks);
         static const struct {
             int slot;
             const char *what;
         } resume[] = {
-            {SINK_WEBHOOK, "webhook notification(s) from before the restart are being delivered"},
             {SINK_SYSLOG, "syslog notification(s) from before the restart are being sent"},
             {SINK_EXEC, "alert program run(s) from before the restart are being started"},
         };
@@ -391,11 +481,73 @@ int alerter_new(const struct cfg *cfg, struct event_base *base, struct store *st
     return 0;
 }
 
+/* SIGHUP with a new [alerts] webhook list: a peer still listed keeps its
+ * queue, back-off and outbox rows; a new peer starts with the alerts sent
+ * from now on (and every firing alert at the next re-send); a removed
+ * peer's waiting notifications are dropped from memory and the outbox
+ * (said). A bad new list keeps the old peers. */
+static void hooks_reload(struct alerter *a, const struct cfg *cfg)
+{
+    char err[512], *urls[WEBHOOK_MAX];
+    int n = cfg->webhook && a->env.base ? webhook_urls(cfg->webhook, urls, err, sizeof err) : 0;
+    if (n < 0) {
+        log_error("SIGHUP: %s; the webhook peers stay as they were", err);
+        return;
+    }
+    struct sink *next[WEBHOOK_MAX] = {NULL};
+    bool kept[WEBHOOK_MAX] = {false}, made[WEBHOOK_MAX] = {false}, ok = true;
+    for (int i = 0; i < n && ok; i++) {
+        for (size_t j = 0; j < a->nhooks && !next[i]; j++)
+            if (!kept[j] && strcmp(sink_webhook_url(a->hooks[j]), urls[i]) == 0) {
+                next[i] = a->hooks[j];
+                kept[j] = true;
+            }
+        if (!next[i]) {
+            if (sink_webhook_new(&a->env, urls[i], cfg->webhook_format, &next[i], err, sizeof err) < 0) {
+                log_error("SIGHUP: %s; the webhook peers stay as they were", err);
+                ok = false;
+            } else {
+                made[i] = true;
+            }
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (!ok && made[i])
+            sink_free(next[i]);
+        else if (made[i])
+            log_notice("SIGHUP: webhook %s added: it gets the alerts from now on, and every firing alert at the "
+                       "next re-send ([alerts] resend_interval)",
+                       urls[i]);
+        if (!ok)
+            free(urls[i]);
+    }
+    if (!ok)
+        return;
+    for (size_t j = 0; j < a->nhooks; j++) {
+        if (kept[j])
+            continue;
+        struct sink *h = a->hooks[j];
+        log_notice("SIGHUP: webhook %s removed from [alerts] webhook: its %zu waiting notification(s) are dropped",
+                   sink_webhook_url(h), h->pending);
+        if (a->env.store)
+            store_outbox_forget(a->env.store, "webhook", sink_webhook_url(h));
+        a->hooks_gone[0] += h->sent;
+        a->hooks_gone[1] += h->failed;
+        sink_free(h);
+    }
+    for (int i = 0; i < n; i++) {
+        a->hooks[i] = next[i];
+        free(urls[i]);
+    }
+    a->nhooks = (size_t)n;
+}
+
 int alerter_reopen(struct alerter *a, const struct cfg *cfg, char *err, size_t errsize)
 {
     /* the new configuration is taken whatever happens to the file: the
      * caller frees the old one */
     a->env.cfg = cfg;
+    hooks_reload(a, cfg);
     struct sink *f = a->sinks[SINK_FILE];
     if (f && cfg->alert_file)
         return f->ops->reopen(f, cfg, err, errsize);
@@ -460,6 +612,8 @@ static void emit_now(struct alerter *a, json_t *o, const char *alert_id)
     for (int i = 0; i < SINK_N; i++)
         if (a->sinks[i])
             a->sinks[i]->ops->send(a->sinks[i], o, line, alert_id);
+    for (size_t i = 0; i < a->nhooks; i++)
+        a->hooks[i]->ops->send(a->hooks[i], o, line, alert_id);
     a->sent++;
     free(line);
 }
@@ -704,12 +858,33 @@ static bool resolve_quiet(void *v, void *arg)
     return true;
 }
 
+/* Alertmanager's client contract: a firing alert is sent again every
+ * resend_interval (its endsAt three intervals ahead), so it stays active
+ * while it fires and ends by itself if kexwatchd dies. Only to the
+ * Alertmanager webhooks, outside the outbox; the other sinks get state
+ * changes only. */
+static void resend_firing(struct alerter *a, int64_t now)
+{
+    unsigned every = a->env.cfg->resend_interval;
+    if (!every || !a->nhooks || now < a->next_resend)
+        return;
+    a->next_resend = now + every;
+    size_t pos = 0;
+    void *v;
+    while (hashtab_next(a->devs, &pos, &v, NULL, NULL))
+        for (struct alert_state *s = ((struct alert_dev *)v)->head; s; s = s->next)
+            if (s->last && s->last_sent)
+                for (size_t i = 0; i < a->nhooks; i++)
+                    sink_webhook_refresh(a->hooks[i], s->last);
+}
+
 void alerter_tick(struct alerter *a, int64_t now)
 {
     for (int i = 0; i < SINK_N; i++)
         if (a->sinks[i] && a->sinks[i]->ops->tick)
             a->sinks[i]->ops->tick(a->sinks[i], now);
     alerter_sync(a);
+    resend_firing(a, now);
     if (!a->env.cfg->resolve_after)
         return;
     struct tick_arg ta = {a, now};
@@ -1066,5 +1241,7 @@ void alerter_free(struct alerter *a)
     hashtab_free(a->devs);
     for (int i = 0; i < SINK_N; i++)
         sink_free(a->sinks[i]);
+    for (size_t i = 0; i < a->nhooks; i++)
+        sink_free(a->hooks[i]);
     free(a);
 }

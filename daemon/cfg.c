@@ -417,6 +417,7 @@ static const struct keydef keys[] = {
     {"alerts", "webhook_format", K_FORMAT, OFF(webhook_format), 0},
     {"alerts", "repeat_interval", K_DURATION, OFF(repeat_interval), 0},
     {"alerts", "resolve_after", K_DURATION, OFF(resolve_after), 0},
+    {"alerts", "resend_interval", K_DURATION, OFF(resend_interval), 0},
     {"alerts", "syslog", K_STRING, OFF(syslog_sink), 0},
     {"alerts", "syslog_ca", K_PATH, OFF(syslog_ca), 0},
     {"alerts", "webhook_ca", K_PATH, OFF(webhook_ca), 0},
@@ -905,6 +906,7 @@ static void set_defaults(struct cfg *c)
     c->keep_successes = 7 * 86400;
     c->repeat_interval = 4 * 3600;
     c->resolve_after = 24 * 3600;
+    c->resend_interval = 60;
     c->exec_timeout = 30;
     c->exec_max = 4;
     c->probe_port = 22;

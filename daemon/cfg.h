@@ -107,6 +107,7 @@ struct cfg {
     char *webhook_format; /* "alertmanager" (default) or "generic" */
     unsigned repeat_interval; /* seconds */
     unsigned resolve_after;   /* seconds of quiet before "resolved"; 0 = never */
+    unsigned resend_interval; /* firing alerts re-sent to Alertmanager webhooks this often (endsAt 3x ahead); 0 = never */
     char *syslog_sink;        /* "udp://HOST:PORT", "tcp://HOST:PORT" or "tcp+tls://HOST:PORT" (RFC 5424), NULL = off */
     char *syslog_ca;          /* PEM CAs for a tcp+tls:// sink; NULL = the system's */
     char *webhook_ca;         /* PEM CAs for an https:// webhook; NULL = the system's */

@@ -78,6 +78,18 @@ int sink_file_new(const struct sink_env *env, const char *path, int always, stru
 int sink_webhook_new(const struct sink_env *env, const char *url, const char *format, struct sink **out, char *err,
                      size_t errsize);
 
+/* Queues a re-send of the firing alert o (borrowed for the call) to an
+ * Alertmanager webhook, outside the outbox: it only keeps the alert active
+ * (endsAt ahead). Skipped while the peer is failing or its queue is full. */
+void sink_webhook_refresh(struct sink *s, struct json_t *o);
+
+/* The webhook's URL (its peer name in the outbox), borrowed for its life. */
+const char *sink_webhook_url(const struct sink *s);
+
+/* Makes the webhook take, at restore, the outbox rows written before
+ * webhooks had peers (the first URL of the list). */
+void sink_webhook_adopt(struct sink *s);
+
 /* RFC 5424 to url ("udp://ADDR:PORT" or "tcp://ADDR:PORT", numeric).
  * Needs env->base. */
 int sink_syslog_new(const struct sink_env *env, const char *url, struct sink **out, char *err, size_t errsize);

@@ -8,6 +8,7 @@
  * host name, with an optional client certificate (tls.h). */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,8 @@ struct hook_item {
     char *body;
     size_t len;
     int64_t outbox_id; /* 0 when not in the store's outbox */
+    bool refresh;      /* a firing alert re-sent (sink_webhook_refresh): not durable */
+    bool ends_at_send; /* Alertmanager body without endsAt: given at sending */
 };
 
 struct webhook {
@@ -57,9 +60,19 @@ struct webhook {
     struct tls_client *tls;  /* https:// only */
     char hostname[256];      /* as in the URL: for DNS, SNI and certificate checks */
     int port;
+    bool adopt;    /* takes the outbox rows written before webhooks had peers */
 };
 
 static void hook_send(struct webhook *w);
+
+/* How far ahead a firing alert's endsAt is: three re-send intervals, or
+ * resolve_after without re-sending (then the quiet period ends it). */
+static int64_t hook_ahead(const struct cfg *cfg)
+{
+    if (cfg->resend_interval)
+        return 3 * (int64_t)cfg->resend_interval;
+    return cfg->resolve_after ? (int64_t)cfg->resolve_after : 24 * 3600;
+}
 
 static void hook_kick(void *arg)
 {
@@ -115,8 +128,9 @@ static void hook_done(struct evhttp_request *req, void *arg)
         for (int i = 0; i < carried && w->head; i++) {
             if (w->head->outbox_id && store)
                 store_outbox_done(store, w->head->outbox_id);
+            if (!w->head->refresh)
+                w->s.sent++;
             hook_pop(w);
-            w->s.sent++;
         }
         /* the next request starts from the loop, once evhttp is done with
          * this connection (a receiver that closes after each answer would
@@ -198,14 +212,27 @@ static void hook_send(struct webhook *w)
     if (w->alertmanager) {
         /* each body is a one-alert array "[{...}]": join their insides */
         evbuffer_add(out, "[", 1);
+        /* a firing alert ends a few re-send intervals after it is sent
+         * (not after it was queued: a peer that was down gets alerts that
+         * are still active); kexwatchd re-sends it before then while it
+         * fires, so it ends by itself if kexwatchd dies */
+        char ends[64];
+        int elen = snprintf(ends, sizeof ends, "{\"endsAt\":\"");
+        text_rfc3339(ends + elen, sizeof ends - (size_t)elen, (long long)time(NULL) + hook_ahead(w->s.env->cfg), -1);
+        elen = (int)strlen(ends);
+        elen += snprintf(ends + elen, sizeof ends - (size_t)elen, "\",");
         for (struct hook_item *it = w->head;
              it && n < HOOK_BATCH_MAX && (!it->outbox_id || !w->s.env->store ||
                                           store_outbox_committed(w->s.env->store, it->outbox_id));
              it = it->next, n++) {
             if (n)
                 evbuffer_add(out, ",", 1);
-            if (it->len >= 2)
+            if (it->len >= 4 && it->ends_at_send) {
+                evbuffer_add(out, ends, (size_t)elen);
+                evbuffer_add(out, it->body + 2, it->len - 3);
+            } else if (it->len >= 2) {
                 evbuffer_add(out, it->body + 1, it->len - 2);
+            }
         }
         evbuffer_add(out, "]", 1);
     } else {
@@ -223,9 +250,13 @@ static void hook_send(struct webhook *w)
     w->in_flight = n;
 }
 
-static void hook_enqueue(struct webhook *w, char *body, int64_t outbox_id)
+static void hook_enqueue(struct webhook *w, char *body, int64_t outbox_id, bool refresh)
 {
     unsigned max = w->s.env->cfg->webhook_queue ? w->s.env->cfg->webhook_queue : 1;
+    if (refresh && w->s.pending >= max) {
+        free(body); /* a re-send never sets aside a state change */
+        return;
+    }
     if (w->s.pending >= max && !w->restoring) {
         /* bounded: the oldest waiting notification leaves memory, never one
          * the request in flight carries (its answer removes those from the
@@ -265,6 +296,9 @@ static void hook_enqueue(struct webhook *w, char *body, int64_t outbox_id)
     it->body = body;
     it->len = strlen(body);
     it->outbox_id = outbox_id;
+    it->refresh = refresh;
+    /* bodies of earlier versions carry their endsAt: sent as they are */
+    it->ends_at_send = w->alertmanager && strncmp(body, "[{", 2) == 0 && !strstr(body, "\"endsAt\":");
     if (w->tail)
         w->tail->next = it;
     else
@@ -275,10 +309,9 @@ static void hook_enqueue(struct webhook *w, char *body, int64_t outbox_id)
 }
 
 /* Alertmanager v2 (/api/v2/alerts): an array of alerts with labels that
- * route and group, annotations for people, and startsAt/endsAt. A firing
- * alert ends after resolve_after unless it is repeated, so the quiet period
- * resolves it in Alertmanager too. */
-static char *alertmanager_body(const struct cfg *cfg, json_t *o, int64_t now)
+ * route and group (the label set is kexwatch's alert identity),
+ * annotations for people, and startsAt/endsAt. */
+static char *alertmanager_body(json_t *o, int64_t now)
 {
     json_t *labels = json_object(), *ann = json_object(), *al = json_object();
     json_t *dev = json_object_get(o, "device"), *cl = json_object_get(o, "client");
@@ -316,9 +349,14 @@ static char *alertmanager_body(const struct cfg *cfg, json_t *o, int64_t now)
     json_object_set_new(al, "labels", labels);
     json_object_set_new(al, "annotations", ann);
     json_object_set(al, "startsAt", json_object_get(o, "first_seen"));
+    /* the console's page of the alert (issue 14): the alert object's
+     * "console_url" once the console fills it; Alertmanager links it */
+    json_t *gen = json_object_get(o, "console_url");
+    json_object_set_new(al, "generatorURL", json_is_string(gen) ? json_copy(gen) : json_string(""));
+    /* firing: endsAt is given when it is sent (hook_send); resolved: now */
     const char *status = json_string_value(json_object_get(o, "status"));
-    int64_t ends = status && strcmp(status, "resolved") == 0 ? now : now + (int64_t)cfg->resolve_after;
-    json_object_set_new(al, "endsAt", json_string(text_rfc3339(tbuf, sizeof tbuf, ends, -1)));
+    if (status && strcmp(status, "resolved") == 0)
+        json_object_set_new(al, "endsAt", json_string(text_rfc3339(tbuf, sizeof tbuf, now, -1)));
     json_t *arr = json_array();
     json_array_append_new(arr, al);
     char *body = json_dumps(arr, JSON_COMPACT);
@@ -329,29 +367,51 @@ static char *alertmanager_body(const struct cfg *cfg, json_t *o, int64_t now)
 static void hook_sink_send(struct sink *s, json_t *o, const char *line, const char *alert_id)
 {
     struct webhook *w = (struct webhook *)s;
-    char *body = w->alertmanager ? alertmanager_body(s->env->cfg, o, (int64_t)time(NULL)) : strdup(line);
+    char *body = w->alertmanager ? alertmanager_body(o, (int64_t)time(NULL)) : strdup(line);
     if (!body)
         return;
     int64_t oid = 0;
-    /* in the outbox before the first attempt: accepted means delivered,
-     * even across a restart */
+    /* in the outbox before the first attempt, a row per peer: accepted
+     * means delivered to each, even across a restart */
     if (s->env->store)
-        store_outbox_add(s->env->store, alert_id, "webhook", body, (int64_t)time(NULL), &oid);
-    hook_enqueue(w, body, oid);
+        store_outbox_add_peer(s->env->store, alert_id, "webhook", w->url, body, (int64_t)time(NULL), &oid);
+    hook_enqueue(w, body, oid, false);
+}
+
+void sink_webhook_refresh(struct sink *s, json_t *o)
+{
+    struct webhook *w = (struct webhook *)s;
+    /* a peer that is failing gets it at the next round, after what it
+     * missed (its outbox) */
+    if (!w->alertmanager || evtimer_pending(w->retry_ev, NULL) || w->backoff > HOOK_BACKOFF_MIN)
+        return;
+    char *body = alertmanager_body(o, (int64_t)time(NULL));
+    if (body)
+        hook_enqueue(w, body, 0, true);
+}
+
+const char *sink_webhook_url(const struct sink *s)
+{
+    return ((const struct webhook *)s)->url;
+}
+
+void sink_webhook_adopt(struct sink *s)
+{
+    ((struct webhook *)s)->adopt = true;
 }
 
 static void restore_one(void *arg, int64_t id, const char *payload)
 {
     char *body = strdup(payload);
     if (body)
-        hook_enqueue(arg, body, id);
+        hook_enqueue(arg, body, id, false);
 }
 
 static int hook_restore(struct sink *s)
 {
     struct webhook *w = (struct webhook *)s;
     w->restoring = 1;
-    int n = s->env->store ? store_outbox_load(s->env->store, "webhook", restore_one, s) : 0;
+    int n = s->env->store ? store_outbox_load_peer(s->env->store, "webhook", w->url, w->adopt, restore_one, s) : 0;
     w->restoring = 0;
     return n;
 }

@@ -184,14 +184,14 @@ int store_alerts_load(struct store *s, store_alert_cb cb, void *arg)
     return rc == SQLITE_DONE ? n : -1;
 }
 
-int store_outbox_add(struct store *s, const char *alert_id, const char *sink, const char *payload, int64_t now,
-                     int64_t *id)
+int store_outbox_add_peer(struct store *s, const char *alert_id, const char *sink, const char *peer,
+                          const char *payload, int64_t now, int64_t *id)
 {
     if (!s || (s->flags & STORE_READONLY) || !alert_id || !sink || !payload)
         return -1;
     size_t bytes = 0;
-    const char *str[3] = {alert_id, sink, payload};
-    struct sop *op = store_sop_new(str, 3, &bytes);
+    const char *str[4] = {alert_id, sink, payload, peer};
+    struct sop *op = store_sop_new(str, 4, &bytes);
     if (!op)
         return -1;
     /* the id is given here, so the caller knows it before the row commits */
@@ -200,6 +200,24 @@ int store_outbox_add(struct store *s, const char *alert_id, const char *sink, co
     if (id)
         *id = op->id;
     return store_push_op(s, Q_OUTBOX_ADD, op, bytes, "add to the alert outbox");
+}
+
+int store_outbox_add(struct store *s, const char *alert_id, const char *sink, const char *payload, int64_t now,
+                     int64_t *id)
+{
+    return store_outbox_add_peer(s, alert_id, sink, NULL, payload, now, id);
+}
+
+int store_outbox_forget(struct store *s, const char *sink, const char *peer)
+{
+    if (!s || (s->flags & STORE_READONLY) || !sink || !peer)
+        return -1;
+    size_t bytes = 0;
+    const char *str[2] = {sink, peer};
+    struct sop *op = store_sop_new(str, 2, &bytes);
+    if (!op)
+        return -1;
+    return store_push_op(s, Q_OUTBOX_FORGET, op, bytes, "forget a removed peer's notifications");
 }
 
 int store_outbox_done(struct store *s, int64_t id)
@@ -265,14 +283,21 @@ int store_op_write(struct store *s, enum qkind kind, struct sop *op)
         break;
     }
     case Q_OUTBOX_ADD:
-        st = prep(s, "INSERT INTO outbox (id, alert_id, sink, payload, next_attempt, created)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?5)");
+        st = prep(s, "INSERT INTO outbox (id, alert_id, sink, payload, next_attempt, created, peer)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)");
         if (!st)
             return sqlite3_errcode(s->db);
         sqlite3_bind_int64(st, 1, op->id);
         for (int i = 0; i < 3; i++)
             bind_str(st, i + 2, store_sop_str(op, i));
         sqlite3_bind_int64(st, 5, op->t[0]);
+        bind_str(st, 6, store_sop_str(op, 3));
+        break;
+    case Q_OUTBOX_FORGET:
+        if (!(st = prep(s, "DELETE FROM outbox WHERE sink = ?1 AND peer = ?2")))
+            return sqlite3_errcode(s->db);
+        bind_str(st, 1, store_sop_str(op, 0));
+        bind_str(st, 2, store_sop_str(op, 1));
         break;
     case Q_OUTBOX_DONE:
         if (!(st = prep(s, "DELETE FROM outbox WHERE id = ?1")))
@@ -306,14 +331,18 @@ int store_outbox_init(struct store *s)
     return rc == SQLITE_ROW ? 0 : -1;
 }
 
-int store_outbox_load(struct store *s, const char *sink, store_outbox_cb cb, void *arg)
+int store_outbox_load_peer(struct store *s, const char *sink, const char *peer, bool adopt, store_outbox_cb cb,
+                           void *arg)
 {
     if (!s || !sink || s->threaded)
         return -1;
-    sqlite3_stmt *st = prep(s, "SELECT id, payload FROM outbox WHERE sink = ?1 ORDER BY id");
+    sqlite3_stmt *st = prep(s, "SELECT id, payload FROM outbox WHERE sink = ?1"
+                               " AND (peer IS ?2 OR (?3 AND peer IS NULL)) ORDER BY id");
     if (!st)
         return -1;
     bind_str(st, 1, sink);
+    bind_str(st, 2, peer);
+    sqlite3_bind_int(st, 3, adopt);
     int n = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *payload = (const char *)sqlite3_column_text(st, 1);
@@ -323,5 +352,65 @@ int store_outbox_load(struct store *s, const char *sink, store_outbox_cb cb, voi
         }
     }
     sqlite3_finalize(st);
+    if (rc == SQLITE_DONE && adopt && peer && !(s->flags & STORE_READONLY)) {
+        /* the adopted rows are the peer's from now on */
+        if ((st = prep(s, "UPDATE outbox SET peer = ?2 WHERE sink = ?1 AND peer IS NULL"))) {
+            bind_str(st, 1, sink);
+            bind_str(st, 2, peer);
+            if (sqlite3_step(st) != SQLITE_DONE)
+                log_error("database %s: cannot give the outbox's %s notifications to %s: %s", s->path, sink, peer,
+                          sqlite3_errmsg(s->db));
+            sqlite3_finalize(st);
+        }
+    }
     return rc == SQLITE_DONE ? n : -1;
+}
+
+int store_outbox_load(struct store *s, const char *sink, store_outbox_cb cb, void *arg)
+{
+    return store_outbox_load_peer(s, sink, NULL, false, cb, arg);
+}
+
+int store_outbox_prune(struct store *s, const char *sink, const char *const *peers, size_t n)
+{
+    if (!s || !sink || s->threaded || (s->flags & STORE_READONLY))
+        return -1;
+    sqlite3_stmt *sel = prep(s, "SELECT peer, count(*) FROM outbox WHERE sink = ?1 AND peer IS NOT NULL GROUP BY peer");
+    if (!sel)
+        return -1;
+    bind_str(sel, 1, sink);
+    int total = 0, rc;
+    char **gone = NULL;
+    size_t ngone = 0;
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        const char *p = (const char *)sqlite3_column_text(sel, 0);
+        bool kept = false;
+        for (size_t i = 0; p && i < n && !kept; i++)
+            kept = strcmp(peers[i], p) == 0;
+        char **g = kept || !p ? NULL : realloc(gone, (ngone + 1) * sizeof *gone);
+        if (g && (g[ngone] = strdup(p))) {
+            gone = g;
+            ngone++;
+            log_notice("%d %s notification(s) for %s, no longer configured, are dropped from the outbox",
+                       sqlite3_column_int(sel, 1), sink, p);
+            total += sqlite3_column_int(sel, 1);
+        } else if (g) {
+            gone = g;
+        }
+    }
+    sqlite3_finalize(sel);
+    sqlite3_stmt *del = prep(s, "DELETE FROM outbox WHERE sink = ?1 AND peer = ?2");
+    for (size_t i = 0; i < ngone; i++) {
+        if (del) {
+            bind_str(del, 1, sink);
+            bind_str(del, 2, gone[i]);
+            if (sqlite3_step(del) != SQLITE_DONE)
+                rc = SQLITE_ERROR;
+            sqlite3_reset(del);
+        }
+        free(gone[i]);
+    }
+    sqlite3_finalize(del);
+    free(gone);
+    return rc == SQLITE_DONE ? total : -1;
 }

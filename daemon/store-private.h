@@ -126,7 +126,7 @@ struct prec {
     char device[];
 };
 
-enum qkind { Q_NEG = 1, Q_PROFILE, Q_ALERT, Q_OUTBOX_ADD, Q_OUTBOX_DONE, Q_OUTBOX_FAILED, Q_PROBE };
+enum qkind { Q_NEG = 1, Q_PROFILE, Q_ALERT, Q_OUTBOX_ADD, Q_OUTBOX_DONE, Q_OUTBOX_FAILED, Q_PROBE, Q_OUTBOX_FORGET };
 
 struct qent {
     unsigned char kind; /* enum qkind */

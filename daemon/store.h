@@ -301,6 +301,20 @@ int store_alerts_load(struct store *s, store_alert_cb cb, void *arg);
 int store_outbox_add(struct store *s, const char *alert_id, const char *sink, const char *payload, int64_t now,
                      int64_t *id);
 
+/* The same for one peer of a sink with several destinations (a webhook
+ * URL): each peer has its own row, tried and removed on its own. */
+int store_outbox_add_peer(struct store *s, const char *alert_id, const char *sink, const char *peer,
+                          const char *payload, int64_t now, int64_t *id);
+
+/* Removes every notification of sink's peer from the outbox (queued like
+ * the others): the peer left the configuration. Returns 0 or -1. */
+int store_outbox_forget(struct store *s, const char *sink, const char *peer);
+
+/* At start (before store_start): removes the notifications of sink for
+ * peers not among peers[0..n) (rows without a peer are kept); returns how
+ * many, or -1. */
+int store_outbox_prune(struct store *s, const char *sink, const char *const *peers, size_t n);
+
 /* Whether outbox row id is committed (or was given up: the schema refused
  * it, logged) as of the last store_poll. */
 bool store_outbox_committed(const struct store *s, int64_t id);
@@ -315,6 +329,11 @@ int store_outbox_failed(struct store *s, int64_t id, int64_t next_attempt);
  * first (after a restart, before store_start). Returns the count or -1. */
 typedef void (*store_outbox_cb)(void *arg, int64_t id, const char *payload);
 int store_outbox_load(struct store *s, const char *sink, store_outbox_cb cb, void *arg);
+
+/* The same for one peer; with adopt, the rows without a peer too (written
+ * before sinks had peers: the first peer takes them, and they become its). */
+int store_outbox_load_peer(struct store *s, const char *sink, const char *peer, bool adopt, store_outbox_cb cb,
+                           void *arg);
 
 /* Client types seen or failing since from: software, fingerprint, failures
  * and devices (failed in [from, until)), fails_on (up to three device keys,
