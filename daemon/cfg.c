@@ -435,6 +435,11 @@ static const struct keydef keys[] = {
     {"http", "listen", K_ADDR, OFF(metrics_listen), 0},
     {"http", "users", K_PATH, OFF(http_users), 0},
     {"http", "max_connections", K_UINT, OFF(http_max_connections), 100000},
+    {"http", "tls", K_BOOL, OFF(http_tls), 0},
+    {"http", "tls_cert", K_PATH, OFF(http_tls_cert), 0},
+    {"http", "tls_key", K_PATH, OFF(http_tls_key), 0},
+    {"http", "tls_ca", K_PATH, OFF(http_tls_ca), 0},
+    {"http", "tls_verify", K_TLSVERIFY, OFF(http_tls_verify), 0},
     {"probe", "enable", K_BOOL, OFF(probe_enable), 0},
     {"probe", "allow", K_NETS, OFF(probe_allow), 0},
     {"probe", "port", K_UINT, OFF(probe_port), 65535},
@@ -615,16 +620,18 @@ static void apply_key(struct ctx *x, const struct keydef *k, const char *value, 
         else
             add_error(x, line, "[listen] identify: '%s' must be 'source', 'hostname' or 'certificate'", value);
         return;
-    case K_TLSVERIFY:
+    case K_TLSVERIFY: {
+        enum cfg_tls_verify *v = (enum cfg_tls_verify *)(void *)base;
         if (strcmp(value, "require") == 0)
-            c->tls_verify = CFG_TLS_VERIFY_REQUIRE;
+            *v = CFG_TLS_VERIFY_REQUIRE;
         else if (strcmp(value, "optional") == 0)
-            c->tls_verify = CFG_TLS_VERIFY_OPTIONAL;
+            *v = CFG_TLS_VERIFY_OPTIONAL;
         else if (strcmp(value, "none") == 0)
-            c->tls_verify = CFG_TLS_VERIFY_NONE;
+            *v = CFG_TLS_VERIFY_NONE;
         else
-            add_error(x, line, "[listen] tls_verify: '%s' must be none, optional or require", value);
+            add_error(x, line, "[%s] %s: '%s' must be none, optional or require", k->section, k->name, value);
         return;
+    }
     case K_STRLIST: {
         char ***v = (char ***)(void *)base;
         free_list(c->tls_peers, c->n_tls_peers);
@@ -917,6 +924,7 @@ static void set_defaults(struct cfg *c)
     c->probe_timeout = 10;
     c->webhook_queue = 10000;
     c->tls_verify = CFG_TLS_VERIFY_REQUIRE;
+    c->http_tls_verify = CFG_TLS_VERIFY_NONE;
     c->tls_handshake_timeout = 10;
 }
 
@@ -1067,6 +1075,23 @@ static void check_tls(struct ctx *x)
         add_error(x, 0, "[listen] tls_handshake_timeout must be at least 1s");
 }
 
+/* [http] tls: a certificate and key of its own or the TLS listener's */
+static void check_http_tls(struct ctx *x)
+{
+    struct cfg *c = x->cfg;
+    if (!c->http_tls)
+        return;
+    if (!c->metrics_listen)
+        add_error(x, 0, "[http] tls = yes but [http] listen is not set: name the address to serve HTTPS on");
+    if (!(c->http_tls_cert ? c->http_tls_cert : c->tls_cert) || !(c->http_tls_key ? c->http_tls_key : c->tls_key))
+        add_error(x, 0, "[http] tls = yes needs a certificate and key: set [http] tls_cert and tls_key, or "
+                        "[listen] tls_cert and tls_key (PEM) to share the TLS listener's");
+    if (c->http_tls_verify != CFG_TLS_VERIFY_NONE && !(c->http_tls_ca ? c->http_tls_ca : c->tls_ca))
+        add_error(x, 0, "[http] tls_verify = %s needs [http] tls_ca or [listen] tls_ca (the CA that signs the "
+                        "browsers' client certificates); or set tls_verify = none",
+                  c->http_tls_verify == CFG_TLS_VERIFY_REQUIRE ? "require" : "optional");
+}
+
 int cfg_load(const char *path, struct cfg **out, struct cfg_errors *errs)
 {
     *out = NULL;
@@ -1108,6 +1133,7 @@ int cfg_load(const char *path, struct cfg **out, struct cfg_errors *errs)
         add_error(&x, (size_t)rc <= x.n_linemap ? x.linemap[rc - 1] : rc, "syntax error (expected [section], key = value, or a ; or # comment)");
     check_devices(&x);
     check_tls(&x);
+    check_http_tls(&x);
     resolve_default_paths(c);
     if (!c->webhook_format || !c->database || !c->path || !c->dir)
         x.oom = true;
@@ -1158,6 +1184,9 @@ void cfg_free(struct cfg *c)
     free(c->keywords);
     free(c->metrics_listen);
     free(c->http_users);
+    free(c->http_tls_cert);
+    free(c->http_tls_key);
+    free(c->http_tls_ca);
     free(c->probe_allow);
     for (size_t i = 0; i < c->n_devices; i++) {
         struct cfg_device *d = &c->devices[i];

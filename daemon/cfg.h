@@ -128,6 +128,11 @@ struct cfg {
     struct cfg_addr *metrics_listen; /* NULL = off */
     char *http_users;                /* basic-auth users file, NULL = no authentication */
     unsigned http_max_connections;   /* default 64 */
+    bool http_tls;                   /* [http] tls: serve HTTPS (default no) */
+    char *http_tls_cert;             /* NULL = [listen] tls_cert */
+    char *http_tls_key;              /* NULL = [listen] tls_key */
+    char *http_tls_ca;               /* client-certificate CAs, NULL = [listen] tls_ca */
+    enum cfg_tls_verify http_tls_verify; /* default none: browsers show no certificate */
 
     /* [probe]: the daemon asks devices' SSH servers for their lists */
     bool probe_enable;          /* default no: nothing is probed */

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "stats.h"
 #include "store.h"
+#include "tls.h"
 
 /* Bounds of one request: a browser or scraper sends a few hundred bytes of
  * headers and no body (GET/HEAD only). */
@@ -71,6 +72,7 @@ struct http {
     struct httpauth *auth;
     struct algo_db *algorithms;
     unsigned max_conn;
+    struct tls_server *tls; /* HTTPS: each connection's TLS bufferevent comes from it */
     metrics_write_cb metrics;
     void *metrics_arg;
 
@@ -123,7 +125,7 @@ static struct bufferevent *on_bev(struct event_base *base, void *arg)
         h->fresh = n;
         h->fresh_cap = nc;
     }
-    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    struct bufferevent *bev = h->tls ? tls_server_bev(h->tls, base) : bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (!bev)
         return NULL;
     h->fresh[h->nfresh++] = bev;
@@ -138,9 +140,12 @@ static void refuse(struct http *h, evutil_socket_t fd)
                                "too many connections; [http] max_connections\n";
     h->counts.refused++;
     /* a small answer fits the new socket's buffer; evhttp then reads EOF
-     * and frees the connection itself */
-    ssize_t n = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-    (void)n;
+     * and frees the connection itself (over HTTPS it is just closed: the
+     * handshake has not happened yet) */
+    if (!h->tls) {
+        ssize_t n = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)n;
+    }
     shutdown(fd, SHUT_RDWR);
 }
 
@@ -473,6 +478,7 @@ int http_new(struct event_base *base, const struct cfg_addr *addr, const struct 
     h->todo_tail = &h->todo;
     h->done_tail = &h->done;
     h->max_conn = env->max_connections ? env->max_connections : HTTP_DEFAULT_MAX_CONNECTIONS;
+    h->tls = env->tls;
     h->metrics = env->metrics;
     h->metrics_arg = env->metrics_arg;
     h->rl_auth = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 5);
@@ -551,8 +557,8 @@ int http_new(struct event_base *base, const struct cfg_addr *addr, const struct 
         log_warning("[http] listen %s is reachable from the network and has no [http] users file: anyone who "
                     "can connect reads the device history; set users or listen on 127.0.0.1",
                     addr->text);
-    log_info("serving the console, API and metrics on http://%s/ (at most %u connections%s)", addr->text,
-             h->max_conn, h->auth ? ", basic authentication" : "");
+    log_info("serving the console, API and metrics on %s://%s/ (at most %u connections%s)", h->tls ? "https" : "http",
+             addr->text, h->max_conn, h->auth ? ", basic authentication" : "");
     *out = h;
     return 0;
 fail:

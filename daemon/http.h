@@ -29,12 +29,14 @@
 
 struct event_base;
 struct http;
+struct tls_server;
 
 struct http_env {
     const char *database;     /* read by the worker, read-only; borrowed for http's life */
     const char *users;        /* basic-auth users file, NULL: no authentication */
     const char *algorithms, *keywords; /* knowledge files for the ratings pages show (NULL: none) */
     unsigned max_connections; /* 0: HTTP_DEFAULT_MAX_CONNECTIONS */
+    struct tls_server *tls;   /* [http] tls: serve HTTPS with it (borrowed, outlives http), NULL: plain HTTP */
     metrics_write_cb metrics; /* the /metrics text, called on the loop */
     void *metrics_arg;
 };

@@ -735,7 +735,8 @@ static int tls_ready(struct listen *l)
                   "certificate chain and key");
         return -1;
     }
-    if (tls_server_new(l->cfg, &l->tls, err, sizeof err) < 0) {
+    struct tls_server_opts o = tls_opts_listen(l->cfg);
+    if (tls_server_new(&o, &l->tls, err, sizeof err) < 0) {
         log_error("%s", err);
         return -1;
     }
@@ -868,10 +869,11 @@ static void tls_reload(struct listen *l, const struct cfg *cfg)
     if (!l->tls || (!have_tls && !cfg->n_tls))
         return;
     char err[1024];
+    struct tls_server_opts o = tls_opts_listen(cfg);
     if (!cfg->tls_cert || !cfg->tls_key)
         log_error("SIGHUP: [listen] tls_cert or tls_key is no longer set; the TLS listener keeps the certificate "
                   "it had");
-    else if (tls_server_reload(l->tls, cfg, err, sizeof err) < 0)
+    else if (tls_server_reload(l->tls, &o, err, sizeof err) < 0)
         log_error("SIGHUP: %s; the TLS listener keeps the certificate and key it had (fix the files and send "
                   "SIGHUP again)",
                   err);

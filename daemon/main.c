@@ -48,6 +48,7 @@ struct daemon {
     struct store *store;
     struct alerter *alerter;
     struct http *http;
+    struct tls_server *http_tls; /* [http] tls: the HTTPS certificate, re-read on SIGHUP */
     struct prober *prober; /* [probe]: idle unless enable = yes */
     int paused;
     uint64_t pauses; /* times reading was paused for the database */
@@ -250,6 +251,32 @@ static void restore_profile(void *arg, const char *device, int slot, const char 
 }
 
 
+/* Re-reads the HTTPS certificate and key ([http] tls); a bad new pair keeps
+ * the old one. [http] tls itself and the listen address need a restart. */
+static void http_tls_reload(struct daemon *d, const struct cfg *c)
+{
+    if (!d->http_tls) {
+        if (c->http_tls && d->http)
+            log_warning("SIGHUP: [http] tls = yes takes effect at the next start; the console stays plain HTTP "
+                        "until kexwatchd restarts");
+        return;
+    }
+    if (!c->http_tls) {
+        log_warning("SIGHUP: [http] tls = no takes effect at the next start; the console stays HTTPS until "
+                    "kexwatchd restarts");
+        return;
+    }
+    char err[1024];
+    struct tls_server_opts o = tls_opts_http(c);
+    if (tls_server_reload(d->http_tls, &o, err, sizeof err) < 0)
+        log_error("SIGHUP: %s; the HTTPS listener keeps the certificate and key it had (fix the files and send "
+                  "SIGHUP again)",
+                  err);
+    else
+        log_notice("SIGHUP: HTTPS certificate %s and key re-read; new connections use them, open ones continue",
+                   o.cert);
+}
+
 /* Reloads the knowledge (patterns, algorithm table, keyword map,
  * catalogue), the inventory, the alert file and the listen addresses (new
  * ones opened, removed ones closed, unchanged ones kept) without dropping
@@ -278,6 +305,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
         if (alerter_reopen(d->alerter, c, aerr, sizeof aerr) < 0)
             log_error("SIGHUP: %s; alerts keep going to the old file", aerr);
         listen_reconfigure(d->listen, c);
+        http_tls_reload(d, c);
         prober_set_cfg(d->prober, c);
         log_set_level(d->debug ? LOG_LV_DEBUG : (enum log_level)c->log_level);
         cfg_free(d->cfg);
@@ -461,6 +489,7 @@ static void teardown(struct daemon *d)
     alerter_free(d->alerter);
     store_close(d->store);
     http_free(d->http);
+    tls_server_free(d->http_tls);
     pipeline_free(d->pipeline);
     struct event *evs[] = {d->ev_term,     d->ev_int,  d->ev_hup,  d->ev_usr1,
                            d->ev_status,   d->ev_watchdog, d->ev_tick, d->ev_store};
@@ -599,7 +628,15 @@ int main(int argc, char **argv)
         teardown(&d);
         return 1;
     }
-    struct http_env henv = {.database = d.cfg->database, .users = d.cfg->http_users,
+    if (d.base && d.cfg->metrics_listen && d.cfg->http_tls) {
+        struct tls_server_opts o = tls_opts_http(d.cfg);
+        if (tls_server_new(&o, &d.http_tls, err, sizeof err) < 0) {
+            log_error("%s", err);
+            teardown(&d);
+            return 1;
+        }
+    }
+    struct http_env henv = {.tls = d.http_tls, .database = d.cfg->database, .users = d.cfg->http_users,
                             .algorithms = d.cfg->algorithms, .keywords = d.cfg->keywords,
                             .max_connections = d.cfg->http_max_connections, .metrics = write_metrics,
                             .metrics_arg = &d};

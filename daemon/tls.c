@@ -293,12 +293,12 @@ static int parse_fp(const char *text, unsigned char out[32])
     return n == 32 && hi < 0 ? 0 : -1;
 }
 
-static struct peers *peers_new(const struct cfg *cfg)
+static struct peers *peers_new(const struct tls_server_opts *o)
 {
     struct peers *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
-    size_t n = cfg->n_tls_peers;
+    size_t n = o->n_peers;
     p->names = calloc(n ? n : 1, sizeof *p->names);
     p->fp = calloc(n ? n : 1, sizeof *p->fp);
     if (!p->names || !p->fp) {
@@ -306,7 +306,7 @@ static struct peers *peers_new(const struct cfg *cfg)
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
-        const char *e = cfg->tls_peers[i];
+        const char *e = o->peers[i];
         if (strncasecmp(e, "sha256:", 7) == 0) {
             if (parse_fp(e, p->fp[p->n_fp]) == 0)
                 p->n_fp++;
@@ -320,7 +320,7 @@ static struct peers *peers_new(const struct cfg *cfg)
 
 /* ------------------------------------------------------------ server */
 
-static SSL_CTX *server_ctx(const struct cfg *cfg, char *err, size_t errsize)
+static SSL_CTX *server_ctx(const struct tls_server_opts *o, char *err, size_t errsize)
 {
     char why[512];
     if (init_indexes() < 0) {
@@ -341,65 +341,65 @@ static SSL_CTX *server_ctx(const struct cfg *cfg, char *err, size_t errsize)
                                  SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"kexwatchd", 9);
     SSL_CTX_set_num_tickets(ctx, 0);
-    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
+    if (SSL_CTX_use_certificate_chain_file(ctx, o->cert) != 1) {
         ssl_errors(why, sizeof why);
         snprintf(err, errsize,
-                 "[listen] tls_cert %s cannot be read as a PEM certificate chain (%s); check the path, its "
+                 "[%s] tls_cert %s cannot be read as a PEM certificate chain (%s); check the path, its "
                  "permissions for the daemon's user, and that it holds -----BEGIN CERTIFICATE----- blocks",
-                 cfg->tls_cert, why);
+                 o->section, o->cert, why);
         goto fail;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
+    if (SSL_CTX_use_PrivateKey_file(ctx, o->key, SSL_FILETYPE_PEM) != 1) {
         if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
             ERR_clear_error();
             snprintf(err, errsize,
-                     "[listen] tls_key %s does not belong to the certificate in tls_cert %s; install the key the "
+                     "[%s] tls_key %s does not belong to the certificate in tls_cert %s; install the key the "
                      "certificate was issued for",
-                     cfg->tls_key, cfg->tls_cert);
+                     o->section, o->key, o->cert);
             goto fail;
         }
         ssl_errors(why, sizeof why);
         snprintf(err, errsize,
-                 "[listen] tls_key %s cannot be read as a PEM private key (%s); check the path, its permissions "
+                 "[%s] tls_key %s cannot be read as a PEM private key (%s); check the path, its permissions "
                  "for the daemon's user, and that it is not encrypted with a passphrase",
-                 cfg->tls_key, why);
+                 o->section, o->key, why);
         goto fail;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
         ERR_clear_error();
         snprintf(err, errsize,
-                 "[listen] tls_key %s does not belong to the certificate in tls_cert %s; install the key the "
+                 "[%s] tls_key %s does not belong to the certificate in tls_cert %s; install the key the "
                  "certificate was issued for",
-                 cfg->tls_key, cfg->tls_cert);
+                 o->section, o->key, o->cert);
         goto fail;
     }
     X509 *own = SSL_CTX_get0_certificate(ctx);
     if (own && X509_cmp_current_time(X509_get0_notAfter(own)) < 0) {
         char subj[300];
         subject_text(own, subj, sizeof subj);
-        log_warning("[listen] tls_cert %s (%s) has expired: senders that verify it will refuse to connect; "
+        log_warning("[%s] tls_cert %s (%s) has expired: senders that verify it will refuse to connect; "
                     "renew it and send SIGHUP",
-                    cfg->tls_cert, subj);
+                    o->section, o->cert, subj);
     }
-    if (cfg->tls_ca) {
-        if (SSL_CTX_load_verify_locations(ctx, cfg->tls_ca, NULL) != 1) {
+    if (o->ca) {
+        if (SSL_CTX_load_verify_locations(ctx, o->ca, NULL) != 1) {
             ssl_errors(why, sizeof why);
             snprintf(err, errsize,
-                     "[listen] tls_ca %s cannot be read as PEM CA certificates (%s); check the path and its "
+                     "[%s] tls_ca %s cannot be read as PEM CA certificates (%s); check the path and its "
                      "permissions",
-                     cfg->tls_ca, why);
+                     o->section, o->ca, why);
             goto fail;
         }
-        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cfg->tls_ca);
+        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(o->ca);
         if (names)
             SSL_CTX_set_client_CA_list(ctx, names);
         ERR_clear_error();
     }
-    int mode = cfg->tls_verify == CFG_TLS_VERIFY_NONE       ? SSL_VERIFY_NONE
-               : cfg->tls_verify == CFG_TLS_VERIFY_OPTIONAL ? SSL_VERIFY_PEER
+    int mode = o->verify == CFG_TLS_VERIFY_NONE       ? SSL_VERIFY_NONE
+               : o->verify == CFG_TLS_VERIFY_OPTIONAL ? SSL_VERIFY_PEER
                                                             : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
     SSL_CTX_set_verify(ctx, mode, verify_cb);
-    struct peers *p = peers_new(cfg);
+    struct peers *p = peers_new(o);
     if (!p || !SSL_CTX_set_ex_data(ctx, ctx_peers_idx, p)) {
         peers_free(p);
         snprintf(err, errsize, "TLS: out of memory");
@@ -411,7 +411,23 @@ fail:
     return NULL;
 }
 
-int tls_server_new(const struct cfg *cfg, struct tls_server **out, char *err, size_t errsize)
+struct tls_server_opts tls_opts_listen(const struct cfg *cfg)
+{
+    return (struct tls_server_opts){.section = "listen", .cert = cfg->tls_cert, .key = cfg->tls_key,
+                                    .ca = cfg->tls_ca, .verify = cfg->tls_verify, .peers = cfg->tls_peers,
+                                    .n_peers = cfg->n_tls_peers};
+}
+
+struct tls_server_opts tls_opts_http(const struct cfg *cfg)
+{
+    return (struct tls_server_opts){.section = "http",
+                                    .cert = cfg->http_tls_cert ? cfg->http_tls_cert : cfg->tls_cert,
+                                    .key = cfg->http_tls_key ? cfg->http_tls_key : cfg->tls_key,
+                                    .ca = cfg->http_tls_ca ? cfg->http_tls_ca : cfg->tls_ca,
+                                    .verify = cfg->http_tls_verify};
+}
+
+int tls_server_new(const struct tls_server_opts *o, struct tls_server **out, char *err, size_t errsize)
 {
     *out = NULL;
     struct tls_server *t = calloc(1, sizeof *t);
@@ -419,7 +435,7 @@ int tls_server_new(const struct cfg *cfg, struct tls_server **out, char *err, si
         snprintf(err, errsize, "TLS: out of memory");
         return -1;
     }
-    if (!(t->ctx = server_ctx(cfg, err, errsize))) {
+    if (!(t->ctx = server_ctx(o, err, errsize))) {
         free(t);
         return -1;
     }
@@ -427,9 +443,9 @@ int tls_server_new(const struct cfg *cfg, struct tls_server **out, char *err, si
     return 0;
 }
 
-int tls_server_reload(struct tls_server *t, const struct cfg *cfg, char *err, size_t errsize)
+int tls_server_reload(struct tls_server *t, const struct tls_server_opts *o, char *err, size_t errsize)
 {
-    SSL_CTX *ctx = server_ctx(cfg, err, errsize);
+    SSL_CTX *ctx = server_ctx(o, err, errsize);
     if (!ctx)
         return -1;
     SSL_CTX_free(t->ctx); /* open connections hold their own reference */
@@ -458,6 +474,19 @@ struct bufferevent *tls_server_accept(struct tls_server *t, struct event_base *b
     if (!bev)
         return NULL;
     /* devices close without close_notify: that is the end of the stream, not an error */
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+
+struct bufferevent *tls_server_bev(struct tls_server *t, struct event_base *base)
+{
+    SSL *ssl = SSL_new(t->ctx);
+    if (!ssl)
+        return NULL;
+    struct bufferevent *bev =
+        bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev)
+        return NULL;
     bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
     return bev;
 }
@@ -651,9 +680,16 @@ const char *tls_client_error(struct bufferevent *bev, char *buf, size_t size)
 
 int tls_check_cfg(const struct cfg *cfg, char *err, size_t errsize)
 {
+    struct tls_server *t = NULL;
     if (cfg->n_tls) {
-        struct tls_server *t = NULL;
-        if (tls_server_new(cfg, &t, err, errsize) < 0)
+        struct tls_server_opts o = tls_opts_listen(cfg);
+        if (tls_server_new(&o, &t, err, errsize) < 0)
+            return -1;
+        tls_server_free(t);
+    }
+    if (cfg->http_tls) {
+        struct tls_server_opts o = tls_opts_http(cfg);
+        if (tls_server_new(&o, &t, err, errsize) < 0)
             return -1;
         tls_server_free(t);
     }

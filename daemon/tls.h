@@ -45,15 +45,29 @@ int tls_cause_is_reject(enum tls_cause c);
 /* The cause's label in counters ("protocol", "timeout", "no_certificate", …). */
 const char *tls_cause_name(enum tls_cause c);
 
-/* Reads tls_cert, tls_key (which must match the certificate) and tls_ca of
- * cfg into a new server context. Returns 0 and sets *out, or -1 with a
- * sentence saying which file is wrong and why in err. */
-int tls_server_new(const struct cfg *cfg, struct tls_server **out, char *err, size_t errsize);
+/* What a server context is made of: the TLS listener's keys ([listen]
+ * tls_cert, tls_key, tls_ca, tls_verify, tls_peers) or the HTTPS listener's
+ * ([http] tls_cert, tls_key, tls_ca, tls_verify, each defaulting to the
+ * [listen] key of the same name; no peer list). Pointers borrow from cfg. */
+struct tls_server_opts {
+    const char *section; /* "listen" or "http": names the keys in messages */
+    const char *cert, *key, *ca;
+    enum cfg_tls_verify verify;
+    char *const *peers;
+    size_t n_peers;
+};
+struct tls_server_opts tls_opts_listen(const struct cfg *cfg);
+struct tls_server_opts tls_opts_http(const struct cfg *cfg);
 
-/* Re-reads the files of cfg. On success the new context serves connections
+/* Reads cert, key (which must match the certificate) and ca of o into a new
+ * server context. Returns 0 and sets *out, or -1 with a sentence saying
+ * which file is wrong and why in err. */
+int tls_server_new(const struct tls_server_opts *o, struct tls_server **out, char *err, size_t errsize);
+
+/* Re-reads the files of o. On success the new context serves connections
  * accepted from now on and 0 is returned; on failure the old one stays and
  * -1 is returned with the reason in err. */
-int tls_server_reload(struct tls_server *t, const struct cfg *cfg, char *err, size_t errsize);
+int tls_server_reload(struct tls_server *t, const struct tls_server_opts *o, char *err, size_t errsize);
 
 /* tls_server_free(NULL) is a no-op. Connections still open keep working. */
 void tls_server_free(struct tls_server *t);
@@ -62,6 +76,11 @@ void tls_server_free(struct tls_server *t);
  * started (non-blocking). The bufferevent owns fd (closed when freed).
  * Returns NULL when memory is short (fd is then still the caller's). */
 struct bufferevent *tls_server_accept(struct tls_server *t, struct event_base *base, int fd);
+
+/* A server-side TLS bufferevent without a socket yet (evhttp_set_bevcb:
+ * evhttp gives it the accepted socket and the handshake then starts).
+ * Returns NULL when memory is short. */
+struct bufferevent *tls_server_bev(struct tls_server *t, struct event_base *base);
 
 /* After a failed handshake (BEV_EVENT_ERROR before BEV_EVENT_CONNECTED):
  * the cause, and in why a short text for the log (certificate subject and
@@ -100,8 +119,8 @@ struct bufferevent *tls_client_bev(struct tls_client *c, struct event_base *base
  * reason as text (certificate verify failed: …), "" when none. */
 const char *tls_client_error(struct bufferevent *bev, char *buf, size_t size);
 
-/* Checks that the files of a [listen] tls configuration and of an https
- * webhook / tcp+tls sink load (kexwatchd -t). Returns 0 or -1 with err. */
+/* Checks that the files of a [listen] tls and an [http] tls configuration
+ * load and match (kexwatchd -t). Returns 0 or -1 with err. */
 int tls_check_cfg(const struct cfg *cfg, char *err, size_t errsize);
 
 #endif

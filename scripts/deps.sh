@@ -7,7 +7,7 @@ BUILD="autoconf automake libtool pkg-config make gcc libevent-dev libpcre2-dev
 libsqlite3-dev libinih-dev libjansson-dev libsystemd-dev libssl-dev libcrypt-dev"
 TEST="libcmocka-dev bsdutils rsyslog rsyslog-openssl rsyslog-gnutls openssl sqlite3 openssh-server openssh-client
 python3 python3-paramiko dropbear-bin putty-tools util-linux clang libclang-rt-14-dev procps iproute2
-systemd debhelper dpkg-dev fakeroot prometheus-alertmanager chromium python3-websocket whois"
+systemd debhelper dpkg-dev fakeroot prometheus-alertmanager chromium python3-websocket whois curl"
 want="$BUILD"
 [ "${1:-}" = "--test" ] && want="$BUILD $TEST"
 missing=""
