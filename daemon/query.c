@@ -72,8 +72,9 @@ int query_parse_time(const char *text, long long *out)
 /* --local: times in the tool's time zone, RFC 3339 with its offset */
 static _Thread_local bool local_times;
 /* the tool's hidden --rows-only: failures from the rows alone
- * (store_rows_only), for the tests that compare it with the usual answer */
-static bool rows_only;
+ * (store_rows_only), and --days-only: from daily and the rows, no monthly
+ * (store_days_only), for the tests that compare them with the usual answer */
+static bool rows_only, days_only;
 
 static void format_time(int64_t t, char *buf, size_t size)
 {
@@ -436,6 +437,8 @@ static int open_store(const char *cmd, const char *cfg_path, const char *db_path
     int rc = store_open(path, STORE_READONLY, 0, out, err, sizeof err);
     if (rc == 0)
         store_rows_only(*out, rows_only);
+    if (rc == 0)
+        store_days_only(*out, days_only);
     for (size_t i = 0; rc == 0 && i < n_extra_dbs; i++) {
         if ((rc = store_attach(*out, extra_dbs[i], err, sizeof err)) < 0) {
             store_close(*out);
@@ -1104,6 +1107,7 @@ int query_failures(const char *cfg_path, const char *db_path, int argc, char **a
         {"db", required_argument, NULL, 'd'},     {"explain", no_argument, NULL, 'E'},
         {"local", no_argument, NULL, 'L'},
         {"rows-only", no_argument, NULL, 'R'},
+        {"days-only", no_argument, NULL, 'Y'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char *since = NULL, *from = NULL, *until = NULL;
@@ -1125,6 +1129,7 @@ int query_failures(const char *cfg_path, const char *db_path, int argc, char **a
         case 'E': explain = true; break;
         case 'L': q.local_times = true; break;
         case 'R': rows_only = true; break;
+        case 'Y': days_only = true; break;
         case 'b':
             if (query_parse_by(optarg, &q.by) < 0) {
                 fprintf(stderr, "kexwatch failures: unknown --by '%s' (client, device, category, algorithm or "
@@ -1180,6 +1185,7 @@ static int simple_options(const char *cmd, int argc, char **argv, const char **d
         {"db", required_argument, NULL, 'd'},
         {"local", no_argument, NULL, 'L'},
         {"rows-only", no_argument, NULL, 'R'},
+        {"days-only", no_argument, NULL, 'Y'},
         {"status", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -1202,6 +1208,7 @@ static int simple_options(const char *cmd, int argc, char **argv, const char **d
             break;
         case 'L': q->local_times = true; break;
         case 'R': rows_only = true; break;
+        case 'Y': days_only = true; break;
         case 's':
             if (query_window(optarg, NULL, NULL, q->now, "--", &q->from, &q->until, err, sizeof err) < 0) {
                 fprintf(stderr, "kexwatch %s: %s\n", cmd, err);

@@ -109,6 +109,7 @@ struct day_chunk {
     size_t used;
     _Alignas(max_align_t) unsigned char mem[STORE_DAY_CHUNK];
 };
+struct month_ent;
 struct day_node {
     int64_t n, first, last;
     size_t klen;
@@ -224,9 +225,12 @@ struct store {
     size_t ndnodes, dnodes_cap;
     struct day_chunk *dchunks; /* where the nodes live: chunks, never moved, reused */
     struct day_chunk *dcur;
+    struct month_ent *ments; /* the batch's monthly counts (write_months), reused */
+    size_t mcap;
 
     bool orphans_due;     /* negotiations were purged since the last orphan pass */
     bool rows_only;       /* queries read failures from rows only (store_rows_only) */
+    bool days_only;       /* ... from daily and rows, no monthly (store_days_only) */
     uint64_t analyzed_us; /* when the planner's statistics were last refreshed */
 
     sqlite3_stmt *st_begin, *st_commit, *st_rollback;
@@ -235,7 +239,7 @@ struct store {
     sqlite3_stmt *st_list_sel, *st_list_ins, *st_list_upd, *st_item_ins;
     sqlite3_stmt *st_neg_ins, *st_prof_up, *st_prof_load, *st_daily_up, *st_daily_up_many;
     sqlite3_stmt *st_purge_fail, *st_purge_ok, *st_purge_old, *st_purge_cli, *st_purge_dev, *st_purge_list;
-    sqlite3_stmt *st_purge_daily;
+    sqlite3_stmt *st_purge_daily, *st_purge_monthly, *st_monthly_up, *st_monthly_up_many;
 };
 
 /* ------------------------------------------------------------ small helpers */
@@ -257,6 +261,19 @@ static inline void set_err(char *err, size_t errsize, const char *fmt, ...)
 static inline int64_t day_of(int64_t t)
 {
     return t / STORE_DAY - (t % STORE_DAY < 0);
+}
+
+/* The UTC day number of the first day of day's month: monthly's month
+ * column (sql/009-monthly.sql). The civil calendar from a day count
+ * (proleptic Gregorian, any day an int64_t time can have). */
+static inline int64_t month_start(int64_t day)
+{
+    int64_t z = day + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    return day - (doy - (153 * mp + 2) / 5);
 }
 
 static inline uint64_t mono_us(void)

@@ -72,22 +72,32 @@ static int prepare_query(struct store *s, const char *sql, sqlite3_stmt **st, ch
 
 /* --------------------------------------------- failures: counts and rows
  * Every question about failures in a window [from, until) reads the whole
- * UTC days of the window from daily (sql/007-daily.sql) and the partial
- * days at its edges from the negotiations rows: the writer keeps both in
- * the same transactions and retention takes whole days of both, so the
- * answer is the one the rows alone give. The parameters every such
- * statement binds (bind_window): ?1 from, ?2 until, ?3 the device key,
- * ?4 ?5 the whole days [d1, d2), ?6 ?7 the edges' bounds (rows in
- * [from, ?6) and [?7, until)). */
+ * UTC months of the window from monthly (sql/009-monthly.sql), its other
+ * whole UTC days from daily (sql/007-daily.sql) and the partial days at
+ * its edges from the negotiations rows: the writer keeps all three in the
+ * same transactions and retention takes whole days of rows and daily, so
+ * the answer is the one the rows alone give. A month some of whose days
+ * retention has taken is read from daily: monthly is used from the first
+ * month that starts on or after the oldest failure day daily has.
+ * The parameters every such statement binds (bind_window): ?1 from, ?2
+ * until, ?3 the device key, ?4 ?5 the whole days [d1, d2), ?6 ?7 the
+ * edges' bounds (rows in [from, ?6) and [?7, until)), ?8 ?9 the whole
+ * months' days [m1, m2) within [d1, d2) (both d2 when none). */
 
 struct window {
-    int64_t from, until, d1, d2, lo, hi;
+    int64_t from, until, d1, d2, lo, hi, m1, m2;
 };
 
 void store_rows_only(struct store *s, bool on)
 {
     if (s)
         s->rows_only = on;
+}
+
+void store_days_only(struct store *s, bool on)
+{
+    if (s)
+        s->days_only = on;
 }
 
 static void window_split(const struct store *s, int64_t from, int64_t until, struct window *w)
@@ -100,6 +110,16 @@ static void window_split(const struct store *s, int64_t from, int64_t until, str
         w->d2 = d2;
         w->lo = d1 * STORE_DAY;
         w->hi = d2 * STORE_DAY;
+        /* whole months: from the first month starting at or after d1 to
+         * the start of d2's month */
+        int64_t m1 = month_start(d1), m2 = month_start(d2);
+        if (m1 < d1)
+            m1 = month_start(m1 + 31);
+        w->m1 = w->m2 = d2;
+        if (!s->days_only && m1 < m2) {
+            w->m1 = m1;
+            w->m2 = m2;
+        }
     } else {
         /* no whole day: every failure from the rows */
         w->lo = w->hi = until;
@@ -108,9 +128,9 @@ static void window_split(const struct store *s, int64_t from, int64_t until, str
 
 static int bind_split(sqlite3_stmt *st, const struct window *w, const char *key)
 {
-    const int64_t v[] = {w->from, w->until, 0, w->d1, w->d2, w->lo, w->hi};
+    const int64_t v[] = {w->from, w->until, 0, w->d1, w->d2, w->lo, w->hi, w->m1, w->m2};
     int rc = SQLITE_OK;
-    for (int i = 0; i < 7 && rc == SQLITE_OK; i++)
+    for (int i = 0; i < 9 && rc == SQLITE_OK; i++)
         if (i != 2)
             rc = sqlite3_bind_int64(st, i + 1, v[i]);
     if (rc == SQLITE_OK && key)
@@ -120,10 +140,11 @@ static int bind_split(sqlite3_stmt *st, const struct window *w, const char *key)
 
 /* Writes to buf the failures of the window in schema S (NULL: the main
  * database; "{S}" for run_merged to fill in) as rows of (d device id, c client id, cat, mm,
- * cl client list, n failures, f first, l last time): daily's whole days,
- * then the rows of the edges, one each. dev: a condition on device_id
- * ("= (SELECT ...)", "= d.id") or NULL for every device; by_device: read
- * the rows through failures_device (sql/README). Returns 0 or -1 (too long). */
+ * cl client list, n failures, f first, l last time): monthly's whole
+ * months, daily's whole days before and after them, then the rows of the
+ * edges, one each. dev: a condition on device_id ("= (SELECT ...)",
+ * "= d.id") or NULL for every device; by_device: read the rows through
+ * failures_device (sql/README). Returns 0 or -1 (too long). */
 static int failure_source(char *buf, size_t size, const char *S, const char *dev, bool by_device)
 {
     const char *index = dev || by_device ? "failures_device" : "failures_window";
@@ -133,15 +154,26 @@ static int failure_source(char *buf, size_t size, const char *S, const char *dev
     char sp[16] = "";
     if (S)
         snprintf(sp, sizeof sp, "%s.", S);
+    /* E: where monthly takes over from daily, [E, ?9): ?8 unless the
+     * oldest failure day daily still has is later (retention) */
+    char e[400];
+    snprintf(e, sizeof e,
+             "min(max(?8, ifnull((SELECT CAST(julianday((day - 1) * 86400, 'unixepoch', 'start of month',"
+             " '+1 month') - 2440587.5 AS INTEGER) FROM %sdaily WHERE failed = 1 ORDER BY day LIMIT 1), ?8)), ?9)",
+             sp);
+    const char *cols = "device_id AS d, nullif(client_id, 0) AS c, nullif(category, '') AS cat,"
+                       " nullif(mismatch, '') AS mm, nullif(client_list, 0) AS cl, n, first AS f, last AS l";
     int n = snprintf(buf, size,
-                     "SELECT device_id AS d, nullif(client_id, 0) AS c, nullif(category, '') AS cat,"
-                     " nullif(mismatch, '') AS mm, nullif(client_list, 0) AS cl, n, first AS f, last AS l"
-                     " FROM %sdaily%s WHERE %sfailed = 1 AND day >= ?4 AND day < ?5"
+                     "SELECT %s FROM %smonthly%s WHERE %smonth >= %s AND month < ?9"
+                     " UNION ALL SELECT %s FROM %sdaily%s WHERE %sfailed = 1 AND day >= ?4 AND day < %s"
+                     " UNION ALL SELECT %s FROM %sdaily%s WHERE %sfailed = 1 AND day >= ?9 AND day < ?5"
                      " UNION ALL SELECT device_id, client_id, category, mismatch, client_list, 1, time, time"
                      " FROM %snegotiations INDEXED BY %s WHERE %sfailed = 1 AND time >= ?1 AND time < ?6"
                      " UNION ALL SELECT device_id, client_id, category, mismatch, client_list, 1, time, time"
                      " FROM %snegotiations INDEXED BY %s WHERE %sfailed = 1 AND time >= ?7 AND time < ?2",
-                     sp, dev ? " INDEXED BY daily_device" : "", devcond, sp, index, devcond, sp, index, devcond);
+                     cols, sp, dev ? " INDEXED BY monthly_device" : "", devcond, e, cols, sp,
+                     dev ? " INDEXED BY daily_device" : "", devcond, e, cols, sp, dev ? " INDEXED BY daily_device" : "",
+                     devcond, sp, index, devcond, sp, index, devcond);
     return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
@@ -155,7 +187,7 @@ static int failures_sql(const struct store_failures_query *q, char *buf, size_t 
     };
     if ((unsigned)q->by > STORE_BY_MISMATCH)
         return -1;
-    char src[2000];
+    char src[4000];
     if (failure_source(src, sizeof src, NULL, q->device ? "= (SELECT id FROM devices WHERE key = ?3)" : NULL,
                        q->by == STORE_BY_DEVICE) < 0)
         return -1;
@@ -199,7 +231,7 @@ static int prepare_failures(struct store *s, const struct store_failures_query *
 {
     static const char prefix[] = "EXPLAIN QUERY PLAN ";
     size_t skip = explain ? sizeof prefix - 1 : 0;
-    char sql[4000];
+    char sql[8000];
     memcpy(sql, prefix, skip);
     if (!s || !q || failures_sql(q, sql + skip, sizeof sql - skip) < 0) {
         set_err(err, errsize, "invalid failures query");
@@ -406,7 +438,7 @@ int store_devices(struct store *s, int64_t since, store_row_cb cb, void *arg, ch
 {
     if (!s || !cb)
         return -1;
-    char src[2000], sql[3000];
+    char src[4000], sql[6000];
     if (failure_source(src, sizeof src, NULL, NULL, true) < 0)
         return -1;
     snprintf(sql, sizeof sql,
@@ -458,7 +490,7 @@ int store_device(struct store *s, enum store_device_part part, const char *key, 
     sqlite3_stmt *st;
     if (part == STORE_DEVICE_CLIENTS) {
         /* client types that failed on it: failures only, counts and rows */
-        char src[2000], q[3000];
+        char src[4000], q[6000];
         if (failure_source(src, sizeof src, NULL, "= (SELECT id FROM devices WHERE key = ?3)", true) < 0)
             return -1;
         snprintf(q, sizeof q,
@@ -587,7 +619,7 @@ int store_clients(struct store *s, int64_t from, int64_t until, store_row_cb cb,
     int ret = -1, rc;
     int64_t unid_first = INT64_MAX, unid_last = INT64_MIN; /* the unidentified client type's failures */
 
-    char src[2000], pairs_sql[2200];
+    char src[4000], pairs_sql[6000];
     if (failure_source(src, sizeof src, NULL, NULL, false) < 0)
         return -1;
     snprintf(pairs_sql, sizeof pairs_sql, "SELECT ifnull(c, 0), d, n, f, l FROM (%s)", src);
@@ -887,7 +919,7 @@ int store_failures_merged(struct store *s, const struct store_failures_query *q,
         [STORE_BY_CLIENT] = "c", [STORE_BY_DEVICE] = "d",
         [STORE_BY_CATEGORY] = "cat", [STORE_BY_MISMATCH] = "mm",
     };
-    char src[2000], part[3000];
+    char src[4000], part[6000];
     if (failure_source(src, sizeof src, "{S}", q->device ? "= (SELECT id FROM {S}.devices WHERE key = ?3)" : NULL,
                        q->by == STORE_BY_DEVICE) < 0)
         return -1;
@@ -911,7 +943,7 @@ int store_devices_merged(struct store *s, int64_t since, store_row_cb cb, void *
 {
     if (!s || !cb)
         return -1;
-    char src[2000], part[3000];
+    char src[4000], part[6000];
     if (failure_source(src, sizeof src, "{S}", NULL, true) < 0)
         return -1;
     snprintf(part, sizeof part,
@@ -931,7 +963,7 @@ int store_clients_merged(struct store *s, int64_t from, int64_t until, store_row
 {
     if (!s || !cb)
         return -1;
-    char src[2000], part[6000];
+    char src[4000], part[9000];
     if (failure_source(src, sizeof src, "{S}", NULL, false) < 0)
         return -1;
     /* one UNION ALL of two kinds of rows per database: kind 0, a client type
@@ -999,20 +1031,24 @@ int store_alerts(struct store *s, const char *status, int64_t since, store_row_c
 int store_failures_daily(struct store *s, int64_t from, int64_t until, store_row_cb cb, void *arg, char *err,
                          size_t errsize)
 {
-    /* sql/README: failures in a window come from the covering index
-     * failures_window (time, ..., mismatch, ..., failed) */
-    static const char sql[] =
-        "SELECT date(time, 'unixepoch') AS day, mismatch AS mismatch, count(*) AS failures"
-        " FROM negotiations INDEXED BY failures_window"
-        " WHERE time >= ?1 AND time < ?2 AND failed = 1"
-        " GROUP BY day, mismatch ORDER BY day, failures DESC, mismatch";
+    /* per UTC day: the whole days from daily (a count's first time is in
+     * its day), the edges from the rows; monthly is of no use here */
     if (!s || !cb)
         return -1;
+    char src[4000], sql[6000];
+    if (failure_source(src, sizeof src, NULL, NULL, false) < 0)
+        return -1;
+    snprintf(sql, sizeof sql,
+             "SELECT date(f, 'unixepoch') AS day, mm AS mismatch, sum(n) AS failures FROM (%s)"
+             " GROUP BY day, mismatch ORDER BY day, failures DESC, mismatch",
+             src);
     sqlite3_stmt *st;
     if (prepare_query(s, sql, &st, err, errsize) < 0)
         return -1;
-    sqlite3_bind_int64(st, 1, from);
-    sqlite3_bind_int64(st, 2, until);
+    struct window w;
+    window_split(s, from, until, &w);
+    w.m1 = w.m2 = w.d2;
+    bind_split(st, &w, NULL);
     return run_rows(s, st, cb, arg, err, errsize);
 }
 

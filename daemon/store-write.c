@@ -792,6 +792,96 @@ static int cmp_day_node(const void *a, const void *b)
     return x.client < y.client ? -1 : x.client > y.client;
 }
 
+/* One batch's counts for one row of monthly: a failed day node under its
+ * month (the node's own key is left alone: it is the hashtab's). */
+struct month_ent {
+    struct day_key k; /* k.day: the month's first day */
+    const struct day_node *dn;
+    int64_t n, first, last;
+};
+
+static int cmp_month_ent(const void *a, const void *b)
+{
+    const struct month_ent *x = a, *y = b;
+    if (x->k.day != y->k.day)
+        return x->k.day < y->k.day ? -1 : 1;
+    if (x->k.device != y->k.device)
+        return x->k.device < y->k.device ? -1 : 1;
+    if (x->k.client != y->k.client)
+        return x->k.client < y->k.client ? -1 : 1;
+    if (x->k.category != y->k.category)
+        return x->k.category < y->k.category ? -1 : 1;
+    if (x->k.list != y->k.list)
+        return x->k.list < y->k.list ? -1 : 1;
+    size_t xl = x->dn->klen - sizeof x->k, yl = y->dn->klen - sizeof y->k;
+    int c = memcmp(x->dn->key + sizeof x->k, y->dn->key + sizeof y->k, xl < yl ? xl : yl);
+    return c ? c : xl < yl ? -1 : xl > yl;
+}
+
+/* Adds the batch's failure counts to monthly (sql/009-monthly.sql), in the
+ * batch's transaction: the failed day nodes, each under its month, nodes
+ * of one month and key added together first, so a month row is written
+ * once per batch. SQLITE_NOMEM when memory is short. */
+static int write_months(struct store *s)
+{
+    size_t nm = 0;
+    for (size_t i = 0; i < s->ndnodes; i++) {
+        const struct day_node *dn = s->dnodes[i];
+        struct day_key k;
+        memcpy(&k, dn->key, sizeof k);
+        if (!k.failed)
+            continue;
+        if (nm == s->mcap) {
+            size_t nc = s->mcap ? 2 * s->mcap : 256;
+            struct month_ent *ne = realloc(s->ments, nc * sizeof *ne);
+            if (!ne)
+                return SQLITE_NOMEM;
+            s->ments = ne;
+            s->mcap = nc;
+        }
+        k.day = month_start(k.day);
+        s->ments[nm++] = (struct month_ent){.k = k, .dn = dn, .n = dn->n, .first = dn->first, .last = dn->last};
+    }
+    if (nm > 1)
+        qsort(s->ments, nm, sizeof *s->ments, cmp_month_ent);
+    size_t out = 0;
+    for (size_t i = 0; i < nm; i++) {
+        struct month_ent *e = &s->ments[i];
+        if (out && cmp_month_ent(&s->ments[out - 1], e) == 0) {
+            struct month_ent *into = &s->ments[out - 1];
+            into->n += e->n;
+            into->first = e->first < into->first ? e->first : into->first;
+            into->last = e->last > into->last ? e->last : into->last;
+        } else {
+            s->ments[out++] = *e;
+        }
+    }
+    int rc;
+    for (size_t j = 0; j < out;) {
+        size_t rows = out - j >= STORE_DAY_ROWS ? STORE_DAY_ROWS : 1;
+        sqlite3_stmt *st = rows > 1 ? s->st_monthly_up_many : s->st_monthly_up;
+        for (size_t r = 0; r < rows; r++, j++) {
+            const struct month_ent *e = &s->ments[j];
+            const char *cat = e->k.category >= 0 ? algo_category_name((enum algo_category)e->k.category) : "";
+            int p = (int)r * 9;
+            sqlite3_bind_int64(st, p + 1, e->k.day);
+            sqlite3_bind_int64(st, p + 2, e->k.device);
+            sqlite3_bind_int64(st, p + 3, e->k.client);
+            bind_text(st, p + 4, cat, strlen(cat));
+            bind_text(st, p + 5, (const char *)e->dn->key + sizeof e->k, e->dn->klen - sizeof e->k);
+            sqlite3_bind_int64(st, p + 6, e->k.list);
+            sqlite3_bind_int64(st, p + 7, e->n);
+            sqlite3_bind_int64(st, p + 8, e->first);
+            sqlite3_bind_int64(st, p + 9, e->last);
+        }
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return rc;
+    }
+    return 0;
+}
+
 /* Adds the batch's counts to daily, one row each (in the batch's
  * transaction, so the rows and the counts never disagree). */
 static int write_days(struct store *s)
@@ -824,6 +914,8 @@ static int write_days(struct store *s)
         if (rc != SQLITE_DONE)
             return rc;
     }
+    if ((rc = write_months(s)))
+        return rc;
     days_reset(s);
     return 0;
 }
@@ -1132,6 +1224,7 @@ static int purge_orphans(struct store *s, int64_t before, unsigned max_rows, boo
     sqlite3_stmt *st = s->st_purge_old;
     sqlite3_bind_int64(st, 1, before);
     sqlite3_bind_int64(st, 2, day_of(before));
+    sqlite3_bind_int64(st, 3, month_start(day_of(before)));
     rc = sqlite3_step(st);
     bool old_left = rc == SQLITE_ROW && sqlite3_column_int(st, 0);
     sqlite3_reset(st);
@@ -1202,6 +1295,15 @@ static int purge_step(struct store *s, int64_t before, int64_t ok_before, unsign
         sqlite3_bind_int(s->st_purge_daily, 2, failed);
         sqlite3_bind_int(s->st_purge_daily, 3, (int)(max_rows - (unsigned)(deleted + counts)));
         if ((rc = run(s->st_purge_daily)))
+            goto fail;
+        counts += sqlite3_changes(s->db);
+    }
+    /* and the months all of whose days are gone (a month partly gone is
+     * read from daily by the queries until then: sql/009-monthly.sql) */
+    if ((unsigned)(deleted + counts) < max_rows) {
+        sqlite3_bind_int64(s->st_purge_monthly, 1, month_start(cut_day));
+        sqlite3_bind_int(s->st_purge_monthly, 2, (int)(max_rows - (unsigned)(deleted + counts)));
+        if ((rc = run(s->st_purge_monthly)))
             goto fail;
         counts += sqlite3_changes(s->db);
     }
@@ -1539,6 +1641,7 @@ void store_writer_free(struct store *s)
         days_reset(s);
     hashtab_free(s->days);
     free(s->dnodes);
+    free(s->ments);
     while (s->dchunks) {
         struct day_chunk *c = s->dchunks;
         s->dchunks = c->next;

@@ -52,6 +52,10 @@ extern const int store_migration_count;
     "INSERT INTO daily (failed, day, device_id, client_id, category, mismatch, client_list, n, first, last)"          \
     " VALUES " values " ON CONFLICT (failed, day, device_id, client_id, category, mismatch, client_list) DO UPDATE SET" \
     " n = n + excluded.n, first = min(first, excluded.first), last = max(last, excluded.last)"
+#define MONTHLY_UPSERT(values)                                                                                       \
+    "INSERT INTO monthly (month, device_id, client_id, category, mismatch, client_list, n, first, last)"              \
+    " VALUES " values " ON CONFLICT (month, device_id, client_id, category, mismatch, client_list) DO UPDATE SET"      \
+    " n = n + excluded.n, first = min(first, excluded.first), last = max(last, excluded.last)"
 
 static int prepare_all(struct store *s)
 {
@@ -63,6 +67,13 @@ static int prepare_all(struct store *s)
         memcpy(values + i * ONE, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", ONE);
     values[STORE_DAY_ROWS * ONE - 2] = '\0';
     snprintf(daily_many, sizeof daily_many, DAILY_UPSERT("%s"), values);
+    /* the same for monthly, whose rows have no outcome (failures only) */
+    enum { MONE = sizeof "(?, ?, ?, ?, ?, ?, ?, ?, ?), " - 1 };
+    char mvalues[STORE_DAY_ROWS * MONE + 1], monthly_many[sizeof mvalues + 400];
+    for (int i = 0; i < STORE_DAY_ROWS; i++)
+        memcpy(mvalues + i * MONE, "(?, ?, ?, ?, ?, ?, ?, ?, ?), ", MONE);
+    mvalues[STORE_DAY_ROWS * MONE - 2] = '\0';
+    snprintf(monthly_many, sizeof monthly_many, MONTHLY_UPSERT("%s"), mvalues);
     struct {
         sqlite3_stmt **st;
         const char *sql;
@@ -126,7 +137,8 @@ static int prepare_all(struct store *s)
          "SELECT EXISTS (SELECT 1 FROM negotiations WHERE failed = 1 AND time < ?1)"
          " OR EXISTS (SELECT 1 FROM negotiations WHERE failed = 0 AND time < ?1)"
          " OR EXISTS (SELECT 1 FROM daily WHERE failed = 1 AND day < ?2)"
-         " OR EXISTS (SELECT 1 FROM daily WHERE failed = 0 AND day < ?2)",
+         " OR EXISTS (SELECT 1 FROM daily WHERE failed = 0 AND day < ?2)"
+         " OR EXISTS (SELECT 1 FROM monthly WHERE month < ?3)",
          true},
         /* counts of one outcome before the cut-off day, oldest first */
         {&s->st_purge_daily,
@@ -138,6 +150,15 @@ static int prepare_all(struct store *s)
          * STORE_DAY_ROWS rows at once */
         {&s->st_daily_up, DAILY_UPSERT("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"), true},
         {&s->st_daily_up_many, daily_many, true},
+        /* monthly: the months all of whose days are gone, oldest first;
+         * a batch's failure counts per month row */
+        {&s->st_purge_monthly,
+         "DELETE FROM monthly WHERE (month, device_id, client_id, category, mismatch, client_list) IN"
+         " (SELECT month, device_id, client_id, category, mismatch, client_list FROM monthly"
+         "  WHERE month < ?1 ORDER BY month LIMIT ?2)",
+         true},
+        {&s->st_monthly_up, MONTHLY_UPSERT("(?, ?, ?, ?, ?, ?, ?, ?, ?)"), true},
+        {&s->st_monthly_up_many, monthly_many, true},
         {&s->st_purge_cli, "DELETE FROM clients WHERE id IN (SELECT id FROM clients WHERE last_seen < ?1 LIMIT ?2)",
          true},
         {&s->st_purge_dev,
@@ -456,7 +477,8 @@ static void finalize_all(struct store *s)
         &s->st_cli_sel,  &s->st_cli_ins,   &s->st_cli_fill,  &s->st_cli_upd,   &s->st_list_sel,   &s->st_list_ins,
         &s->st_list_upd, &s->st_item_ins,  &s->st_neg_ins,   &s->st_prof_up,   &s->st_prof_load,  &s->st_purge_fail,
         &s->st_purge_ok, &s->st_purge_old, &s->st_purge_cli, &s->st_purge_dev, &s->st_purge_list,
-        &s->st_purge_daily, &s->st_daily_up, &s->st_daily_up_many,
+        &s->st_purge_daily, &s->st_daily_up, &s->st_daily_up_many, &s->st_purge_monthly, &s->st_monthly_up,
+        &s->st_monthly_up_many,
     };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         sqlite3_finalize(*all[i]);

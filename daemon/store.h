@@ -206,12 +206,15 @@ struct store_failures_query {
     const char *device;  /* devices.key, or NULL for every device */
 };
 
-/* Every failures question below answers the whole UTC days of its window
- * from the daily counts and the partial days at its edges from the rows;
- * the answer is the same as from the rows alone. With on, they read the
- * rows alone (slower on long windows): for tests that compare the two,
- * and kexwatch's hidden --rows-only. */
+/* Every failures question below answers the whole UTC months of its
+ * window from the monthly counts, its other whole UTC days from the daily
+ * counts and the partial days at its edges from the rows; the answer is the
+ * same as from the rows alone. With on, they read the rows alone (slower on
+ * long windows): for tests that compare the two, and kexwatch's hidden
+ * --rows-only. store_days_only: daily and rows, no monthly counts (hidden
+ * --days-only), for the same tests. */
 void store_rows_only(struct store *s, bool on);
+void store_days_only(struct store *s, bool on);
 
 /* Failures in the window grouped by q->by, most failures first. Columns:
  * key, detail (client: its fingerprint; device: its inventory name; else

@@ -467,6 +467,130 @@ static void test_daily_counts(void **state)
     store_close(s);
 }
 
+/* The rows of monthly that are not daily's failures grouped by UTC month,
+ * and the other way round: 0 when they agree. */
+#define DAILY_BY_MONTH                                                                                               \
+    "SELECT CAST(julianday(day * 86400, 'unixepoch', 'start of month') - 2440587.5 AS INTEGER), device_id,"          \
+    " client_id, category, mismatch, client_list, sum(n), min(first), max(last) FROM daily WHERE failed = 1"        \
+    " GROUP BY 1, 2, 3, 4, 5, 6"
+static int64_t monthly_disagrees(sqlite3 *db)
+{
+    return q_int(db,
+                 "SELECT (SELECT count(*) FROM (" DAILY_BY_MONTH " EXCEPT SELECT * FROM monthly))"
+                 " + (SELECT count(*) FROM (SELECT * FROM monthly EXCEPT " DAILY_BY_MONTH "))",
+                 NULL);
+}
+
+/* Appends a query's rows to a string (arg: struct answer). */
+struct answer {
+    char buf[16384];
+    size_t len;
+    int rows;
+};
+
+static int answer_row(void *arg, size_t ncol, const char *const *names, const struct store_value *v)
+{
+    struct answer *a = arg;
+    for (size_t i = 0; i < ncol; i++) {
+        int n = snprintf(a->buf + a->len, sizeof a->buf - a->len, "%s=", names[i]);
+        a->len += (size_t)n;
+        if (v[i].is_null)
+            n = snprintf(a->buf + a->len, sizeof a->buf - a->len, "null;");
+        else if (v[i].is_int)
+            n = snprintf(a->buf + a->len, sizeof a->buf - a->len, "%lld;", (long long)v[i].num);
+        else
+            n = snprintf(a->buf + a->len, sizeof a->buf - a->len, "%s;", v[i].text);
+        a->len += (size_t)n;
+        assert_true(a->len < sizeof a->buf - 1);
+    }
+    a->rows++;
+    return 0;
+}
+
+/* Every failures question over [from, until) answers the same from monthly,
+ * daily and rows, from daily and rows, and from the rows alone. */
+static void same_answers(struct store *s, int64_t from, int64_t until)
+{
+    for (int by = STORE_BY_CLIENT; by <= STORE_BY_MISMATCH; by++) {
+        for (int dev = 0; dev < 2; dev++) {
+            struct store_failures_query q = {.by = (enum store_by)by, .from = from, .until = until,
+                                             .device = dev ? "dev-3" : NULL};
+            static struct answer a[3];
+            char err[256];
+            for (int mode = 0; mode < 3; mode++) {
+                a[mode].len = 0;
+                a[mode].rows = 0;
+                a[mode].buf[0] = '\0';
+                store_rows_only(s, mode == 2);
+                store_days_only(s, mode == 1);
+                assert_true(store_failures(s, &q, answer_row, &a[mode], err, sizeof err) >= 0);
+            }
+            store_rows_only(s, false);
+            store_days_only(s, false);
+            if (strcmp(a[0].buf, a[2].buf) != 0 || strcmp(a[1].buf, a[2].buf) != 0)
+                fail_msg("by %d device %d window [%lld, %lld): months '%s' days '%s' rows '%s'", by, dev,
+                         (long long)from, (long long)until, a[0].buf, a[1].buf, a[2].buf);
+        }
+    }
+}
+
+/* Monthly counts: the writer keeps them equal to daily's failures by month
+ * over several batches and months (before 1970 too), queries answer from
+ * them as from the rows over windows of whole months and windows that cut
+ * through months, and after retention has taken part of a month (which is
+ * then read from daily) and whole months (whose counts go). */
+static void test_monthly_counts(void **state)
+{
+    (void)state;
+    struct store *s = open_ok(g_path, 0, 0);
+    struct catalogue_match m = {.id = "kex-sha1-only"};
+    char dev[32];
+    /* day -40 (1969-11-22) to day 60 (1970-03-02) */
+    for (int i = 0; i < 4000; i++) {
+        struct tneg t;
+        mixed(&t, i, dev, sizeof dev, &m);
+        t.n.time = -40 * 86400 + (int64_t)i * 9973 % (100 * 86400);
+        enqueue_ok(s, &t);
+        tneg_free(&t);
+        if (i % 900 == 899)
+            assert_true(store_flush(s) > 0);
+    }
+    assert_true(store_flush(s) > 0);
+    sqlite3 *db = raw_open(g_path, SQLITE_OPEN_READONLY);
+    assert_int_equal(q_int(db, "SELECT count(DISTINCT month) FROM monthly", NULL), 5); /* Nov to Mar */
+    assert_int_equal(q_int(db, "SELECT min(month) FROM monthly", NULL), -61); /* 1969-11-01 */
+    assert_int_equal(monthly_disagrees(db), 0);
+    assert_int_equal(q_int(db, "SELECT sum(n) FROM monthly", NULL),
+                     q_int(db, "SELECT count(*) FROM negotiations WHERE failed = 1", NULL));
+    const int64_t D = 86400;
+    const int64_t windows[][2] = {
+        {-31 * D, 0},                 /* December 1969, whole */
+        {-31 * D, 59 * D},            /* December to February, whole months */
+        {-20 * D + 123, 45 * D + 77}, /* cuts through December and February */
+        {-61 * D, 90 * D},            /* everything */
+        {3 * D, 31 * D + 1},          /* within January, a second past it */
+        {-31 * D + 1, 31 * D},        /* December less a second, January */
+        {5 * D + 7, 5 * D + 9000},    /* no whole day */
+    };
+    for (size_t i = 0; i < sizeof windows / sizeof windows[0]; i++)
+        same_answers(s, windows[i][0], windows[i][1]);
+
+    /* retention to day 10 + 500 s (January 1970): November and December go
+     * from monthly, January stays there but is read from daily */
+    int r, steps = 0;
+    while ((r = store_retain(s, 10 * D + 500, 10 * D + 500, 100)) > 0)
+        assert_true(++steps < 1000);
+    assert_int_equal(r, 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM monthly WHERE month < 0", NULL), 0);
+    assert_true(q_int(db, "SELECT count(*) FROM monthly WHERE month = 0", NULL) > 0);
+    assert_int_equal(q_int(db, "SELECT min(day) FROM daily", NULL), 10);
+    for (size_t i = 0; i < sizeof windows / sizeof windows[0]; i++)
+        same_answers(s, windows[i][0], windows[i][1]);
+    same_answers(s, 0, 31 * D);
+    sqlite3_close(db);
+    store_close(s);
+}
+
 /* A database of the version before daily, holding negotiations written by
  * that version's store, gets its counts from the migration. */
 static void test_daily_migration(void **state)
@@ -491,8 +615,10 @@ static void test_daily_migration(void **state)
         if (strstr(store_migrations[i], "CREATE TABLE daily"))
             daily = i;
     assert_true(daily >= 0);
-    assert_int_equal(store_migration_count, daily + 2); /* 008 outbox.peer, undone below */
+    /* 008 outbox.peer and 009 monthly, undone below */
+    assert_int_equal(store_migration_count, daily + 3);
     sqlite3 *db = raw_open(g_path, SQLITE_OPEN_READWRITE);
+    raw_exec(db, "DROP TABLE monthly");
     raw_exec(db, "DROP TABLE daily");
     raw_exec(db, "ALTER TABLE outbox DROP COLUMN peer");
     char setv[64];
@@ -506,6 +632,8 @@ static void test_daily_migration(void **state)
     db = raw_open(g_path, SQLITE_OPEN_READONLY);
     assert_int_equal(q_int(db, "SELECT sum(n) FROM daily", NULL), 2000);
     assert_int_equal(daily_disagrees(db, "1"), 0);
+    assert_true(q_int(db, "SELECT count(*) FROM monthly", NULL) > 0);
+    assert_int_equal(monthly_disagrees(db), 0);
     sqlite3_close(db);
 }
 
@@ -1547,6 +1675,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_purge, setup_test, teardown_test),
         cmocka_unit_test_setup_teardown(test_daily_counts, setup_test, teardown_test),
         cmocka_unit_test_setup_teardown(test_daily_migration, setup_test, teardown_test),
+        cmocka_unit_test_setup_teardown(test_monthly_counts, setup_test, teardown_test),
         cmocka_unit_test_setup_teardown(test_profiles, setup_test, teardown_test),
         cmocka_unit_test_setup_teardown(test_probed_profiles, setup_test, teardown_test),
         cmocka_unit_test_setup_teardown(test_migration_keeps_profiles, setup_test, teardown_test),

@@ -1,21 +1,23 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
-# Daily counts answer like the rows: every history query (failures --by
-# each, --device, devices, device KEY, clients, and merged over two --db)
-# gives byte for byte the JSON that the same query gives from the rows
-# alone (hidden --rows-only), on the corpus (stored by replay --db, so the
-# writer made the counts) and on a year of generated history (rows written
-# straight into a database of the schema before daily, so the migration made
-# the counts), over windows of whole days, partial days at either edge, no
-# whole day at all, and edges given in other time zones. A wrong count is
-# noticed (the comparison can fail).
+# Daily and monthly counts answer like the rows: every history query
+# (failures --by each, --device, devices, device KEY, clients, daily, and merged
+# over two --db) gives byte for byte the JSON that the same query gives from
+# the rows alone (hidden --rows-only) and from daily counts and rows without
+# the monthly ones (hidden --days-only), on the corpus (stored by replay
+# --db, so the writer made the counts) and on a year of generated history
+# (rows written straight into a database of the schema before daily, so the
+# migrations made the counts), over windows of whole months, whole days,
+# partial days at either edge, windows that cut through months, no whole
+# day at all, and edges given in other time zones. A wrong count, daily or
+# monthly, is noticed (the comparison can fail).
 . "$(dirname "$0")/lib.sh"
 
 export KEXWATCH_CONFDIR="$KW_SRCDIR/conf"
 C="$KW_TESTDATA/corpus"
 A="$WORK/corpus.db"
 G="$WORK/gen.db"
-plan 11
+plan 12
 
 "$KEXWATCH" -c "$C/openssh-lab/inventory.conf" replay --db "$A" "$C"/openssh-lab/*.log > /dev/null 2> "$WORK/r1.err" &&
     "$KEXWATCH" -c "$C/huawei-assumed/huawei-inventory.conf" replay --db "$A" "$C/huawei-assumed/huawei.log" \
@@ -52,9 +54,12 @@ same() {
     ra=$?
     "$KEXWATCH" "$@" --rows-only --format json > "$WORK/b.json" 2> "$WORK/b.err"
     rb=$?
-    if [ "$ra" != 0 ] || [ "$rb" != 0 ] || ! cmp -s "$WORK/a.json" "$WORK/b.json" || [ ! -s "$WORK/a.json" ]; then
-        { echo "differs: $* (exit $ra/$rb)"; diff "$WORK/a.json" "$WORK/b.json" | head -5; cat "$WORK/a.err"; } \
-            >> "$WORK/diffs"
+    "$KEXWATCH" "$@" --days-only --format json > "$WORK/c.json" 2> "$WORK/c.err"
+    rc=$?
+    if [ "$ra" != 0 ] || [ "$rb" != 0 ] || [ "$rc" != 0 ] || ! cmp -s "$WORK/a.json" "$WORK/b.json" ||
+        ! cmp -s "$WORK/c.json" "$WORK/b.json" || [ ! -s "$WORK/a.json" ]; then
+        { echo "differs: $* (exit $ra/$rb/$rc)"; diff "$WORK/a.json" "$WORK/b.json" | head -5
+            diff "$WORK/c.json" "$WORK/b.json" | head -5; cat "$WORK/a.err"; } >> "$WORK/diffs"
     fi
 }
 # the failures queries over a window (WIN: two options or more)
@@ -80,6 +85,7 @@ for win in "--from 2026-11-01T00:00:00Z --until 2026-12-01T00:00:00Z" \
     same --db "$A" failures --device edge-modern-1 --by mismatch $win
 done
 for since in 14d 36500d; do
+    same --db "$A" daily --since "$since"
     same --db "$A" devices --since "$since"
     same --db "$A" device edge-modern-1 --since "$since"
     same --db "$A" clients --since "$since"
@@ -92,18 +98,27 @@ utc() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 NOW=$(date +%s)
 DAY0=$(date -u -d "@$((NOW - 100 * 86400))" +%Y-%m-%d)
 DAY1=$(date -u -d "@$((NOW - 40 * 86400))" +%Y-%m-%d)
+# months: the first day of the month 4 and 1 months ago, and the 15th of
+# the month 7 months ago (windows of whole months, and ones that cut through)
+MON4=$(date -u -d "$(date -u +%Y-%m-15) -4 months" +%Y-%m-01)
+MON1=$(date -u -d "$(date -u +%Y-%m-15) -1 month" +%Y-%m-01)
+MID7=$(date -u -d "$(date -u +%Y-%m-15) -7 months" +%Y-%m-15)
 : > "$WORK/diffs"
 RUNS=0
 for win in "--since 30d" "--since 365d" "--since 3650d" \
     "--from $(utc $((NOW - 200 * 86400 + 2222))) --until $(utc $((NOW - 3 * 86400 - 18000)))" \
     "--from $(utc $((NOW - 30 * 86400 + 1))) --until $(utc $((NOW - 29 * 86400 - 1)))" \
     "--from ${DAY0}T00:00:00+05:30 --until ${DAY1}T00:00:00-08:00" \
-    "--from ${DAY0} --until ${DAY1}"; do
+    "--from ${DAY0} --until ${DAY1}" \
+    "--from ${MON4} --until ${MON1}" "--from ${MON4}T00:00:00Z --until ${MON1}T00:00:01Z" \
+    "--from ${MID7}T13:14:15Z --until ${MON1}" "--from ${MID7} --until $(utc $((NOW - 86400 * 20 - 777)))" \
+    "--from ${MON4}T00:00:00+02:00"; do
     failures_all "--db $G" "$win"
     # shellcheck disable=SC2086
     same --db "$G" failures --device 10.0.0.42 --by client $win
 done
 for since in 30d 365d; do
+    same --db "$G" daily --since "$since"
     same --db "$G" devices --since "$since"
     same --db "$G" device 10.0.0.42 --since "$since"
     same --db "$G" clients --since "$since"
@@ -114,7 +129,8 @@ sed 's/^/# /' "$WORK/diffs"
 # merged: the corpus and the year, each database's counts and rows
 : > "$WORK/diffs"
 RUNS=0
-for win in "--since 365d" "--from ${DAY0}T07:13:00Z --until 2026-11-24T14:50:18+01:00" "--since 36500d"; do
+for win in "--since 365d" "--from ${DAY0}T07:13:00Z --until 2026-11-24T14:50:18+01:00" "--since 36500d" \
+    "--from ${MID7}T13:14:15Z --until ${MON1}"; do
     failures_all "--db $A --db $G" "$win"
 done
 same --db "$A" --db "$G" failures --device edge-modern-1 --by category --since 36500d
@@ -123,16 +139,24 @@ same --db "$A" --db "$G" clients --since 365d
 check "merged over two --db: $RUNS queries with counts and from the rows give the same JSON" test ! -s "$WORK/diffs"
 sed 's/^/# /' "$WORK/diffs"
 
-# the year's answers come from the counts: a wrong count changes them
+# the year's answers come from the counts: a wrong count changes them, a
+# monthly one the usual answer (a whole month inside the window), a daily
+# one the answer without monthly counts
 "$KEXWATCH" --db "$G" failures --by category --since 365d --format json > "$WORK/good-a.json"
 "$KEXWATCH" --db "$G" failures --by category --since 365d --rows-only --format json > "$WORK/good-b.json"
 cp "$G" "$WORK/bad.db"
-q "$WORK/bad.db" "UPDATE daily SET n = n + 1 WHERE failed = 1 AND day = (SELECT max(day) - 100 FROM daily)" > /dev/null
+q "$WORK/bad.db" "UPDATE daily SET n = n + 2 WHERE failed = 1 AND day = (SELECT max(day) - 100 FROM daily)" > /dev/null
+q "$WORK/bad.db" "UPDATE monthly SET n = n + 1 WHERE (month, device_id, client_id, category, mismatch, client_list)
+    IN (SELECT month, device_id, client_id, category, mismatch, client_list FROM monthly
+        WHERE month = (SELECT max(month) FROM monthly WHERE month < (SELECT max(month) FROM monthly)) LIMIT 1)" > /dev/null
 "$KEXWATCH" --db "$WORK/bad.db" failures --by category --since 365d --format json > "$WORK/bad-a.json"
 "$KEXWATCH" --db "$WORK/bad.db" failures --by category --since 365d --rows-only --format json > "$WORK/bad-b.json"
+"$KEXWATCH" --db "$WORK/bad.db" failures --by category --since 365d --days-only --format json > "$WORK/bad-c.json"
 # shellcheck disable=SC2016 # $1 $2 $3 are the inner shell's
-check "a count changed by hand shows in the answer and not in the rows' (the comparison can fail)" \
+check "a monthly count changed by hand shows in the answer and not in the rows' (the comparison can fail)" \
     sh -c '! cmp -s "$1" "$2" && cmp -s "$2" "$3"' - "$WORK/bad-a.json" "$WORK/bad-b.json" "$WORK/good-b.json"
+check "... a daily count changed by hand in the answer without monthly counts" \
+    sh -c '! cmp -s "$1" "$2" && ! cmp -s "$1" "$3"' - "$WORK/bad-c.json" "$WORK/bad-b.json" "$WORK/bad-a.json"
 check "... and the untouched year answers like its rows" cmp -s "$WORK/good-a.json" "$WORK/good-b.json"
 
 # retention and keep_successes through the real daemon: a database whose
