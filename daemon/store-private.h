@@ -239,7 +239,7 @@ struct store {
     sqlite3_stmt *st_list_sel, *st_list_ins, *st_list_upd, *st_item_ins;
     sqlite3_stmt *st_neg_ins, *st_prof_up, *st_prof_load, *st_daily_up, *st_daily_up_many;
     sqlite3_stmt *st_purge_fail, *st_purge_ok, *st_purge_old, *st_purge_cli, *st_purge_dev, *st_purge_list;
-    sqlite3_stmt *st_purge_daily, *st_purge_monthly, *st_monthly_up, *st_monthly_up_many;
+    sqlite3_stmt *st_purge_daily, *st_purge_monthly, *st_monthly_up, *st_monthly_up_many, *st_count_ok;
 };
 
 /* ------------------------------------------------------------ small helpers */

@@ -959,7 +959,10 @@ static int store_rec(struct store *s, struct rec *r)
     bind_text(st, 13, rec_str(r, RS_REASON), r->len[RS_REASON]);
     if ((rc = run(st)))
         return rc;
-    return day_count(s, r, d->id, c ? c->id : 0, cl);
+    /* failures are counted as they are written; a success when its row
+     * goes (purge_step: keep_successes, retention), so that the writer adds
+     * a count row per failure key only (sql/009-monthly.sql) */
+    return r->failed ? day_count(s, r, d->id, c ? c->id : 0, cl) : 0;
 }
 
 static int store_prec(struct store *s, struct prec *p)
@@ -1281,13 +1284,17 @@ static int purge_step(struct store *s, int64_t before, int64_t ok_before, unsign
     if ((rc = run(s->st_begin)))
         goto fail;
     int deleted = 0, counts = 0;
-    sqlite3_stmt *const kinds[2] = {s->st_purge_fail, s->st_purge_ok};
-    for (int i = 0; i < 2 && (unsigned)deleted < max_rows; i++) {
+    /* failures (counted in daily as written), then successes: counted in
+     * daily first, the same rows (the same statement text on the same
+     * data in one transaction), then deleted */
+    sqlite3_stmt *const kinds[3] = {s->st_purge_fail, s->st_count_ok, s->st_purge_ok};
+    for (int i = 0; i < 3 && (unsigned)deleted < max_rows; i++) {
         sqlite3_bind_int64(kinds[i], 1, i ? ok_cut : cut);
         sqlite3_bind_int(kinds[i], 2, (int)(max_rows - (unsigned)deleted));
         if ((rc = run(kinds[i])))
             goto fail;
-        deleted += sqlite3_changes(s->db);
+        if (kinds[i] != s->st_count_ok)
+            deleted += sqlite3_changes(s->db);
     }
     /* then the daily counts of the days gone */
     for (int failed = 1; failed >= 0 && (unsigned)(deleted + counts) < max_rows; failed--) {

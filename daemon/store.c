@@ -133,6 +133,19 @@ static int prepare_all(struct store *s)
          "DELETE FROM negotiations WHERE id IN"
          " (SELECT id FROM negotiations WHERE failed = 0 AND time < ?1 LIMIT ?2)",
          true},
+        /* the success rows st_purge_ok deletes next (its subquery, word for
+         * word), counted in daily first: a success is a count once its row
+         * is gone (sql/009-monthly.sql) */
+        {&s->st_count_ok,
+         "INSERT INTO daily (failed, day, device_id, client_id, category, mismatch, client_list, n, first, last)"
+         " SELECT 0, (time - ((time % 86400) + 86400) % 86400) / 86400, device_id, ifnull(client_id, 0),"
+         " ifnull(category, ''), ifnull(mismatch, ''), ifnull(client_list, 0), count(*), min(time), max(time)"
+         " FROM negotiations WHERE id IN"
+         " (SELECT id FROM negotiations WHERE failed = 0 AND time < ?1 LIMIT ?2)"
+         " GROUP BY 2, 3, 4, 5, 6, 7"
+         " ON CONFLICT (failed, day, device_id, client_id, category, mismatch, client_list) DO UPDATE SET"
+         " n = n + excluded.n, first = min(first, excluded.first), last = max(last, excluded.last)",
+         true},
         {&s->st_purge_old,
          "SELECT EXISTS (SELECT 1 FROM negotiations WHERE failed = 1 AND time < ?1)"
          " OR EXISTS (SELECT 1 FROM negotiations WHERE failed = 0 AND time < ?1)"
@@ -478,7 +491,7 @@ static void finalize_all(struct store *s)
         &s->st_list_upd, &s->st_item_ins,  &s->st_neg_ins,   &s->st_prof_up,   &s->st_prof_load,  &s->st_purge_fail,
         &s->st_purge_ok, &s->st_purge_old, &s->st_purge_cli, &s->st_purge_dev, &s->st_purge_list,
         &s->st_purge_daily, &s->st_daily_up, &s->st_daily_up_many, &s->st_purge_monthly, &s->st_monthly_up,
-        &s->st_monthly_up_many,
+        &s->st_monthly_up_many, &s->st_count_ok,
     };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         sqlite3_finalize(*all[i]);

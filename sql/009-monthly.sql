@@ -17,6 +17,15 @@
 -- with the oldest failure day daily still has).
 --
 -- Unknowns as in daily: client_id 0, client_list 0, category '', mismatch ''.
+--
+-- From this version on a success is counted in daily when its row goes
+-- (keep_successes or retention deletes it, counting it in the same
+-- statement's transaction), not when it is written: the writer then adds a
+-- count row per failure key only, and no question reads success counts.
+-- The success counts 007 and the writer made of rows still stored are taken
+-- out below (they come back when those rows go). The first and last time of
+-- a day whose success rows are partly gone are those of the whole day until
+-- the rest is counted.
 CREATE TABLE monthly (
     month INTEGER NOT NULL,               -- UTC day number of the month's first day
     device_id INTEGER NOT NULL,           -- devices.id
@@ -39,3 +48,17 @@ SELECT CAST(julianday(day * 86400, 'unixepoch', 'start of month') - 2440587.5 AS
        category, mismatch, client_list, sum(n), min(first), max(last)
 FROM daily WHERE failed = 1
 GROUP BY 1, 2, 3, 4, 5, 6;
+
+-- Successes still stored as rows: no longer counted in daily (see above).
+CREATE TEMP TABLE ok_rows AS
+SELECT (time - ((time % 86400) + 86400) % 86400) / 86400 AS day, device_id, ifnull(client_id, 0) AS client_id,
+       ifnull(category, '') AS category, ifnull(mismatch, '') AS mismatch, ifnull(client_list, 0) AS client_list,
+       count(*) AS n
+FROM negotiations WHERE failed = 0
+GROUP BY 1, 2, 3, 4, 5, 6;
+UPDATE daily SET n = daily.n - o.n
+FROM temp.ok_rows o
+WHERE daily.failed = 0 AND daily.day = o.day AND daily.device_id = o.device_id AND daily.client_id = o.client_id
+  AND daily.category = o.category AND daily.mismatch = o.mismatch AND daily.client_list = o.client_list;
+DELETE FROM daily WHERE failed = 0 AND n <= 0;
+DROP TABLE temp.ok_rows;

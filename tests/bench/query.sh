@@ -95,6 +95,14 @@ c.execute("VACUUM INTO ?", (keep,))
 c.close()
 k = sqlite3.connect(keep)
 old = k.execute("SELECT count(*) FROM negotiations WHERE failed = 0 AND time < ?", (cut,)).fetchone()[0]
+# what the daemon's retention steps do: count the success rows in daily
+# (the statement of daemon/store.c st_count_ok), then delete them
+k.execute("INSERT INTO daily (failed, day, device_id, client_id, category, mismatch, client_list, n, first, last)"
+          " SELECT 0, (time - ((time % 86400) + 86400) % 86400) / 86400, device_id, ifnull(client_id, 0),"
+          " ifnull(category, ''), ifnull(mismatch, ''), ifnull(client_list, 0), count(*), min(time), max(time)"
+          " FROM negotiations WHERE failed = 0 AND time < ? GROUP BY 2, 3, 4, 5, 6, 7"
+          " ON CONFLICT (failed, day, device_id, client_id, category, mismatch, client_list) DO UPDATE SET"
+          " n = n + excluded.n, first = min(first, excluded.first), last = max(last, excluded.last)", (cut,))
 k.execute("DELETE FROM negotiations WHERE failed = 0 AND time < ?", (cut,))
 k.commit()
 k.execute("VACUUM")
