@@ -632,12 +632,26 @@ static void emit_committed(void *arg)
     free(p);
 }
 
+/* "console_url": the console's page of the alert under [http]
+ * external_url (Alertmanager's generatorURL), null when it is not set.
+ * Set on every object saved or sent, from the configuration in force. */
+static void set_console_url(const struct alerter *a, json_t *o, const char *alert_id)
+{
+    const char *base = a->env.cfg ? a->env.cfg->http_external_url : NULL;
+    char *u = NULL;
+    if (base && asprintf(&u, "%salerts/%s", base, alert_id) < 0)
+        u = NULL;
+    json_object_set_new(o, "console_url", u ? json_string(u) : json_null());
+    free(u);
+}
+
 /* The alert goes to the sinks once the state saved just before it is
  * committed (the database's writer commits within milliseconds, or when a
  * lock or a slow disk lets it): so every alert in the file is in the
  * database too, even after a crash, and the loop never waits for the disk. */
 static void emit(struct alerter *a, json_t *o, const char *alert_id)
 {
+    set_console_url(a, o, alert_id);
     struct alert_pending *p = a->env.store ? calloc(1, sizeof *p) : NULL;
     if (!p) {
         emit_now(a, o, alert_id);
@@ -668,7 +682,10 @@ static void save_state_as(struct alerter *a, struct alert_state *st, const char 
     if (!a->env.store)
         return;
     /* the object sent, kept while the alert fires (restored with it) */
-    char *object = !lazy && st->last && strcmp(status, "firing") == 0 ? json_dumps(st->last, JSON_COMPACT) : NULL;
+    bool keep = !lazy && st->last && strcmp(status, "firing") == 0;
+    if (keep)
+        set_console_url(a, st->last, st->id);
+    char *object = keep ? json_dumps(st->last, JSON_COMPACT) : NULL;
     struct store_alert sa = {
         .alert_id = st->id,
         .device = st->device,
@@ -873,9 +890,11 @@ static void resend_firing(struct alerter *a, int64_t now)
     void *v;
     while (hashtab_next(a->devs, &pos, &v, NULL, NULL))
         for (struct alert_state *s = ((struct alert_dev *)v)->head; s; s = s->next)
-            if (s->last && s->last_sent)
+            if (s->last && s->last_sent) {
+                set_console_url(a, s->last, s->id);
                 for (size_t i = 0; i < a->nhooks; i++)
                     sink_webhook_refresh(a->hooks[i], s->last);
+            }
 }
 
 void alerter_tick(struct alerter *a, int64_t now)

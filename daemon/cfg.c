@@ -378,7 +378,7 @@ static char *cfg_reader(char *str, int num, void *stream)
 /* ------------------------------------------------------------- key tables */
 
 enum ktype { K_ADDRS, K_SIZE, K_UINT, K_DURATION, K_BOOL, K_PATH, K_STRING, K_IDENTIFY, K_LOGLEVEL, K_ADDR,
-             K_FORMAT, K_STDOUT, K_NETS, K_TLSVERIFY, K_STRLIST };
+             K_FORMAT, K_STDOUT, K_NETS, K_TLSVERIFY, K_STRLIST, K_URL };
 
 struct keydef {
     const char *section;
@@ -440,6 +440,7 @@ static const struct keydef keys[] = {
     {"http", "tls_key", K_PATH, OFF(http_tls_key), 0},
     {"http", "tls_ca", K_PATH, OFF(http_tls_ca), 0},
     {"http", "tls_verify", K_TLSVERIFY, OFF(http_tls_verify), 0},
+    {"http", "external_url", K_URL, OFF(http_external_url), 0},
     {"probe", "enable", K_BOOL, OFF(probe_enable), 0},
     {"probe", "allow", K_NETS, OFF(probe_allow), 0},
     {"probe", "port", K_UINT, OFF(probe_port), 65535},
@@ -503,6 +504,39 @@ static void free_list(char **v, size_t n)
     for (size_t i = 0; i < n; i++)
         free(v[i]);
     free(v);
+}
+
+/* [http] external_url: an absolute http(s) URL with a host, no query or
+ * fragment, nothing a link or a log line would need to escape; returned
+ * with a '/' at its end (the alert pages are under it), NULL when bad (said
+ * with the line) or memory is short. */
+static char *external_url(struct ctx *x, const struct keydef *k, const char *value, int line)
+{
+    size_t scheme = strncmp(value, "https://", 8) == 0 ? 8 : strncmp(value, "http://", 7) == 0 ? 7 : 0;
+    const char *bad = NULL;
+    if (!scheme || !value[scheme] || value[scheme] == '/')
+        bad = "not http://HOST[:PORT][/PATH] or https://HOST[:PORT][/PATH]";
+    for (const unsigned char *p = (const unsigned char *)value; *p && !bad; p++)
+        if (*p <= ' ' || *p >= 0x7f || strchr("\"'<>\\^`{|}?#", *p))
+            bad = "not usable as a link: it has a blank, a control or non-ASCII byte, a quote, <>\\^`{|}, a query "
+                  "(?) or a fragment (#)";
+    if (bad) {
+        add_error(x, line, "[%s] %s: '%s' is %s; give the console's address as people reach it, e.g. "
+                  "https://kexwatch.noc.example.net/",
+                  k->section, k->name, value, bad);
+        return NULL;
+    }
+    size_t n = strlen(value);
+    char *u = malloc(n + 2);
+    if (!u) {
+        x->oom = true;
+        return NULL;
+    }
+    memcpy(u, value, n);
+    if (value[n - 1] != '/')
+        u[n++] = '/';
+    u[n] = '\0';
+    return u;
 }
 
 static void apply_key(struct ctx *x, const struct keydef *k, const char *value, int line)
@@ -708,6 +742,14 @@ static void apply_key(struct ctx *x, const struct keydef *k, const char *value, 
             add_error(x, line,
                       "[alerts] stdout: '%s' must be yes (text on a terminal, else JSON), no, json or text",
                       value);
+        return;
+    }
+    case K_URL: {
+        char **p = (char **)(void *)base;
+        free(*p);
+        *p = NULL;
+        if (*value)
+            *p = external_url(x, k, value, line);
         return;
     }
     case K_FORMAT: {
@@ -1187,6 +1229,7 @@ void cfg_free(struct cfg *c)
     free(c->http_tls_cert);
     free(c->http_tls_key);
     free(c->http_tls_ca);
+    free(c->http_external_url);
     free(c->probe_allow);
     for (size_t i = 0; i < c->n_devices; i++) {
         struct cfg_device *d = &c->devices[i];

@@ -133,6 +133,11 @@ struct cfg {
     char *http_tls_key;              /* NULL = [listen] tls_key */
     char *http_tls_ca;               /* client-certificate CAs, NULL = [listen] tls_ca */
     enum cfg_tls_verify http_tls_verify; /* default none: browsers show no certificate */
+    /* where people reach the console (like Alertmanager's --web.external-url):
+     * "http(s)://HOST[:PORT][/PATH]/", always ending in '/'; alerts link
+     * their page (console_url, Alertmanager's generatorURL) under it.
+     * NULL = not set: alerts carry no link */
+    char *http_external_url;
 
     /* [probe]: the daemon asks devices' SSH servers for their lists */
     bool probe_enable;          /* default no: nothing is probed */

@@ -157,6 +157,7 @@ static int api_question(const struct console_request *r, const char *what, struc
     static const char *const p_failures[] = {"since", "from", "until", "device", "by", NULL};
     static const char *const p_since[] = {"since", NULL};
     static const char *const p_alerts[] = {"since", "status", NULL};
+    static const char *const p_none[] = {NULL};
     *q = (struct query_request){.now = r->now, .until = INT64_MAX};
     const char *const *allowed = p_since;
     if (strcmp(what, "failures") == 0) {
@@ -174,6 +175,10 @@ static int api_question(const struct console_request *r, const char *what, struc
         allowed = p_alerts;
     } else if (strcmp(what, "daily") == 0) {
         q->kind = QUERY_DAILY;
+    } else if (strncmp(what, "alerts/", 7) == 0 && what[7]) {
+        q->kind = QUERY_ALERT;
+        q->alert_id = what + 7;
+        allowed = p_none;
     } else {
         return 1;
     }
@@ -182,6 +187,8 @@ static int api_question(const struct console_request *r, const char *what, struc
         snprintf(err, errsize, "parameter '%.64s' is unknown here or given twice; this endpoint takes:", bad);
         for (const char *const *a = allowed; *a; a++)
             snprintf(err + strlen(err), errsize - strlen(err), " %s", *a);
+        if (!*allowed)
+            snprintf(err + strlen(err), errsize - strlen(err), " none");
         return -1;
     }
     if (query_window(param(r, "since"), param(r, "from"), param(r, "until"), r->now, "", &q->from, &q->until, err,
@@ -211,7 +218,7 @@ static void api(struct store *s, const struct console_request *r, struct console
     int rc = api_question(r, r->path + strlen("/api/v1/"), &q, err, sizeof err);
     if (rc > 0) {
         reply_json_error(out, 404,
-                         "no such endpoint; see /api/v1/failures, devices, devices/KEY, clients, alerts, daily");
+                         "no such endpoint; see /api/v1/failures, devices, devices/KEY, clients, alerts, alerts/ID, daily");
         return;
     }
     if (rc < 0) {
@@ -921,12 +928,211 @@ static void clients_page(struct page *pg)
     json_decref(clients);
 }
 
+/* ------------------------------------------------------- the alert page */
+
+/* a row of the alert's facts: <tr><th>label</th><td id=id>text</td></tr> */
+static void fact(FILE *f, const char *label, const char *id, const char *text)
+{
+    fputs("<tr><th>", f);
+    html(f, label);
+    fputs("</th><td id=\"", f);
+    html(f, id);
+    fputs("\">", f);
+    html(f, text ? text : "-");
+    fputs("</td></tr>", f);
+}
+
+/* an array of strings comma-joined, rated as a list of the category */
+static void offer_fact(struct page *pg, const char *label, const char *id, json_t *list, const char *category)
+{
+    FILE *f = pg->f;
+    char *joined = NULL;
+    size_t len = 0, i;
+    FILE *j = open_memstream(&joined, &len);
+    json_t *v;
+    if (j) {
+        json_array_foreach(list, i, v) {
+            fprintf(j, "%s%s", i ? "," : "", json_string_value(v) ? json_string_value(v) : "");
+        }
+        fclose(j);
+    }
+    fputs("<tr><th>", f);
+    html(f, label);
+    fputs("</th><td id=\"", f);
+    html(f, id);
+    fputs("\">", f);
+    if (joined && *joined)
+        rated_list(f, pg->r->algorithms, category, joined);
+    else
+        fputs("<span class=\"empty\">not logged</span>", f);
+    fputs("</td></tr>", f);
+    free(joined);
+}
+
+/* copyable text in a <pre id=id> */
+static void copyable(FILE *f, const char *id, const char *text)
+{
+    fputs("<pre class=\"fix\" id=\"", f);
+    html(f, id);
+    fputs("\">", f);
+    html(f, text);
+    fputs("</pre><button type=\"button\" class=\"copy\">copy</button>", f);
+}
+
+/* /alerts/ID: one alert whole (what the API's /api/v1/alerts/ID says):
+ * where, which client, which mismatch, since when, its state and the fix
+ * as copyable text. The page alerts link to ([http] external_url). */
+static void alert_page(struct page *pg, const char *id)
+{
+    struct query_request q = page_question(pg, QUERY_ALERT);
+    q.alert_id = id;
+    json_t *a = page_ask(pg, &q);
+    if (!a)
+        return;
+    FILE *f = pg->f;
+    json_t *dev = json_object_get(a, "device"), *cl = json_object_get(a, "client");
+    json_t *mm = json_object_get(a, "mismatch"), *rem = json_object_get(a, "remediation");
+    json_t *fixed = json_object_get(a, "fixed");
+    const char *status = jstr(a, "status") ? jstr(a, "status") : "?";
+    if (strcmp(status, "firing") == 0 && json_is_object(fixed))
+        status = "fixed";
+    char title[300];
+    snprintf(title, sizeof title, "Alert %s", id);
+    page_head(pg, title, pg->r->path, NULL, NULL);
+
+    fputs("<section><p>Status <b id=\"alert-status\">", f);
+    html(f, status);
+    fputs("</b>", f);
+    if (strcmp(status, "fixed") == 0) {
+        fputs(": a probe showed the device offering what the client needs at ", f);
+        html(f, jstr(fixed, "time"));
+        fputs("; it resolves when the client connects (or after the quiet period)", f);
+    } else if (strcmp(status, "resolved") == 0) {
+        fputs(": the client negotiated since, or it was quiet for [alerts] resolve_after", f);
+    }
+    fputs(".</p><p class=\"summary\" id=\"mismatch-summary\">", f);
+    html(f, jstr(mm, "summary") ? jstr(mm, "summary") : "No summary is known for this mismatch.");
+    fputs("</p><div class=\"scroll\"><table id=\"alert\"><tbody>", f);
+
+    fputs("<tr><th>device</th><td id=\"alert-device\"><a class=\"device\"", f);
+    href(pg, "/device", "key", jstr(dev, "key"), NULL);
+    fputs(">", f);
+    html(f, jstr(dev, "key"));
+    fputs("</a>", f);
+    if (jstr(dev, "name")) {
+        fputs(" <span class=\"name\">(", f);
+        html(f, jstr(dev, "name"));
+        fputs(")</span>", f);
+    }
+    if (jstr(dev, "vendor")) {
+        fputs(", vendor ", f);
+        html(f, jstr(dev, "vendor"));
+    }
+    fputs("</td></tr>", f);
+
+    fputs("<tr><th>client</th><td id=\"alert-client\"><a class=\"client\"", f);
+    href(pg, "/clients", NULL, NULL, NULL);
+    fputs(">", f);
+    html(f, jstr(cl, "software") ? jstr(cl, "software") : "(unknown software)");
+    fputs("</a>", f);
+    if (jstr(cl, "fingerprint")) {
+        fputs(" fingerprint <code>", f);
+        html(f, jstr(cl, "fingerprint"));
+        fputs("</code>", f);
+    }
+    if (jstr(cl, "address")) {
+        fputs(" from <code>", f);
+        html(f, jstr(cl, "address"));
+        json_t *port = json_object_get(cl, "port");
+        if (json_is_integer(port))
+            fprintf(f, " port %lld", (long long)json_integer_value(port));
+        fputs("</code>", f);
+    }
+    if (jstr(cl, "identity")) {
+        fputs("<br>identity <code>", f);
+        html(f, jstr(cl, "identity"));
+        fputs("</code>", f);
+    }
+    fputs("</td></tr>", f);
+
+    fputs("<tr><th>mismatch</th><td id=\"alert-mismatch\"><code class=\"mismatch\">", f);
+    html(f, jstr(mm, "id"));
+    fputs("</code>", f);
+    if (jstr(mm, "severity")) {
+        fputs(" (", f);
+        html(f, jstr(mm, "severity"));
+        fputs(")", f);
+    }
+    fputs("</td></tr>", f);
+    char cat[64];
+    snprintf(cat, sizeof cat, "%s%s%s", jstr(a, "category") ? jstr(a, "category") : "-",
+             jstr(a, "direction") ? " " : "", jstr(a, "direction") ? jstr(a, "direction") : "");
+    fact(f, "category", "alert-category", cat);
+    fact(f, "evidence", "alert-evidence", jstr(a, "evidence"));
+    fact(f, "first seen", "alert-first-seen", jstr(a, "first_seen"));
+    fact(f, "last seen", "alert-last-seen", jstr(a, "last_seen"));
+    char count[32];
+    snprintf(count, sizeof count, "%lld", jint(a, "count"));
+    fact(f, "count", "alert-count", count);
+    offer_fact(pg, "client offers", "client-offer", json_object_get(a, "client_offer"), jstr(a, "category"));
+    offer_fact(pg, "server offers", "server-offer", json_object_get(a, "server_offer"), jstr(a, "category"));
+    fact(f, "alert id", "alert-id", jstr(a, "alert_id"));
+    fputs("</tbody></table></div></section>", f);
+
+    fputs("<section><h2>The fix</h2>", f);
+    size_t i;
+    json_t *v;
+    char *steps = NULL;
+    size_t slen = 0;
+    FILE *sf = open_memstream(&steps, &slen);
+    if (sf) {
+        json_array_foreach(json_object_get(rem, "steps"), i, v) {
+            fprintf(sf, "%s\n", json_string_value(v) ? json_string_value(v) : "");
+        }
+        fclose(sf);
+    }
+    if (jstr(rem, "server")) {
+        fputs("<p>On the device: <span id=\"fix-server\">", f);
+        html(f, jstr(rem, "server"));
+        fputs("</span></p>", f);
+    }
+    if (steps && *steps) {
+        fputs("<h3>Steps</h3>", f);
+        copyable(f, "fix-steps", steps);
+    } else if (jstr(rem, "server")) {
+        copyable(f, "fix-steps", jstr(rem, "server"));
+    } else {
+        fputs("<p class=\"empty\" id=\"fix-none\">No change of the device is computed for this alert.</p>", f);
+    }
+    free(steps);
+    if (jstr(rem, "verify")) {
+        fputs("<h3>Verify</h3>", f);
+        copyable(f, "fix-verify", jstr(rem, "verify"));
+    }
+    if (jstr(rem, "client")) {
+        fputs("<p>On the client: <span id=\"fix-client\">", f);
+        html(f, jstr(rem, "client"));
+        fputs("</span></p>", f);
+    }
+    if (jstr(rem, "risk")) {
+        fputs("<p>Risk: <span id=\"fix-risk\">", f);
+        html(f, jstr(rem, "risk"));
+        fputs("</span></p>", f);
+    }
+    fputs("</section><p><a id=\"alert-json\" href=\"/api/v1/alerts/", f);
+    url(f, id);
+    fputs("\">This alert as JSON</a></p>", f);
+    page_tail(pg);
+    json_decref(a);
+}
+
 static void pages(struct store *s, const struct console_request *r, struct console_reply *out)
 {
     static const char *const p_page[] = {"window", NULL};
     static const char *const p_device[] = {"window", "key", NULL};
     bool is_device = strcmp(r->path, "/device") == 0;
-    if (!is_device && strcmp(r->path, "/") != 0 && strcmp(r->path, "/clients") != 0 &&
+    const char *alert = strncmp(r->path, "/alerts/", 8) == 0 && r->path[8] ? r->path + 8 : NULL;
+    if (!is_device && !alert && strcmp(r->path, "/") != 0 && strcmp(r->path, "/clients") != 0 &&
         strcmp(r->path, "/devices") != 0) {
         console_bad_request(r->path, "no such page: see the Overview", out);
         out->status = 404;
@@ -968,7 +1174,9 @@ static void pages(struct store *s, const struct console_request *r, struct conso
         return;
     }
     if (pg.status == 200) {
-        if (is_device)
+        if (alert)
+            alert_page(&pg, alert);
+        else if (is_device)
             device_page(&pg, key);
         else if (strcmp(r->path, "/clients") == 0)
             clients_page(&pg);

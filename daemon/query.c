@@ -1049,6 +1049,39 @@ static int run_daily(struct store *s, const struct query_request *q, enum query_
     return 0;
 }
 
+/* ------------------------------------------------------------------- alert */
+
+static int collect_text(void *arg, size_t ncol, const char *const *names, const struct store_value *v)
+{
+    (void)names;
+    char **text = arg;
+    if (ncol != 1 || v[0].is_null || !(*text = strdup(v[0].text ? v[0].text : "")))
+        return -1;
+    return 0;
+}
+
+static int run_alert(struct store *s, const struct query_request *q, FILE *out, char *err, size_t errsize)
+{
+    char *text = NULL;
+    if (errsize)
+        err[0] = '\0';
+    int rc = store_alert_one(s, q->alert_id, collect_text, &text, err, errsize);
+    if (rc == 0) {
+        snprintf(err, errsize, "no alert %.64s in the database (see kexwatch alerts, or /api/v1/alerts)",
+                 q->alert_id ? q->alert_id : "");
+        return QUERY_NOT_FOUND;
+    }
+    if (rc < 0 || !text) {
+        if (rc > 0 || !*err)
+            snprintf(err, errsize, "out of memory");
+        free(text);
+        return -1;
+    }
+    fprintf(out, "%s\n", text);
+    free(text);
+    return 0;
+}
+
 int query_run(struct store *s, const struct query_request *q, enum query_format fmt, FILE *out, char *err,
               size_t errsize)
 {
@@ -1060,6 +1093,7 @@ int query_run(struct store *s, const struct query_request *q, enum query_format 
     case QUERY_CLIENTS: return run_clients(s, q, fmt, out, err, errsize);
     case QUERY_ALERTS: return run_alerts(s, q, fmt, out, err, errsize);
     case QUERY_DAILY: return run_daily(s, q, fmt, out, err, errsize);
+    case QUERY_ALERT: return run_alert(s, q, out, err, errsize);
     }
     snprintf(err, errsize, "unknown question");
     return -1;

@@ -32,7 +32,10 @@ int query_daily(const char *cfg_path, const char *db_path, int argc, char **argv
  * epoch. Returns 0 or -1. */
 int query_parse_time(const char *text, long long *out);
 
-enum query_kind { QUERY_FAILURES, QUERY_DEVICES, QUERY_DEVICE, QUERY_CLIENTS, QUERY_ALERTS, QUERY_DAILY };
+/* QUERY_ALERT: one alert by id, its JSON object (as last sent, with its
+ * state now) in every format; the console's alert page and
+ * /api/v1/alerts/ID ask it. */
+enum query_kind { QUERY_FAILURES, QUERY_DEVICES, QUERY_DEVICE, QUERY_CLIENTS, QUERY_ALERTS, QUERY_DAILY, QUERY_ALERT };
 enum query_format { QUERY_TABLE, QUERY_JSON, QUERY_CSV };
 
 #define QUERY_DEFAULT_WINDOW (30 * 86400) /* the SPEC's default --since 30d */
@@ -43,6 +46,7 @@ struct query_request {
     int64_t from, until;  /* the window: [from, until); the others than failures and daily use from only */
     const char *device;   /* failures: only this device; device: its key */
     const char *status;   /* alerts: "firing", "resolved" or NULL for both */
+    const char *alert_id; /* alert: its id */
     int64_t now;          /* for ages */
     bool local_times;     /* times in the local zone (the tool's --local) */
     bool merged;          /* the store has attached databases: the _merged queries */
@@ -63,8 +67,8 @@ int query_parse_by(const char *text, enum store_by *out);
 #define QUERY_NOT_FOUND (-2)
 
 /* Asks q of s and prints the answer to out in fmt. Returns 0,
- * QUERY_NOT_FOUND (the device of QUERY_DEVICE is not in the database: err
- * says so, nothing printed), or -1 with what went wrong in err. */
+ * QUERY_NOT_FOUND (the device of QUERY_DEVICE or the alert of QUERY_ALERT
+ * is not in the database: err says so, nothing printed), or -1 with what went wrong in err. */
 int query_run(struct store *s, const struct query_request *q, enum query_format fmt, FILE *out, char *err,
               size_t errsize);
 

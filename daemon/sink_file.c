@@ -53,7 +53,8 @@ static const char *str_at(json_t *o, const char *obj, const char *key)
 }
 
 /* One short line for a person at a terminal: status, severity, device,
- * client, mismatch and the fix (the server change, else the client's).
+ * client, mismatch, the fix (the server change, else the client's) and
+ * the console's page of the alert when [http] external_url is set.
  * buf holds the line without newline. */
 static void text_line(json_t *o, char *buf, size_t size)
 {
@@ -99,15 +100,19 @@ static void text_line(json_t *o, char *buf, size_t size)
     json_t *count = json_object_get(o, "count");
     if (json_is_integer(count) && json_integer_value(count) > 1 && off + 32 < size)
         off += (size_t)snprintf(buf + off, size - off, " x%lld", (long long)json_integer_value(count));
-    if (resolved)
-        return;
-    const char *fix = str_at(o, "remediation", "server");
+    const char *fix = resolved ? NULL : str_at(o, "remediation", "server");
     if (fix) {
         put_text(buf, size, &off, "; fix: ");
         put_text(buf, size, &off, fix);
-    } else if ((fix = str_at(o, "remediation", "client"))) {
+    } else if (!resolved && (fix = str_at(o, "remediation", "client"))) {
         put_text(buf, size, &off, "; fix on the client: ");
         put_text(buf, size, &off, fix);
+    }
+    /* the console's page of the alert ([http] external_url) */
+    const char *page = str_at(o, NULL, "console_url");
+    if (page) {
+        put_text(buf, size, &off, "; see ");
+        put_text(buf, size, &off, page);
     }
 }
 

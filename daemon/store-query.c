@@ -1028,6 +1028,33 @@ int store_alerts(struct store *s, const char *status, int64_t since, store_row_c
     return run_rows(s, st, cb, arg, err, errsize);
 }
 
+int store_alert_one(struct store *s, const char *alert_id, store_row_cb cb, void *arg, char *err, size_t errsize)
+{
+    /* the object as last sent (for an alert saved before schema 5, what the
+     * row holds), with the row's state: it is newer (repeats, resolution
+     * and probes update the row, not always the object) */
+#define T(col) "strftime('%Y-%m-%dT%H:%M:%SZ', " col ", 'unixepoch')"
+    static const char sql[] =
+        "SELECT json_set(coalesce(a.object, json_object('alert_id', a.alert_id,"
+        "   'device', json_object('key', d.key, 'name', d.name, 'vendor', d.vendor),"
+        "   'client', json_object('address', a.address, 'software', a.software, 'fingerprint', a.fingerprint),"
+        "   'category', a.category, 'mismatch', json_object('id', a.mismatch), 'remediation', json('null'))),"
+        " '$.status', a.status, '$.first_seen', " T("a.first_seen") ", '$.last_seen', " T("a.last_seen") ","
+        " '$.count', a.count,"
+        " '$.fixed', CASE WHEN a.fixed_at IS NULL THEN json('null')"
+        "   WHEN json_type(a.object, '$.fixed') = 'object' THEN json(json_extract(a.object, '$.fixed'))"
+        "   ELSE json_object('time', " T("a.fixed_at") ", 'by', 'probe', 'server_offer', json('null')) END) AS alert"
+        " FROM alerts a JOIN devices d ON d.id = a.device_id WHERE a.alert_id = ?1";
+#undef T
+    if (!s || !cb || !alert_id)
+        return -1;
+    sqlite3_stmt *st;
+    if (prepare_query(s, sql, &st, err, errsize) < 0)
+        return -1;
+    sqlite3_bind_text(st, 1, alert_id, -1, SQLITE_STATIC);
+    return run_rows(s, st, cb, arg, err, errsize);
+}
+
 int store_failures_daily(struct store *s, int64_t from, int64_t until, store_row_cb cb, void *arg, char *err,
                          size_t errsize)
 {

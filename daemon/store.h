@@ -356,6 +356,12 @@ int store_clients(struct store *s, int64_t from, int64_t until, store_row_cb cb,
 int store_alerts(struct store *s, const char *status, int64_t since, store_row_cb cb, void *arg, char *err,
                  size_t errsize);
 
+/* One alert by its id: one column, alert, its JSON object as last sent
+ * with the row's status, first_seen, last_seen, count and fixed (for an
+ * alert saved before schema 5, the fields the row holds). Returns the
+ * rows (0: no such alert) or -1 (err). */
+int store_alert_one(struct store *s, const char *alert_id, store_row_cb cb, void *arg, char *err, size_t errsize);
+
 /* Failures per UTC day and mismatch in [from, until): day ("2026-11-24"),
  * mismatch (null: unclassified), failures; oldest day first, then most
  * failures. Returns the rows or -1 (err). */

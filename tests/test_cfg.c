@@ -112,6 +112,7 @@ static void test_good_long_lines(void **state)
     snprintf(want, sizeof want, "%s/var/test.db", c->dir);
     assert_string_equal(c->database, want);
     assert_string_equal(c->webhook, "http://127.0.0.1:9093/api/v2/alerts#not-a-comment");
+    assert_string_equal(c->http_external_url, "https://kexwatch.noc.example.net:8443/kw/");
     assert_int_equal(c->n_devices, 1);
     struct cfg_device *d = &c->devices[0];
     assert_string_equal(d->name, "agg-ctr-3");

@@ -12,12 +12,16 @@
 #  - a login from the first client's address resolves its alert in
 #    kexwatch and in Alertmanager, and only its (before: all three ended);
 #  - after kill -9 and a restart, a restored alert's resolution still ends
-#    its own Alertmanager alert (same labels, kept with it in the database).
+#    its own Alertmanager alert (same labels, kept with it in the database);
+#  - with [http] external_url, each Alertmanager alert's generatorURL (as
+#    amtool shows it) is exactly the console's page of that kexwatch alert,
+#    and that page, fetched from the daemon, shows the alert: device,
+#    client address, mismatch, fix.
 . "$(dirname "$0")/lib.sh"
 
-plan 11
+plan 13
 if [ "$(id -u)" -ne 0 ] || [ ! -x /usr/sbin/sshd ] || [ ! -x /usr/bin/prometheus-alertmanager ]; then
-    for _ in $(seq 1 11); do skip "needs root, OpenSSH sshd and prometheus-alertmanager"; done
+    for _ in $(seq 1 13); do skip "needs root, OpenSSH sshd and prometheus-alertmanager"; done
     exit 0
 fi
 mkdir -p /run/sshd
@@ -25,8 +29,12 @@ PORT=$(free_port)
 AMP=$(free_port)
 while [ "$AMP" = "$PORT" ]; do AMP=$(free_port); done
 check "Alertmanager starts" start_alertmanager am1 "$AMP"
+HPORT=$(free_port)
+while [ "$HPORT" = "$PORT" ] || [ "$HPORT" = "$AMP" ]; do HPORT=$(free_port); done
+B="http://127.0.0.1:$HPORT"
 write_config "$PORT"
 sed -i "s|^stdout = no|stdout = no\nwebhook = http://127.0.0.1:$AMP/api/v2/alerts|" "$WORK/kexwatch.conf"
+printf '\n[http]\nlisten = 127.0.0.1:%s\nexternal_url = %s/\n' "$HPORT" "$B" >> "$WORK/kexwatch.conf"
 check "kexwatchd starts" start_daemon
 
 T=$WORK/ssh
@@ -85,6 +93,33 @@ A=$(python3 -c 'import json,sys
 for l in open(sys.argv[1]):
     a = json.loads(l)
     if a["client"]["address"] == "127.0.0.3": print(a["alert_id"])' "$WORK/alerts.jsonl")
+
+# generatorURL: the console's page of the alert, which shows that alert
+amtool --alertmanager.url="http://127.0.0.1:$AMP" alert query -o json > "$WORK/amtool.json"
+python3 - "$WORK/amtool.json" "$B" > "$WORK/gen" <<'PY'
+import json, sys
+al = json.load(open(sys.argv[1]))
+bad = [(a["labels"].get("alert_id"), a.get("generatorURL")) for a in al
+       if a.get("generatorURL") != sys.argv[2] + "/alerts/" + a["labels"].get("alert_id", "?")]
+print(len(al), "ok" if not bad else bad)
+PY
+is "amtool: each alert's generatorURL is its kexwatch alert's console page" "$(cat "$WORK/gen")" "3 ok"
+python3 - "$WORK/alerts.jsonl" "$B" "$A" > "$WORK/page" <<'PY'
+import html, json, sys, urllib.request
+a = [a for a in map(json.loads, open(sys.argv[1])) if a["alert_id"] == sys.argv[3]][-1]
+page = urllib.request.urlopen("%s/alerts/%s" % (sys.argv[2], sys.argv[3]), timeout=10).read().decode()
+rem = a["remediation"]
+# sshd at VERBOSE does not log its own list: the fix is the steps when
+# computed, else the server change, else the client's
+fix = "\n".join(rem["steps"]) or rem["server"] or rem["client"]
+want = {"device": a["device"]["key"], "client": "127.0.0.3", "mismatch": a["mismatch"]["id"],
+        "fix": fix, "status": 'id="alert-status">firing<'}
+esc = lambda v: html.escape(v, quote=True).replace("&#x27;", "&#39;")  # the console escapes quotes too
+missing = [k for k, v in want.items() if not v or (esc(v) not in page and v not in page)]
+print("shows it" if not missing and a["mismatch"]["id"] == "cipher-cbc-only" else "missing %s %s" % (missing, json.dumps(rem)))
+PY
+is "... and that page, from the daemon, shows its device, client, mismatch (cipher-cbc-only), fix and status" \
+    "$(cat "$WORK/page")" "shows it"
 
 # the first client's address logs in: only its alert ends, here and there
 ssh_from 127.0.0.3 root -i "$T/user"
