@@ -930,53 +930,133 @@ static void clients_page(struct page *pg)
 
 /* ------------------------------------------------------- the alert page */
 
+/* pre, text escaped, post; nothing when text is NULL */
+static void opt(FILE *f, const char *pre, const char *text, const char *post)
+{
+    if (!text)
+        return;
+    fputs(pre, f);
+    html(f, text);
+    fputs(post, f);
+}
+
 /* a row of the alert's facts: <tr><th>label</th><td id=id>text</td></tr> */
 static void fact(FILE *f, const char *label, const char *id, const char *text)
 {
-    fputs("<tr><th>", f);
-    html(f, label);
-    fputs("</th><td id=\"", f);
-    html(f, id);
-    fputs("\">", f);
+    opt(f, "<tr><th>", label, "</th>");
+    opt(f, "<td id=\"", id, "\">");
     html(f, text ? text : "-");
     fputs("</td></tr>", f);
 }
 
-/* an array of strings comma-joined, rated as a list of the category */
+/* the names of an array of strings, comma-joined (malloc'd; NULL: none) */
+static char *joined(json_t *list, const char *sep)
+{
+    char *buf = NULL;
+    size_t len = 0, i;
+    json_t *v;
+    FILE *j = open_memstream(&buf, &len);
+    if (!j)
+        return NULL;
+    json_array_foreach(list, i, v) {
+        fprintf(j, "%s%s", i && *sep != '\n' ? sep : "", json_string_value(v) ? json_string_value(v) : "");
+        if (*sep == '\n')
+            fputc('\n', j);
+    }
+    if (fclose(j) != 0 || !len) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* a list of the category with its ratings */
 static void offer_fact(struct page *pg, const char *label, const char *id, json_t *list, const char *category)
 {
-    FILE *f = pg->f;
-    char *joined = NULL;
-    size_t len = 0, i;
-    FILE *j = open_memstream(&joined, &len);
-    json_t *v;
-    if (j) {
-        json_array_foreach(list, i, v) {
-            fprintf(j, "%s%s", i ? "," : "", json_string_value(v) ? json_string_value(v) : "");
-        }
-        fclose(j);
-    }
-    fputs("<tr><th>", f);
-    html(f, label);
-    fputs("</th><td id=\"", f);
-    html(f, id);
-    fputs("\">", f);
-    if (joined && *joined)
-        rated_list(f, pg->r->algorithms, category, joined);
+    char *names = joined(list, ",");
+    opt(pg->f, "<tr><th>", label, "</th>");
+    opt(pg->f, "<td id=\"", id, "\">");
+    if (names)
+        rated_list(pg->f, pg->r->algorithms, category, names);
     else
-        fputs("<span class=\"empty\">not logged</span>", f);
-    fputs("</td></tr>", f);
-    free(joined);
+        fputs("<span class=\"empty\">not logged</span>", pg->f);
+    fputs("</td></tr>", pg->f);
+    free(names);
 }
 
 /* copyable text in a <pre id=id> */
 static void copyable(FILE *f, const char *id, const char *text)
 {
-    fputs("<pre class=\"fix\" id=\"", f);
-    html(f, id);
-    fputs("\">", f);
+    opt(f, "<pre class=\"fix\" id=\"", id, "\">");
     html(f, text);
     fputs("</pre><button type=\"button\" class=\"copy\">copy</button>", f);
+}
+
+/* the alert's facts: device and client (linked), mismatch, when, how often,
+ * the offers */
+static void alert_facts(struct page *pg, json_t *a)
+{
+    FILE *f = pg->f;
+    json_t *dev = json_object_get(a, "device"), *cl = json_object_get(a, "client");
+    json_t *mm = json_object_get(a, "mismatch");
+    fputs("<div class=\"scroll\"><table id=\"alert\"><tbody><tr><th>device</th><td id=\"alert-device\">"
+          "<a class=\"device\"",
+          f);
+    href(pg, "/device", "key", jstr(dev, "key"), NULL);
+    opt(f, ">", jstr(dev, "key") ? jstr(dev, "key") : "?", "</a>");
+    opt(f, " <span class=\"name\">(", jstr(dev, "name"), ")</span>");
+    opt(f, ", vendor ", jstr(dev, "vendor"), "");
+    fputs("</td></tr><tr><th>client</th><td id=\"alert-client\"><a class=\"client\"", f);
+    href(pg, "/clients", NULL, NULL, NULL);
+    opt(f, ">", jstr(cl, "software") ? jstr(cl, "software") : "(unknown software)", "</a>");
+    opt(f, " fingerprint <code>", jstr(cl, "fingerprint"), "</code>");
+    opt(f, " from <code>", jstr(cl, "address"), "");
+    json_t *port = json_object_get(cl, "port");
+    if (jstr(cl, "address") && json_is_integer(port))
+        fprintf(f, " port %lld", (long long)json_integer_value(port));
+    if (jstr(cl, "address"))
+        fputs("</code>", f);
+    opt(f, "<br>identity <code>", jstr(cl, "identity"), "</code>");
+    opt(f, "</td></tr><tr><th>mismatch</th><td id=\"alert-mismatch\"><code class=\"mismatch\">",
+        jstr(mm, "id") ? jstr(mm, "id") : "?", "</code>");
+    opt(f, " (", jstr(mm, "severity"), ")");
+    fputs("</td></tr>", f);
+    char cat[64], count[32];
+    snprintf(cat, sizeof cat, "%s%s%s", jstr(a, "category") ? jstr(a, "category") : "-",
+             jstr(a, "direction") ? " " : "", jstr(a, "direction") ? jstr(a, "direction") : "");
+    snprintf(count, sizeof count, "%lld", jint(a, "count"));
+    fact(f, "category", "alert-category", cat);
+    fact(f, "evidence", "alert-evidence", jstr(a, "evidence"));
+    fact(f, "first seen", "alert-first-seen", jstr(a, "first_seen"));
+    fact(f, "last seen", "alert-last-seen", jstr(a, "last_seen"));
+    fact(f, "count", "alert-count", count);
+    offer_fact(pg, "client offers", "client-offer", json_object_get(a, "client_offer"), jstr(a, "category"));
+    offer_fact(pg, "server offers", "server-offer", json_object_get(a, "server_offer"), jstr(a, "category"));
+    fact(f, "alert id", "alert-id", jstr(a, "alert_id"));
+    fputs("</tbody></table></div>", f);
+}
+
+/* the fix: the change, its steps and how to verify it as copyable text,
+ * the client's way out and the risk */
+static void alert_fix(FILE *f, json_t *rem)
+{
+    char *steps = joined(json_object_get(rem, "steps"), "\n");
+    fputs("<section><h2>The fix</h2>", f);
+    opt(f, "<p>On the device: <span id=\"fix-server\">", jstr(rem, "server"), "</span></p>");
+    if (steps || jstr(rem, "server")) {
+        fputs(steps ? "<h3>Steps</h3>" : "", f);
+        copyable(f, "fix-steps", steps ? steps : jstr(rem, "server"));
+    } else {
+        fputs("<p class=\"empty\" id=\"fix-none\">No change of the device is computed for this alert.</p>", f);
+    }
+    free(steps);
+    if (jstr(rem, "verify")) {
+        fputs("<h3>Verify</h3>", f);
+        copyable(f, "fix-verify", jstr(rem, "verify"));
+    }
+    opt(f, "<p>On the client: <span id=\"fix-client\">", jstr(rem, "client"), "</span></p>");
+    opt(f, "<p>Risk: <span id=\"fix-risk\">", jstr(rem, "risk"), "</span></p>");
+    fputs("</section>", f);
 }
 
 /* /alerts/ID: one alert whole (what the API's /api/v1/alerts/ID says):
@@ -990,8 +1070,6 @@ static void alert_page(struct page *pg, const char *id)
     if (!a)
         return;
     FILE *f = pg->f;
-    json_t *dev = json_object_get(a, "device"), *cl = json_object_get(a, "client");
-    json_t *mm = json_object_get(a, "mismatch"), *rem = json_object_get(a, "remediation");
     json_t *fixed = json_object_get(a, "fixed");
     const char *status = jstr(a, "status") ? jstr(a, "status") : "?";
     if (strcmp(status, "firing") == 0 && json_is_object(fixed))
@@ -999,127 +1077,19 @@ static void alert_page(struct page *pg, const char *id)
     char title[300];
     snprintf(title, sizeof title, "Alert %s", id);
     page_head(pg, title, pg->r->path, NULL, NULL);
-
-    fputs("<section><p>Status <b id=\"alert-status\">", f);
-    html(f, status);
-    fputs("</b>", f);
-    if (strcmp(status, "fixed") == 0) {
-        fputs(": a probe showed the device offering what the client needs at ", f);
-        html(f, jstr(fixed, "time"));
-        fputs("; it resolves when the client connects (or after the quiet period)", f);
-    } else if (strcmp(status, "resolved") == 0) {
+    opt(f, "<section><p>Status <b id=\"alert-status\">", status, "</b>");
+    if (strcmp(status, "fixed") == 0)
+        opt(f, ": a probe showed the device offering what the client needs at ", jstr(fixed, "time"),
+            "; it resolves when the client connects (or after the quiet period)");
+    else if (strcmp(status, "resolved") == 0)
         fputs(": the client negotiated since, or it was quiet for [alerts] resolve_after", f);
-    }
-    fputs(".</p><p class=\"summary\" id=\"mismatch-summary\">", f);
-    html(f, jstr(mm, "summary") ? jstr(mm, "summary") : "No summary is known for this mismatch.");
-    fputs("</p><div class=\"scroll\"><table id=\"alert\"><tbody>", f);
-
-    fputs("<tr><th>device</th><td id=\"alert-device\"><a class=\"device\"", f);
-    href(pg, "/device", "key", jstr(dev, "key"), NULL);
-    fputs(">", f);
-    html(f, jstr(dev, "key"));
-    fputs("</a>", f);
-    if (jstr(dev, "name")) {
-        fputs(" <span class=\"name\">(", f);
-        html(f, jstr(dev, "name"));
-        fputs(")</span>", f);
-    }
-    if (jstr(dev, "vendor")) {
-        fputs(", vendor ", f);
-        html(f, jstr(dev, "vendor"));
-    }
-    fputs("</td></tr>", f);
-
-    fputs("<tr><th>client</th><td id=\"alert-client\"><a class=\"client\"", f);
-    href(pg, "/clients", NULL, NULL, NULL);
-    fputs(">", f);
-    html(f, jstr(cl, "software") ? jstr(cl, "software") : "(unknown software)");
-    fputs("</a>", f);
-    if (jstr(cl, "fingerprint")) {
-        fputs(" fingerprint <code>", f);
-        html(f, jstr(cl, "fingerprint"));
-        fputs("</code>", f);
-    }
-    if (jstr(cl, "address")) {
-        fputs(" from <code>", f);
-        html(f, jstr(cl, "address"));
-        json_t *port = json_object_get(cl, "port");
-        if (json_is_integer(port))
-            fprintf(f, " port %lld", (long long)json_integer_value(port));
-        fputs("</code>", f);
-    }
-    if (jstr(cl, "identity")) {
-        fputs("<br>identity <code>", f);
-        html(f, jstr(cl, "identity"));
-        fputs("</code>", f);
-    }
-    fputs("</td></tr>", f);
-
-    fputs("<tr><th>mismatch</th><td id=\"alert-mismatch\"><code class=\"mismatch\">", f);
-    html(f, jstr(mm, "id"));
-    fputs("</code>", f);
-    if (jstr(mm, "severity")) {
-        fputs(" (", f);
-        html(f, jstr(mm, "severity"));
-        fputs(")", f);
-    }
-    fputs("</td></tr>", f);
-    char cat[64];
-    snprintf(cat, sizeof cat, "%s%s%s", jstr(a, "category") ? jstr(a, "category") : "-",
-             jstr(a, "direction") ? " " : "", jstr(a, "direction") ? jstr(a, "direction") : "");
-    fact(f, "category", "alert-category", cat);
-    fact(f, "evidence", "alert-evidence", jstr(a, "evidence"));
-    fact(f, "first seen", "alert-first-seen", jstr(a, "first_seen"));
-    fact(f, "last seen", "alert-last-seen", jstr(a, "last_seen"));
-    char count[32];
-    snprintf(count, sizeof count, "%lld", jint(a, "count"));
-    fact(f, "count", "alert-count", count);
-    offer_fact(pg, "client offers", "client-offer", json_object_get(a, "client_offer"), jstr(a, "category"));
-    offer_fact(pg, "server offers", "server-offer", json_object_get(a, "server_offer"), jstr(a, "category"));
-    fact(f, "alert id", "alert-id", jstr(a, "alert_id"));
-    fputs("</tbody></table></div></section>", f);
-
-    fputs("<section><h2>The fix</h2>", f);
-    size_t i;
-    json_t *v;
-    char *steps = NULL;
-    size_t slen = 0;
-    FILE *sf = open_memstream(&steps, &slen);
-    if (sf) {
-        json_array_foreach(json_object_get(rem, "steps"), i, v) {
-            fprintf(sf, "%s\n", json_string_value(v) ? json_string_value(v) : "");
-        }
-        fclose(sf);
-    }
-    if (jstr(rem, "server")) {
-        fputs("<p>On the device: <span id=\"fix-server\">", f);
-        html(f, jstr(rem, "server"));
-        fputs("</span></p>", f);
-    }
-    if (steps && *steps) {
-        fputs("<h3>Steps</h3>", f);
-        copyable(f, "fix-steps", steps);
-    } else if (jstr(rem, "server")) {
-        copyable(f, "fix-steps", jstr(rem, "server"));
-    } else {
-        fputs("<p class=\"empty\" id=\"fix-none\">No change of the device is computed for this alert.</p>", f);
-    }
-    free(steps);
-    if (jstr(rem, "verify")) {
-        fputs("<h3>Verify</h3>", f);
-        copyable(f, "fix-verify", jstr(rem, "verify"));
-    }
-    if (jstr(rem, "client")) {
-        fputs("<p>On the client: <span id=\"fix-client\">", f);
-        html(f, jstr(rem, "client"));
-        fputs("</span></p>", f);
-    }
-    if (jstr(rem, "risk")) {
-        fputs("<p>Risk: <span id=\"fix-risk\">", f);
-        html(f, jstr(rem, "risk"));
-        fputs("</span></p>", f);
-    }
-    fputs("</section><p><a id=\"alert-json\" href=\"/api/v1/alerts/", f);
+    const char *summary = jstr(json_object_get(a, "mismatch"), "summary");
+    opt(f, ".</p><p class=\"summary\" id=\"mismatch-summary\">",
+        summary ? summary : "No summary is known for this mismatch.", "</p>");
+    alert_facts(pg, a);
+    fputs("</section>", f);
+    alert_fix(f, json_object_get(a, "remediation"));
+    fputs("<p><a id=\"alert-json\" href=\"/api/v1/alerts/", f);
     url(f, id);
     fputs("\">This alert as JSON</a></p>", f);
     page_tail(pg);

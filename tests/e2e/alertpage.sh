@@ -31,19 +31,9 @@ EVIL='<script>alert(1)</script>'
     cat "$C"/openssh-lab/*.log "$C/published/published.log"
     sed -n 4p "$C/published/published.log" | sed "s|web-7|$EVIL|"
 } > "$WORK/corpus.log"
-python3 - "$PORT" "$WORK/corpus.log" <<'PY'
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
-s.sendall(open(sys.argv[2], "rb").read())
-s.close()
-PY
-last=""
-for _ in $(seq 1 30); do
-    now=$(sqlite3 "$WORK/kexwatch.db" "SELECT count(*), sum(count) FROM alerts" 2> /dev/null)
-    [ "${now%%|*}" -ge 10 ] 2> /dev/null && [ "$now" = "$last" ] && [ "$(wc -l < "$WORK/alerts.jsonl")" -gt 0 ] && break
-    last=$now
-    sleep 0.5
-done
+send_tcp_file "$PORT" "$WORK/corpus.log"
+wait_db_settled 10
+for _ in $(seq 1 50); do [ -s "$WORK/alerts.jsonl" ] && break; sleep 0.1; done
 n=$(sqlite3 "$WORK/kexwatch.db" "SELECT count(*) FROM alerts")
 check "the daemon raised the corpus's alerts ($n)" [ "$n" -ge 10 ]
 

@@ -302,3 +302,29 @@ wait_am_count() {
     done
     return 1
 }
+
+# send_tcp_file PORT FILE: FILE's bytes to the daemon's TCP listener on
+# 127.0.0.1:PORT over one connection (LF-framed lines)
+send_tcp_file() {
+    python3 - "$1" "$2" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(open(sys.argv[2], "rb").read())
+s.close()
+PY
+}
+
+# wait_db_settled MIN: until the database has at least MIN alerts and its
+# alerts, their counts and the negotiations stop changing (bounded: 15 s);
+# 1 when it never gets there
+wait_db_settled() {
+    last=""
+    for _ in $(seq 1 30); do
+        now=$(sqlite3 "$WORK/kexwatch.db" "SELECT (SELECT count(*) FROM alerts), (SELECT sum(count) FROM alerts),
+            (SELECT count(*) FROM negotiations)" 2> /dev/null)
+        [ "${now%%|*}" -ge "$1" ] 2> /dev/null && [ "$now" = "$last" ] && return 0
+        last=$now
+        sleep 0.5
+    done
+    return 1
+}
