@@ -1263,6 +1263,44 @@ static int simple_options(const char *cmd, int argc, char **argv, const char **d
     return -1;
 }
 
+/* A listing command but failures: its name, question, help and whether
+ * it takes one positional KEY (the device's: key_usage is the message
+ * when it is missing or more are given; NULL: none taken) and refuses
+ * merged databases. */
+struct listing {
+    const char *cmd;
+    enum query_kind kind;
+    void (*help)(FILE *);
+    const char *key_usage;
+    bool one_db;
+};
+
+/* Parses the command's options and positional arguments, then runs it;
+ * the exit code. */
+static int run_listing(const struct listing *l, const char *cfg_path, const char *db_path, int argc, char **argv)
+{
+    enum query_format fmt = QUERY_TABLE;
+    struct query_request q = {.kind = l->kind};
+    int rc = simple_options(l->cmd, argc, argv, &db_path, &fmt, &q, l->help);
+    if (rc >= 0)
+        return rc;
+    if (l->key_usage && argc - optind != 1) {
+        fprintf(stderr, "kexwatch %s: %s\n", l->cmd, l->key_usage);
+        return 2;
+    }
+    if (!l->key_usage && optind < argc) {
+        fprintf(stderr, "kexwatch %s: unexpected argument '%s'\n", l->cmd, argv[optind]);
+        return 2;
+    }
+    if (l->key_usage)
+        q.device = argv[optind];
+    if (l->one_db && n_extra_dbs) {
+        fprintf(stderr, "kexwatch %s: reads one database; give one --db\n", l->cmd);
+        return 2;
+    }
+    return run_command(l->cmd, cfg_path, db_path, &q, fmt);
+}
+
 static void devices_help(FILE *f)
 {
     fprintf(f, "Usage: kexwatch [-c CONFIG | --db PATH] devices [--since 30d] [--local] [--format table|json|csv]\n"
@@ -1273,16 +1311,8 @@ static void devices_help(FILE *f)
 
 int query_devices(const char *cfg_path, const char *db_path, int argc, char **argv)
 {
-    enum query_format fmt = QUERY_TABLE;
-    struct query_request q = {.kind = QUERY_DEVICES};
-    int rc = simple_options("devices", argc, argv, &db_path, &fmt, &q, devices_help);
-    if (rc >= 0)
-        return rc;
-    if (optind < argc) {
-        fprintf(stderr, "kexwatch devices: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    return run_command("devices", cfg_path, db_path, &q, fmt);
+    static const struct listing l = {"devices", QUERY_DEVICES, devices_help, NULL, false};
+    return run_listing(&l, cfg_path, db_path, argc, argv);
 }
 
 static void device_help(FILE *f)
@@ -1298,21 +1328,9 @@ static void device_help(FILE *f)
 
 int query_device(const char *cfg_path, const char *db_path, int argc, char **argv)
 {
-    enum query_format fmt = QUERY_TABLE;
-    struct query_request q = {.kind = QUERY_DEVICE};
-    int rc = simple_options("device", argc, argv, &db_path, &fmt, &q, device_help);
-    if (rc >= 0)
-        return rc;
-    if (argc - optind != 1) {
-        fprintf(stderr, "kexwatch device: name one device KEY (see kexwatch devices)\n");
-        return 2;
-    }
-    q.device = argv[optind];
-    if (n_extra_dbs) {
-        fprintf(stderr, "kexwatch device: reads one database; give one --db\n");
-        return 2;
-    }
-    return run_command("device", cfg_path, db_path, &q, fmt);
+    static const struct listing l = {"device", QUERY_DEVICE, device_help,
+                                     "name one device KEY (see kexwatch devices)", true};
+    return run_listing(&l, cfg_path, db_path, argc, argv);
 }
 
 static void clients_help(FILE *f)
@@ -1328,16 +1346,8 @@ static void clients_help(FILE *f)
 
 int query_clients(const char *cfg_path, const char *db_path, int argc, char **argv)
 {
-    enum query_format fmt = QUERY_TABLE;
-    struct query_request q = {.kind = QUERY_CLIENTS};
-    int rc = simple_options("clients", argc, argv, &db_path, &fmt, &q, clients_help);
-    if (rc >= 0)
-        return rc;
-    if (optind < argc) {
-        fprintf(stderr, "kexwatch clients: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    return run_command("clients", cfg_path, db_path, &q, fmt);
+    static const struct listing l = {"clients", QUERY_CLIENTS, clients_help, NULL, false};
+    return run_listing(&l, cfg_path, db_path, argc, argv);
 }
 
 static void alerts_help(FILE *f)
@@ -1351,20 +1361,8 @@ static void alerts_help(FILE *f)
 
 int query_alerts(const char *cfg_path, const char *db_path, int argc, char **argv)
 {
-    enum query_format fmt = QUERY_TABLE;
-    struct query_request q = {.kind = QUERY_ALERTS};
-    int rc = simple_options("alerts", argc, argv, &db_path, &fmt, &q, alerts_help);
-    if (rc >= 0)
-        return rc;
-    if (optind < argc) {
-        fprintf(stderr, "kexwatch alerts: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    if (n_extra_dbs) {
-        fprintf(stderr, "kexwatch alerts: reads one database; give one --db\n");
-        return 2;
-    }
-    return run_command("alerts", cfg_path, db_path, &q, fmt);
+    static const struct listing l = {"alerts", QUERY_ALERTS, alerts_help, NULL, true};
+    return run_listing(&l, cfg_path, db_path, argc, argv);
 }
 
 static void daily_help(FILE *f)
@@ -1376,18 +1374,6 @@ static void daily_help(FILE *f)
 
 int query_daily(const char *cfg_path, const char *db_path, int argc, char **argv)
 {
-    enum query_format fmt = QUERY_TABLE;
-    struct query_request q = {.kind = QUERY_DAILY};
-    int rc = simple_options("daily", argc, argv, &db_path, &fmt, &q, daily_help);
-    if (rc >= 0)
-        return rc;
-    if (optind < argc) {
-        fprintf(stderr, "kexwatch daily: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    if (n_extra_dbs) {
-        fprintf(stderr, "kexwatch daily: reads one database; give one --db\n");
-        return 2;
-    }
-    return run_command("daily", cfg_path, db_path, &q, fmt);
+    static const struct listing l = {"daily", QUERY_DAILY, daily_help, NULL, true};
+    return run_listing(&l, cfg_path, db_path, argc, argv);
 }

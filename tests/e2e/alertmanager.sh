@@ -24,7 +24,6 @@ if [ "$(id -u)" -ne 0 ] || [ ! -x /usr/sbin/sshd ] || [ ! -x /usr/bin/prometheus
     for _ in $(seq 1 13); do skip "needs root, OpenSSH sshd and prometheus-alertmanager"; done
     exit 0
 fi
-mkdir -p /run/sshd
 PORT=$(free_port)
 AMP=$(free_port)
 while [ "$AMP" = "$PORT" ]; do AMP=$(free_port); done
@@ -37,42 +36,10 @@ sed -i "s|^stdout = no|stdout = no\nwebhook = http://127.0.0.1:$AMP/api/v2/alert
 printf '\n[http]\nlisten = 127.0.0.1:%s\nexternal_url = %s/\n' "$HPORT" "$B" >> "$WORK/kexwatch.conf"
 check "kexwatchd starts" start_daemon
 
-T=$WORK/ssh
-mkdir -p "$T"
-ssh-keygen -q -t ed25519 -N '' -f "$T/hk"
-ssh-keygen -q -t ed25519 -N '' -f "$T/user"
-cp "$T/user.pub" "$T/authorized_keys"
-cat > "$T/sshd_config" <<CONF
-HostKey $T/hk
-AuthorizedKeysFile $T/authorized_keys
-StrictModes no
-PermitRootLogin prohibit-password
-UsePAM no
-PidFile none
-LogLevel VERBOSE
-KexAlgorithms curve25519-sha256
+start_lab_sshd VERBOSE lab-am "KexAlgorithms curve25519-sha256
 Ciphers aes128-ctr,aes256-gcm@openssh.com
 MACs hmac-sha2-256
-HostKeyAlgorithms ssh-ed25519
-CONF
-KW_SEND=127.0.0.1:$PORT python3 "$KW_SRCDIR/tests/e2e/sshd-capture.py" "$T/port" "$WORK/sshd.log" lab-am sshd \
-    -f "$T/sshd_config" &
-CAP=$!
-EXTRA_CLEANUP='kill $CAP 2>/dev/null'
-for _ in $(seq 1 50); do [ -s "$T/port" ] && break; sleep 0.1; done
-SP=$(cat "$T/port")
-ssh_from() { # ADDRESS USER OPTIONS...
-    a=$1
-    u=$2
-    shift 2
-    ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-        -o ConnectTimeout=5 -b "$a" -p "$SP" "$@" "$u@127.0.0.1" true > /dev/null 2>&1
-}
-alerts_with() { grep -c "\"status\":\"$1\"" "$WORK/alerts.jsonl"; }
-wait_alerts() { # STATUS N
-    for _ in $(seq 1 50); do [ "$(alerts_with "$1")" -ge "$2" ] && return 0; sleep 0.1; done
-    return 1
-}
+HostKeyAlgorithms ssh-ed25519" || bail "the lab sshd did not start"
 
 ssh_from 127.0.0.3 nobody -o Ciphers=aes128-cbc
 ssh_from 127.0.0.4 nobody -o Ciphers=aes256-cbc,aes128-cbc

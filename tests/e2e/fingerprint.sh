@@ -21,46 +21,13 @@ if [ "$(id -u)" -ne 0 ] || [ ! -x /usr/sbin/sshd ]; then
     for _ in $(seq 1 14); do skip "needs root and OpenSSH sshd"; done
     exit 0
 fi
-mkdir -p /run/sshd
 PORT=$(free_port)
 write_config "$PORT"
 check "kexwatchd starts" start_daemon
 
-T=$WORK/ssh
-mkdir -p "$T"
-ssh-keygen -q -t ed25519 -N '' -f "$T/hk"
-ssh-keygen -q -t ed25519 -N '' -f "$T/user"
-cp "$T/user.pub" "$T/authorized_keys"
-cat > "$T/sshd_config" <<CONF
-HostKey $T/hk
-AuthorizedKeysFile $T/authorized_keys
-StrictModes no
-PermitRootLogin prohibit-password
-UsePAM no
-PidFile none
-LogLevel DEBUG2
-Ciphers aes128-ctr,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com
-HostKeyAlgorithms ssh-ed25519
-CONF
-KW_SEND=127.0.0.1:$PORT python3 "$KW_SRCDIR/tests/e2e/sshd-capture.py" "$T/port" "$WORK/sshd.log" lab-fp sshd \
-    -f "$T/sshd_config" &
-CAP=$!
-EXTRA_CLEANUP='kill $CAP 2>/dev/null'
-for _ in $(seq 1 50); do [ -s "$T/port" ] && break; sleep 0.1; done
-SP=$(cat "$T/port")
-ssh_from() { # ADDRESS USER OPTIONS...
-    a=$1
-    u=$2
-    shift 2
-    ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-        -o ConnectTimeout=5 -b "$a" -p "$SP" "$@" "$u@127.0.0.1" true > /dev/null 2>&1
-}
-alerts_with() { grep -c "\"status\":\"$1\"" "$WORK/alerts.jsonl"; }
-wait_alerts() { # STATUS N
-    for _ in $(seq 1 50); do [ "$(alerts_with "$1")" -ge "$2" ] && return 0; sleep 0.1; done
-    return 1
-}
-db() { sqlite3 "$WORK/kexwatch.db" "$1"; }
+start_lab_sshd DEBUG2 lab-fp "Ciphers aes128-ctr,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com
+HostKeyAlgorithms ssh-ed25519" || bail "the lab sshd did not start"
+
 # alert_of ADDRESS: "alert_id fingerprint hassh" of the first alert raised for the client at ADDRESS
 alert_of() {
     python3 -c 'import json, sys

@@ -19,49 +19,14 @@ if [ "$(id -u)" -ne 0 ] || [ ! -x /usr/sbin/sshd ]; then
     for _ in $(seq 1 13); do skip "needs root and OpenSSH sshd"; done
     exit 0
 fi
-mkdir -p /run/sshd
 PORT=$(free_port)
 write_config "$PORT"
 check "kexwatchd starts" start_daemon
 
-T=$WORK/ssh
-mkdir -p "$T"
-ssh-keygen -q -t ed25519 -N '' -f "$T/hk"
-ssh-keygen -q -t ed25519 -N '' -f "$T/user"
-cp "$T/user.pub" "$T/authorized_keys"
-cat > "$T/sshd_config" <<EOF
-HostKey $T/hk
-AuthorizedKeysFile $T/authorized_keys
-StrictModes no
-PermitRootLogin prohibit-password
-UsePAM no
-PidFile none
-LogLevel VERBOSE
-KexAlgorithms curve25519-sha256
+start_lab_sshd VERBOSE lab-id "KexAlgorithms curve25519-sha256
 Ciphers aes128-ctr,aes256-gcm@openssh.com
 MACs hmac-sha2-256
-HostKeyAlgorithms ssh-ed25519
-EOF
-KW_SEND=127.0.0.1:$PORT python3 "$KW_SRCDIR/tests/e2e/sshd-capture.py" "$T/port" "$WORK/sshd.log" lab-id sshd \
-    -f "$T/sshd_config" &
-CAP=$!
-EXTRA_CLEANUP='kill $CAP 2>/dev/null'
-for _ in $(seq 1 50); do [ -s "$T/port" ] && break; sleep 0.1; done
-SP=$(cat "$T/port")
-ssh_from() { # ADDRESS USER OPTIONS...: one connection, its output dropped
-    a=$1
-    u=$2
-    shift 2
-    ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-        -o ConnectTimeout=5 -b "$a" -p "$SP" "$@" "$u@127.0.0.1" true > /dev/null 2>&1
-}
-# alerts of the file with a status: alerts_with STATUS
-alerts_with() { grep -c "\"status\":\"$1\"" "$WORK/alerts.jsonl"; }
-wait_alerts() { # STATUS N
-    for _ in $(seq 1 50); do [ "$(alerts_with "$1")" -ge "$2" ] && return 0; sleep 0.1; done
-    return 1
-}
-db() { sqlite3 "$WORK/kexwatch.db" "$1"; }
+HostKeyAlgorithms ssh-ed25519" || bail "the lab sshd did not start"
 
 ssh_from 127.0.0.3 nobody -o Ciphers=aes128-cbc
 ssh_from 127.0.0.4 nobody -o Ciphers=aes256-cbc,aes128-cbc

@@ -328,3 +328,69 @@ wait_db_settled() {
     done
     return 1
 }
+
+# ------------------------------------------------- real OpenSSH sshd labs
+# start_lab_sshd LOGLEVEL NAME [CONFIG_LINES]: a real sshd (needs root) in
+# $T = $WORK/ssh with an ed25519 host key, a user key whose public half is
+# authorized (log in with `-i "$T/user"`), and LogLevel LOGLEVEL plus
+# CONFIG_LINES in its sshd_config; tests/e2e/sshd-capture.py runs it and
+# sends each line it logs to the daemon over UDP (127.0.0.1:$PORT) with
+# the host name NAME. Its port is $SP once it listens (bounded: 5 s; 1 when
+# it never does); it is killed at exit.
+start_lab_sshd() {
+    T=$WORK/ssh
+    mkdir -p "$T" /run/sshd
+    ssh-keygen -q -t ed25519 -N '' -f "$T/hk"
+    ssh-keygen -q -t ed25519 -N '' -f "$T/user"
+    cp "$T/user.pub" "$T/authorized_keys"
+    printf 'HostKey %s\nAuthorizedKeysFile %s\nStrictModes no\nPermitRootLogin prohibit-password\nUsePAM no\n' \
+        "$T/hk" "$T/authorized_keys" > "$T/sshd_config"
+    printf 'PidFile none\nLogLevel %s\n%s\n' "$1" "${3:-}" >> "$T/sshd_config"
+    KW_SEND=127.0.0.1:$PORT python3 "$KW_SRCDIR/tests/e2e/sshd-capture.py" "$T/port" "$WORK/sshd.log" "$2" sshd \
+        -f "$T/sshd_config" &
+    LAB_CAP=$!
+    EXTRA_CLEANUP="${EXTRA_CLEANUP:-}${EXTRA_CLEANUP:+; }kill $LAB_CAP 2>/dev/null"
+    for _ in $(seq 1 50); do [ -s "$T/port" ] && break; sleep 0.1; done
+    SP=$(cat "$T/port" 2> /dev/null)
+    [ -n "$SP" ]
+}
+
+# ssh_from ADDRESS USER OPTIONS...: one connection of a real ssh client
+# from ADDRESS (a loopback address) to the lab sshd, its output dropped
+ssh_from() {
+    a=$1
+    u=$2
+    shift 2
+    ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+        -o ConnectTimeout=5 -b "$a" -p "$SP" "$@" "$u@127.0.0.1" true > /dev/null 2>&1
+}
+
+# alerts_with STATUS: how many alerts of the alert file have that status
+alerts_with() { grep -c "\"status\":\"$1\"" "$WORK/alerts.jsonl"; }
+
+# wait_alerts STATUS N: until the alert file has N alerts with STATUS
+# (bounded: 5 s)
+wait_alerts() {
+    for _ in $(seq 1 50); do [ "$(alerts_with "$1")" -ge "$2" ] && return 0; sleep 0.1; done
+    return 1
+}
+
+# db SQL: the daemon's database answers
+db() { sqlite3 "$WORK/kexwatch.db" "$1"; }
+
+# probe_lab PROBE_PORT [CONFIG_LINES] [PROBE_LINES]: the daemon's
+# configuration gets repeat_interval = 1h and a [probe] block that asks
+# 127.0.0.1:PROBE_PORT (after_failure 1s, timeout 5s, PROBE_LINES), and
+# $WORK/sshd_config is a real sshd on 127.0.0.1:PROBE_PORT at LogLevel
+# VERBOSE with the host key $WORK/hk_ed, its pid in $WORK/sshd.pid, no
+# password or keyboard login, plus CONFIG_LINES. The test starts sshd.
+probe_lab() {
+    printf 'repeat_interval = 1h\n\n[probe]\nenable = yes\nallow = 127.0.0.0/8\nport = %s\n' "$1" \
+        >> "$WORK/kexwatch.conf"
+    printf 'after_failure = 1s\ntimeout = 5s\n%s\n' "${3:-}" >> "$WORK/kexwatch.conf"
+    mkdir -p /run/sshd 2> /dev/null
+    ssh-keygen -q -t ed25519 -N '' -f "$WORK/hk_ed"
+    printf 'Port %s\nListenAddress 127.0.0.1\nHostKey %s\nPidFile %s\nLogLevel VERBOSE\nUsePAM no\n' \
+        "$1" "$WORK/hk_ed" "$WORK/sshd.pid" > "$WORK/sshd_config"
+    printf 'PasswordAuthentication no\nKbdInteractiveAuthentication no\n%s\n' "${2:-}" >> "$WORK/sshd_config"
+}

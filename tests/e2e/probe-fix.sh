@@ -23,34 +23,11 @@ done
 PORT=$(free_port)
 PS=$(free_port)
 write_config "$PORT"
-cat >> "$WORK/kexwatch.conf" <<CONF
-repeat_interval = 1h
-
-[probe]
-enable = yes
-allow = 127.0.0.0/8
-port = $PS
-after_failure = 1s
-interval = 2s
-timeout = 5s
-CONF
-mkdir -p /run/sshd 2> /dev/null
-ssh-keygen -q -t ed25519 -N '' -f "$WORK/hk_ed"
-cat > "$WORK/sshd_config" <<CONF
-Port $PS
-ListenAddress 127.0.0.1
-HostKey $WORK/hk_ed
-PidFile $WORK/sshd.pid
-LogLevel VERBOSE
-UsePAM no
-StrictModes no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
+probe_lab "$PS" "StrictModes no
 AuthorizedKeysFile $WORK/none
 KexAlgorithms sntrup761x25519-sha512@openssh.com,curve25519-sha256,ecdh-sha2-nistp256,diffie-hellman-group16-sha512
 Ciphers aes256-gcm@openssh.com,aes128-ctr
-MACs hmac-sha2-256-etm@openssh.com,hmac-sha1
-CONF
+MACs hmac-sha2-256-etm@openssh.com,hmac-sha1" "interval = 2s"
 : > "$WORK/sshd.log"
 SSHD_PID=""
 EXTRA_CLEANUP='[ -f "$WORK/sshd.pid" ] && kill $(cat "$WORK/sshd.pid") 2>/dev/null'

@@ -20,29 +20,7 @@ plan 8
 PORT=$(free_port)
 PS=$(free_port)
 write_config "$PORT"
-cat >> "$WORK/kexwatch.conf" <<CONF
-repeat_interval = 1h
-
-[probe]
-enable = yes
-allow = 127.0.0.0/8
-port = $PS
-after_failure = 1s
-timeout = 5s
-CONF
-mkdir -p /run/sshd 2> /dev/null
-ssh-keygen -q -t ed25519 -N '' -f "$WORK/hk_ed"
-cat > "$WORK/sshd_config" <<CONF
-Port $PS
-ListenAddress 127.0.0.1
-HostKey $WORK/hk_ed
-PidFile $WORK/sshd.pid
-LogLevel VERBOSE
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-KexAlgorithms diffie-hellman-group14-sha1
-CONF
+probe_lab "$PS" "KexAlgorithms diffie-hellman-group14-sha1"
 EXTRA_CLEANUP='[ -s "$WORK/sshd.pid" ] && kill "$(cat "$WORK/sshd.pid")" 2>/dev/null'
 /usr/sbin/sshd -f "$WORK/sshd_config" -E "$WORK/sshd.log" || bail "sshd did not start"
 for _ in $(seq 1 50); do [ -s "$WORK/sshd.pid" ] && break; sleep 0.1; done
