@@ -20,10 +20,13 @@
 #   KW_BENCH_COUNT      messages for each TCP run (2000000)
 #   KW_BENCH_FLOOD_SECONDS  length of each UDP flood (3)
 #   KW_BENCH_SCENARIOS  which to run (default "udp-rate udp-rate-gso udp-flood
-#                       udp-mmsg tcp-1 tcp-50 tcp-idle")
+#                       udp-mmsg tcp-1 tcp-50 tcp-idle"; also tls-1 tls-50:
+#                       RFC 5425 over 1 and 50 connections, see tls.sh)
 #   KW_BENCH_IDLE       idle TCP connections to hold (1000)
 #   KW_BENCH_RCVBUF     UDP receive buffer given to both daemons (8m; "" = OS default)
-#   KW_BENCH_DAEMONS    daemons to run (default "kexwatchd rsyslog")
+#   KW_BENCH_DAEMONS    daemons to run (default "kexwatchd rsyslog"; rsyslog-ossl
+#                       is rsyslog with the ossl instead of the gtls TLS driver,
+#                       the same as rsyslog for the other scenarios)
 #   KW_BENCH_OUT        also copy the raw results (TSV) to this file
 #   KW_BENCH_NODEPS=1   do not run scripts/deps.sh --test
 set -u
@@ -76,7 +79,7 @@ for tool in gcc taskset ss python3 awk; do
     command -v "$tool" > /dev/null || { say "bench: $tool is missing"; exit 1; }
 done
 RSYSLOGD=$(command -v rsyslogd || echo /usr/sbin/rsyslogd)
-case " $DAEMONS " in *" rsyslog "*)
+case " $DAEMONS " in *" rsyslog "* | *" rsyslog-ossl "*)
     [ -x "$RSYSLOGD" ] || { say "bench: rsyslogd is missing; running kexwatchd alone"; DAEMONS=kexwatchd; } ;;
 esac
 
@@ -113,7 +116,18 @@ else
     fi
 fi
 KWGEN=$WORK/kwgen
-gcc -O2 -std=c11 -Wall -Wextra -o "$KWGEN" "$SRCDIR/tests/bench/kwgen.c" || exit 1
+case " $SCENARIOS " in
+*" tls-"*)
+    gcc -O2 -std=c11 -Wall -Wextra -DKWGEN_TLS -o "$KWGEN" "$SRCDIR/tests/bench/kwgen.c" -lssl -lcrypto ||
+        { say "bench: kwgen does not build with OpenSSL (libssl-dev)"; exit 1; }
+    # the PKI both daemons serve and verify: server.pem (IP:127.0.0.1) and
+    # the client certificate r1.pem, both from ca.pem
+    KW_SRCDIR=$SRCDIR . "$SRCDIR/tests/e2e/tls-lib.sh"
+    PKI=$WORK/pki
+    make_pki "$PKI" || { say "bench: openssl could not make the test PKI"; exit 1; }
+    ;;
+*) gcc -O2 -std=c11 -Wall -Wextra -o "$KWGEN" "$SRCDIR/tests/bench/kwgen.c" || exit 1 ;;
+esac
 
 # One core for the daemon under test, the other for the generator and this
 # script (children inherit the script's affinity).
@@ -187,16 +201,21 @@ listening() {
 
 # --- kexwatchd
 
-kw_start() { # kw_start PORT DIR
-    local rcv=""
+kw_start() { # kw_start PORT DIR (TLS on PORT instead of TCP when TLS_RUN=1)
+    local rcv="" stream="tcp = 127.0.0.1:$1"
     [ -n "$RCVBUF" ] && rcv="udp_rcvbuf = $RCVBUF"
+    [ "${TLS_RUN:-0}" = 1 ] && stream="tls = 127.0.0.1:$1
+tls_cert = $PKI/server.pem
+tls_key = $PKI/server.key
+tls_ca = $PKI/ca.pem
+tls_verify = require"
     cat > "$2/kexwatch.conf" <<CONF
 [daemon]
 log_level = notice
 
 [listen]
 udp = 127.0.0.1:$1
-tcp = 127.0.0.1:$1
+$stream
 max_connections = 4096
 $rcv
 
@@ -220,8 +239,8 @@ kw_counters() {
     before=$(grep -c '^messages_udp ' "$1/stderr")
     kill -USR1 "$D_PID"
     wait_for 5 kw_dumped "$1" "$before"
-    eval "$(awk '$1 ~ /^(messages_udp|messages_tcp|udp_kernel_drops|tcp_open|ssh_candidates)$/ && NF == 2 { v[$1] = $2 }
-        END { printf "KW_MSGS=%d KW_DROPS=%d KW_OPEN=%d KW_SSH=%s\n", v["messages_udp"] + v["messages_tcp"],
+    eval "$(awk '$1 ~ /^(messages_udp|messages_tcp|messages_tls|udp_kernel_drops|tcp_open|ssh_candidates)$/ && NF == 2 { v[$1] = $2 }
+        END { printf "KW_MSGS=%d KW_DROPS=%d KW_OPEN=%d KW_SSH=%s\n", v["messages_udp"] + v["messages_tcp"] + v["messages_tls"],
               v["udp_kernel_drops"], v["tcp_open"], ("ssh_candidates" in v) ? v["ssh_candidates"] : "-" }' "$1/stderr")"
 }
 kw_dumped() { [ "$(grep -c '^messages_udp ' "$1/stderr")" -gt "$2" ]; }
@@ -229,15 +248,20 @@ kw_progress() { kw_counters "$1"; echo "$KW_MSGS"; }
 
 # --- rsyslog: the same job, written the way an operator would
 
-rs_start() { # rs_start PORT DIR
-    local rcv=""
+rs_start() { # rs_start PORT DIR [DRIVER] (imtcp over TLS with DRIVER gtls|ossl when TLS_RUN=1)
+    local rcv="" tlsg="" tlsm=""
     [ -n "$RCVBUF" ] && rcv="rcvbufSize=\"$RCVBUF\""
+    # the same certificates and checks as kexwatchd's: the client's chain
+    # verified against ca.pem, no name check (x509/certvalid)
+    [ "${TLS_RUN:-0}" = 1 ] && tlsg="DefaultNetstreamDriverCAFile=\"$PKI/ca.pem\"
+       DefaultNetstreamDriverCertFile=\"$PKI/server.pem\" DefaultNetstreamDriverKeyFile=\"$PKI/server.key\"" &&
+        tlsm="streamDriver.name=\"${3:-gtls}\" streamDriver.mode=\"1\" streamDriver.authMode=\"x509/certvalid\""
     mkdir -p "$2/spool"
     cat > "$2/rsyslog.conf" <<CONF
-global(workDirectory="$2/spool" maxMessageSize="64k" net.enableDNS="off")
+global(workDirectory="$2/spool" maxMessageSize="64k" net.enableDNS="off" $tlsg)
 module(load="impstats" interval="1" log.syslog="off" log.file="$2/stats" format="legacy" resetCounters="off")
 module(load="imudp")
-module(load="imtcp" maxSessions="4096")
+module(load="imtcp" maxSessions="4096" $tlsm)
 template(name="raw" type="string" string="%rawmsg%\n")
 ruleset(name="bench") {
     if \$rawmsg contains "SSH" then action(type="omfile" file="$2/ssh.log" template="raw")
@@ -317,9 +341,11 @@ run() {
     local dir=$WORK/run$RUN port
     mkdir -p "$dir"
     port=$(free_port)
-    local starter=kw_start prog=kw
-    [ "$name" = rsyslog ] && { starter=rs_start; prog=rs; }
-    if ! $starter "$port" "$dir"; then
+    local starter=kw_start prog=kw driver=""
+    case $name in rsyslog) starter=rs_start prog=rs driver=gtls ;; rsyslog-ossl) starter=rs_start prog=rs driver=ossl ;; esac
+    TLS_RUN=0
+    [ "$mode" = tls ] && TLS_RUN=1
+    if ! $starter "$port" "$dir" $driver; then
         say "bench: $name did not start"; cat "$dir/stderr" "$dir/stdout" 2>/dev/null >&2
         stop_daemon
         printf '%s\t%s\t%s\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\tdid not start\n' "$scen" "$name" "$offered" >> "$RESULTS"
@@ -345,19 +371,21 @@ run() {
     cpu1=$(cpu_seconds "$D_PID")
     busy1=$(core_busy "$D_CPU")
     local accepted kept kdrops note=""
-    [ "$mode" != tcp ] && [ -n "$rb" ] && RB[$name]=$rb
+    local stream=0
+    case $mode in tcp | tls) stream=1 ;; esac
+    [ "$stream" = 0 ] && [ -n "$rb" ] && RB[$name]=$rb
     kdrops=$(udp_drops "$port")
     if [ "$prog" = kw ]; then
         kw_counters "$dir"
         accepted=$KW_MSGS
         kept=$KW_SSH
-        [ "$mode" = tcp ] && kdrops=-
-        [ "$mode" != tcp ] && [ "$KW_DROPS" != "$kdrops" ] && note="udp_kernel_drops counter says $KW_DROPS"
+        [ "$stream" = 1 ] && kdrops=-
+        [ "$stream" = 0 ] && [ "$KW_DROPS" != "$kdrops" ] && note="udp_kernel_drops counter says $KW_DROPS"
     else
         rs_counters "$dir"
         accepted=$RS_MSGS
         kept=$(rs_progress "$dir")
-        [ "$mode" = tcp ] && kdrops=-
+        [ "$stream" = 1 ] && kdrops=-
         [ "$RS_DISCARDED" -gt 0 ] && note="main queue discarded $RS_DISCARDED"
         local stray
         stray=$(grep -vc SSH "$dir/ssh.log")
@@ -401,7 +429,8 @@ idle() {
     mkdir -p "$dir"
     port=$(free_port)
     local starter=kw_start prog=kw
-    [ "$name" = rsyslog ] && { starter=rs_start; prog=rs; }
+    case $name in rsyslog | rsyslog-ossl) starter=rs_start prog=rs ;; esac
+    TLS_RUN=0
     if ! $starter "$port" "$dir"; then
         say "bench: $name did not start"
         stop_daemon
@@ -485,11 +514,11 @@ udp_steps() {
     local scen=$1 rate d lo hi mid
     shift
     for rate in "$@"; do
-        for d in $DAEMONS; do
+        for d in $PLAIN_DAEMONS; do
             udp_step "$scen" "$d" "$rate"
         done
     done
-    for d in $DAEMONS; do
+    for d in $PLAIN_DAEMONS; do
         for _ in $(seq 1 "$BISECT_ROUNDS"); do
             lo=${BEST[$scen/$d]:-0}
             hi=${FIRST_LOSSY[$scen/$d]:-}
@@ -500,6 +529,8 @@ udp_steps() {
         done
     done
 }
+# rsyslog-ossl differs from rsyslog only in the TLS driver: the other scenarios run rsyslog once
+PLAIN_DAEMONS=$(printf '%s\n' $DAEMONS | grep -vx rsyslog-ossl | tr '\n' ' ')
 want() { case " $SCENARIOS " in *" $1 "*) return 0 ;; esac; return 1; }
 if want udp-rate; then
     say "UDP at fixed rates, sendmmsg, lines of natural length (each step at most ${UDP_STEP_SECONDS}s or $UDP_STEP_MAX messages)"
@@ -514,23 +545,31 @@ fi
 # floods are bounded by time: what counts is the rate the daemon sustains
 if want udp-flood; then
     say "UDP as fast as possible with GSO, ${FLOOD_SECONDS}s"
-    for d in $DAEMONS; do run "udp-flood" "$d" max udp-flood 100000000 "$FLOOD_SECONDS" gso; done
+    for d in $PLAIN_DAEMONS; do run "udp-flood" "$d" max udp-flood 100000000 "$FLOOD_SECONDS" gso; done
 fi
 if want udp-mmsg; then
     say "UDP as fast as plain sendmmsg goes, lines of natural length, ${FLOOD_SECONDS}s"
-    for d in $DAEMONS; do run "udp-mmsg" "$d" max udp-flood 100000000 "$FLOOD_SECONDS"; done
+    for d in $PLAIN_DAEMONS; do run "udp-mmsg" "$d" max udp-flood 100000000 "$FLOOD_SECONDS"; done
 fi
 if want tcp-1; then
     say "TCP, 1 connection, LF framing, as fast as possible ($COUNT messages)"
-    for d in $DAEMONS; do run "tcp-1" "$d" max tcp 1 "$COUNT" 60; done
+    for d in $PLAIN_DAEMONS; do run "tcp-1" "$d" max tcp 1 "$COUNT" 60; done
 fi
 if want tcp-50; then
     say "TCP, 50 connections, LF framing, as fast as possible ($COUNT messages)"
-    for d in $DAEMONS; do run "tcp-50" "$d" max tcp 50 "$COUNT" 60; done
+    for d in $PLAIN_DAEMONS; do run "tcp-50" "$d" max tcp 50 "$COUNT" 60; done
+fi
+if want tls-1; then
+    say "TLS (RFC 5425 octet counting, client certificate verified), 1 connection, as fast as possible ($COUNT messages)"
+    for d in $DAEMONS; do run "tls-1" "$d" max tls 1 "$COUNT" 60 "$PKI/ca.pem" "$PKI/r1.pem" "$PKI/r1.key"; done
+fi
+if want tls-50; then
+    say "TLS (RFC 5425 octet counting, client certificate verified), 50 connections, as fast as possible ($COUNT messages)"
+    for d in $DAEMONS; do run "tls-50" "$d" max tls 50 "$COUNT" 60 "$PKI/ca.pem" "$PKI/r1.pem" "$PKI/r1.key"; done
 fi
 if want tcp-idle; then
     say "TCP, $IDLE_CONNS idle connections held"
-    for d in $DAEMONS; do idle "$d"; done
+    for d in $PLAIN_DAEMONS; do idle "$d"; done
 fi
 T_END=$(now)
 
@@ -557,11 +596,11 @@ awk -F'\t' '
     {
         off = $3 == "max" ? "max" : ($1 ~ /idle/ ? $3 " conns" : sprintf("%dk/s", $3 / 1000))
         if (!hdr++) {
-            printf "%-13s %-9s %-10s %9s %9s %8s %9s %11s %9s %6s %7s %8s %7s  %s\n",
+            printf "%-13s %-12s %-10s %9s %9s %8s %9s %11s %9s %6s %7s %8s %7s  %s\n",
                 "scenario", "daemon", "offered", "sent", "accepted", "lost", "kdrops", "SSH kept",
                 "msg/s", "cpu s", "us/msg", "peak MB", "RSS MB", "note"
         }
-        printf "%-13s %-9s %-10s %9s %9s %8s %9s %11s %9s %6s %7s %8s %7s  %s\n",
+        printf "%-13s %-12s %-10s %9s %9s %8s %9s %11s %9s %6s %7s %8s %7s  %s\n",
             $1, $2, off, $4, $6, $8, $9, ($7 == "-" ? "-" : $7 "/" $5), $12, $13, $14, mb($15), mb($16), $17
     }' "$RESULTS"
 echo
@@ -596,13 +635,19 @@ awk -F'\t' '
             printf "  %-13s highest lossless rate: kexwatchd %s msg/s, rsyslog %s msg/s, ratio %s (target >= 1, aim 2)\n",
                 s, lossless(s, "kexwatchd"), lossless(s, "rsyslog"), r
         }
-        n = split("udp-flood udp-mmsg tcp-1 tcp-50", order, " ")
+        n = split("udp-flood udp-mmsg tcp-1 tcp-50 tls-1 tls-50", order, " ")
         for (i = 1; i <= n; i++) {
             s = order[i]
             if (!(s in sc)) continue
-            printf "  %-13s accepted msg/s ratio %s, CPU us/msg ratio %s, peak RSS ratio %s\n", s,
-                ratio(rate[s, "kexwatchd"], rate[s, "rsyslog"]), ratio(cpu[s, "kexwatchd"], cpu[s, "rsyslog"]),
-                ratio(hwm[s, "kexwatchd"], hwm[s, "rsyslog"])
+            m = split("rsyslog rsyslog-ossl", other, " ")
+            for (j = 1; j <= m; j++) {
+                o = other[j]
+                if (!((s, o) in rate)) continue
+                printf "  %-13s accepted msg/s ratio %s, CPU us/msg ratio %s, peak RSS ratio %s%s\n", s,
+                    ratio(rate[s, "kexwatchd"], rate[s, o]), ratio(cpu[s, "kexwatchd"], cpu[s, o]),
+                    ratio(hwm[s, "kexwatchd"], hwm[s, o]),
+                    s ~ /^tls/ ? (o == "rsyslog" ? " (rsyslog gtls driver)" : " (rsyslog ossl driver)") : (o == "rsyslog" ? "" : " (" o ")")
+            }
         }
         if ("kexwatchd" in idle)
             printf "  %-13s kexwatchd RSS %.1f MB (peak %.1f MB; target < 64 MB), rsyslog RSS %s MB\n", iname,

@@ -16,6 +16,11 @@
  * prints one line:  sent=N ssh=N bytes=N seconds=S rate=R
  * (bytes are payload bytes; TCP counts the LF framing byte too).
  *
+ * Mode tls (built with -DKWGEN_TLS and -lssl -lcrypto) is mode tcp over TLS
+ * (RFC 5425): every line octet-counted ("LEN TEXT", no LF), each connection
+ * verified against a CA and showing a client certificate; the handshakes are
+ * done before the clock starts, so the figure is the data phase only.
+ *
  * UDP modes send one line per datagram (RFC 5426) with sendmmsg. With the
  * extra argument "gso" every datagram is the line padded with blanks to
  * GSO_LEN bytes, and up to 64 of them leave in one send() with UDP_SEGMENT:
@@ -41,6 +46,10 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef KWGEN_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#endif
 
 #define POOL 10000
 #define SSH_SLOT 37
@@ -457,16 +466,91 @@ static int tcp_connect(int port)
 
 struct tconn {
     int fd;
+    void *ssl;        /* SSL * in mode tls, else NULL */
     size_t i;         /* pool line being written */
     size_t pos;       /* next pool byte to write */
     uint64_t left;    /* whole messages still to send */
 };
 
-/* N connections, LF framing, as fast as the receiver reads; count is split
- * evenly. A connection stops only at a message boundary, even at the time
- * limit, so the receiver never sees a cut line. */
-static void mode_tcp(int port, int nconn, uint64_t count, double max_s)
+/* the stream mode tcp writes: pool_buf/pool_off (LF framing) or, in mode
+ * tls, the same lines octet-counted */
+static const char *stream_buf;
+static const size_t *stream_off;
+
+#ifdef KWGEN_TLS
+static char *oct_buf;
+static size_t oct_off[POOL + 1];
+static SSL_CTX *tls_ctx;
+
+static void tls_setup(const char *ca, const char *cert, const char *key)
 {
+    tls_ctx = SSL_CTX_new(TLS_client_method());
+    if (!tls_ctx || SSL_CTX_load_verify_locations(tls_ctx, ca, NULL) != 1 ||
+        SSL_CTX_use_certificate_chain_file(tls_ctx, cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(tls_ctx, key, SSL_FILETYPE_PEM) != 1)
+        die("TLS set-up (CA %s, certificate %s, key %s) failed: %s", ca, cert, key,
+            ERR_error_string(ERR_get_error(), NULL));
+    SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* octet-counted pool */
+    size_t cap = pool_off[POOL] + (size_t)POOL * 8, o = 0;
+    if (!(oct_buf = malloc(cap)))
+        die("out of memory");
+    for (size_t i = 0; i < POOL; i++) {
+        size_t n = pool_off[i + 1] - pool_off[i] - 1; /* without the LF */
+        oct_off[i] = o;
+        o += (size_t)snprintf(oct_buf + o, cap - o, "%zu ", n);
+        memcpy(oct_buf + o, pool_buf + pool_off[i], n);
+        o += n;
+    }
+    oct_off[POOL] = o;
+    stream_buf = oct_buf;
+    stream_off = oct_off;
+}
+
+/* a blocking handshake on a connected socket */
+static void *tls_open(int fd)
+{
+    SSL *ssl = SSL_new(tls_ctx);
+    if (!ssl || SSL_set_fd(ssl, fd) != 1)
+        die("SSL_new failed");
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), "127.0.0.1");
+    if (SSL_connect(ssl) != 1)
+        die("TLS handshake with 127.0.0.1 failed: %s", ERR_error_string(ERR_get_error(), NULL));
+    return ssl;
+}
+
+/* like write(2): bytes written, or -1 with errno EAGAIN when the socket is full */
+static ssize_t tls_write(void *ssl, const char *buf, size_t len)
+{
+    int w = SSL_write(ssl, buf, (int)len);
+    if (w > 0)
+        return w;
+    int e = SSL_get_error(ssl, w);
+    if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+        errno = EAGAIN;
+        return -1;
+    }
+    die("SSL_write: %s", ERR_error_string(ERR_get_error(), NULL));
+    return -1;
+}
+
+static void tls_close(void *ssl, int fd)
+{
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    SSL_shutdown(ssl); /* close_notify: the end of the stream */
+    SSL_free(ssl);
+}
+#endif
+
+/* N connections, LF framing (octet counting over TLS), as fast as the
+ * receiver reads; count is split evenly. A connection stops only at a
+ * message boundary, even at the time limit, so the receiver never sees a
+ * cut line. */
+static void mode_tcp(int port, int nconn, uint64_t count, double max_s, int tls)
+{
+    const char *buf = stream_buf ? stream_buf : pool_buf;
+    const size_t *off = stream_off ? stream_off : pool_off;
     struct tconn *c = calloc((size_t)nconn, sizeof *c);
     struct pollfd *pfd = calloc((size_t)nconn, sizeof *pfd);
     int *idx = calloc((size_t)nconn, sizeof *idx); /* pfd slot -> connection */
@@ -476,9 +560,15 @@ static void mode_tcp(int port, int nconn, uint64_t count, double max_s)
         c[j].fd = tcp_connect(port);
         if (c[j].fd < 0)
             die("connect tcp 127.0.0.1:%d: %s", port, strerror(errno));
+#ifdef KWGEN_TLS
+        if (tls)
+            c[j].ssl = tls_open(c[j].fd);
+#else
+        (void)tls;
+#endif
         fcntl(c[j].fd, F_SETFL, fcntl(c[j].fd, F_GETFL) | O_NONBLOCK);
         c[j].i = (size_t)j * (POOL / (size_t)nconn) % POOL;
-        c[j].pos = pool_off[c[j].i];
+        c[j].pos = off[c[j].i];
         c[j].left = count / (uint64_t)nconn + ((uint64_t)j < count % (uint64_t)nconn);
     }
     struct result r = {0};
@@ -489,7 +579,7 @@ static void mode_tcp(int port, int nconn, uint64_t count, double max_s)
             stopping = 1;
             for (int j = 0; j < nconn; j++)
                 if (c[j].left)
-                    c[j].left = c[j].pos > pool_off[c[j].i] ? 1 : 0;
+                    c[j].left = c[j].pos > off[c[j].i] ? 1 : 0;
         }
         int np = 0;
         for (int j = 0; j < nconn; j++) {
@@ -512,10 +602,16 @@ static void mode_tcp(int port, int nconn, uint64_t count, double max_s)
             size_t end_i = t->i + (t->left < POOL ? (size_t)t->left : POOL);
             if (end_i > POOL)
                 end_i = POOL;
-            size_t end = pool_off[end_i];
+            size_t end = off[end_i];
             if (end - t->pos > TCP_WRITE_MAX)
                 end = t->pos + TCP_WRITE_MAX;
-            ssize_t w = write(t->fd, pool_buf + t->pos, end - t->pos);
+            ssize_t w;
+#ifdef KWGEN_TLS
+            if (t->ssl)
+                w = tls_write(t->ssl, buf + t->pos, end - t->pos);
+            else
+#endif
+                w = write(t->fd, buf + t->pos, end - t->pos);
             if (w < 0) {
                 if (errno == EAGAIN || errno == EINTR)
                     continue;
@@ -523,7 +619,7 @@ static void mode_tcp(int port, int nconn, uint64_t count, double max_s)
             }
             t->pos += (size_t)w;
             r.bytes += (uint64_t)w;
-            while (t->left && pool_off[t->i + 1] <= t->pos) {
+            while (t->left && off[t->i + 1] <= t->pos) {
                 r.sent++;
                 r.ssh += pool_ssh[t->i];
                 t->left--;
@@ -535,8 +631,13 @@ static void mode_tcp(int port, int nconn, uint64_t count, double max_s)
         }
     }
     r.secs = now_s() - start;
-    for (int j = 0; j < nconn; j++)
+    for (int j = 0; j < nconn; j++) {
+#ifdef KWGEN_TLS
+        if (c[j].ssl)
+            tls_close(c[j].ssl, c[j].fd);
+#endif
         close(c[j].fd);
+    }
     free(c);
     free(pfd);
     free(idx);
@@ -593,6 +694,7 @@ static void usage(void)
     fputs("usage: kwgen udp-rate PORT RATE COUNT MAX_SECONDS [gso]\n"
           "       kwgen udp-flood PORT COUNT MAX_SECONDS [gso]\n"
           "       kwgen tcp PORT CONNECTIONS COUNT MAX_SECONDS\n"
+          "       kwgen tls PORT CONNECTIONS COUNT MAX_SECONDS CA CERT KEY   (built with -DKWGEN_TLS)\n"
           "       kwgen idle PORT CONNECTIONS HOLD_SECONDS\n"
           "       kwgen sample N        (print the first N lines of the stream)\n"
           "Sends to 127.0.0.1 only.\n",
@@ -632,7 +734,15 @@ int main(int argc, char **argv)
     else if (strcmp(m, "udp-flood") == 0 && argc == 5)
         mode_udp_flood(port, (uint64_t)num(argv[3], 1, 1e10), num(argv[4], 0.01, 600));
     else if (strcmp(m, "tcp") == 0 && argc == 6)
-        mode_tcp(port, (int)num(argv[3], 1, 10000), (uint64_t)num(argv[4], 1, 1e10), num(argv[5], 0.01, 600));
+        mode_tcp(port, (int)num(argv[3], 1, 10000), (uint64_t)num(argv[4], 1, 1e10), num(argv[5], 0.01, 600), 0);
+#ifdef KWGEN_TLS
+    else if (strcmp(m, "tls") == 0 && argc == 9) {
+        tls_setup(argv[6], argv[7], argv[8]);
+        mode_tcp(port, (int)num(argv[3], 1, 10000), (uint64_t)num(argv[4], 1, 1e10), num(argv[5], 0.01, 600), 1);
+        SSL_CTX_free(tls_ctx);
+        free(oct_buf);
+    }
+#endif
     else if (strcmp(m, "idle") == 0 && argc == 5)
         mode_idle(port, (int)num(argv[3], 1, 10000), num(argv[4], 0, 600));
     else
