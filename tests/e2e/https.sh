@@ -6,13 +6,14 @@
 # on the HTTPS port refused, a stranger's CA and TLS 1.1 refused; SIGHUP
 # serves a renewed certificate and keeps the old one when the new key is
 # wrong; [http] tls_verify = require asks browsers for a client certificate;
+# a connection past max_connections is closed before its handshake;
 # kexwatchd -t names an [http] key that does not match.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tls-lib.sh"
 
 command -v openssl > /dev/null || { plan 1; skip "openssl is not installed"; exit 0; }
 command -v curl > /dev/null || { plan 1; skip "curl is not installed (scripts/deps.sh --test installs it)"; exit 0; }
-plan 23
+plan 25
 PORT=$(free_port)
 TPORT=$(free_port)
 HPORT=$(free_port)
@@ -26,7 +27,8 @@ conf() { # conf [HTTP LINES...]: [listen] tls with the server certificate, [http
 tls_cert = $WORK/tls/server.pem
 tls_key = $WORK/tls/server.key
 tls_ca = $P/ca.pem"
-    printf '\n[http]\nlisten = 127.0.0.1:%s\nusers = %s\ntls = yes\n' "$HPORT" "$WORK/users" >> "$WORK/kexwatch.conf"
+    printf '\n[http]\nlisten = 127.0.0.1:%s\nusers = %s\ntls = yes\nmax_connections = 3\n' "$HPORT" "$WORK/users" \
+        >> "$WORK/kexwatch.conf"
     for l in "$@"; do printf '%s\n' "$l" >> "$WORK/kexwatch.conf"; done
 }
 
@@ -79,6 +81,25 @@ check "TLS 1.1 is refused (curl exit $rc)" test "$rc" -ne 0
 is "TLS 1.2 is served" "$(code --tlsv1.2 --tls-max 1.2 -u alice:alice-pw "$U/healthz")" 200
 is "a connection by the name in the certificate (localhost)" \
     "$(code --resolve "localhost:$HPORT:127.0.0.1" -u alice:alice-pw "https://localhost:$HPORT/healthz")" 200
+
+# the connection cap: three idle connections hold every slot; the next
+# HTTPS client is closed before its handshake, and served once they leave
+python3 - "$HPORT" "$WORK/hold" <<'PY' &
+import os, socket, sys, time
+port, flag = int(sys.argv[1]), sys.argv[2]
+held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(3)]
+open(flag, "w").close()
+time.sleep(3)
+for s in held:
+    s.close()
+PY
+HOLDER=$!
+for _ in $(seq 1 50); do [ -e "$WORK/hold" ] && break; sleep 0.1; done
+sleep 0.3
+is "past [http] max_connections an HTTPS client is refused" "$(code -u alice:alice-pw "$U/healthz")" 000
+wait "$HOLDER"
+sleep 0.5
+is "and served once the slots are free" "$(code -u alice:alice-pw "$U/healthz")" 200
 
 # SIGHUP: a renewed certificate for new connections
 issuer_cn() {
