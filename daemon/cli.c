@@ -41,6 +41,7 @@ static void usage(FILE *f)
                "                               client types: failures, devices they fail on, lists offered\n"
                "  alerts [--status firing|resolved] [--since 30d] [--format F]\n"
                "                               alerts: device, mismatch, client, count and the fix\n"
+               "  alert ID                     one alert: its JSON object as last sent, with its state now\n"
                "  daily [--since 30d] [--format F]\n"
                "                               failures per UTC day and mismatch\n"
                "                               (failures, devices, device, clients, alerts: --local for local times)\n"
@@ -652,6 +653,8 @@ int main(int argc, char **argv)
         return query_clients(cfg_path, db_path, sub_argc, sub_argv);
     if (strcmp(cmd, "alerts") == 0)
         return query_alerts(cfg_path, db_path, sub_argc, sub_argv);
+    if (strcmp(cmd, "alert") == 0)
+        return query_alert(cfg_path, db_path, sub_argc, sub_argv);
     if (strcmp(cmd, "daily") == 0)
         return query_daily(cfg_path, db_path, sub_argc, sub_argv);
     if (strcmp(cmd, "posture") == 0)

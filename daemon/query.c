@@ -1264,7 +1264,7 @@ static int simple_options(const char *cmd, int argc, char **argv, const char **d
 }
 
 /* A listing command but failures: its name, question, help and whether
- * it takes one positional KEY (the device's: key_usage is the message
+ * it takes one positional KEY (the device's or the alert's: key_usage is the message
  * when it is missing or more are given; NULL: none taken) and refuses
  * merged databases. */
 struct listing {
@@ -1292,7 +1292,9 @@ static int run_listing(const struct listing *l, const char *cfg_path, const char
         fprintf(stderr, "kexwatch %s: unexpected argument '%s'\n", l->cmd, argv[optind]);
         return 2;
     }
-    if (l->key_usage)
+    if (l->key_usage && l->kind == QUERY_ALERT)
+        q.alert_id = argv[optind];
+    else if (l->key_usage)
         q.device = argv[optind];
     if (l->one_db && n_extra_dbs) {
         fprintf(stderr, "kexwatch %s: reads one database; give one --db\n", l->cmd);
@@ -1375,5 +1377,21 @@ static void daily_help(FILE *f)
 int query_daily(const char *cfg_path, const char *db_path, int argc, char **argv)
 {
     static const struct listing l = {"daily", QUERY_DAILY, daily_help, NULL, true};
+    return run_listing(&l, cfg_path, db_path, argc, argv);
+}
+
+static void alert_help(FILE *f)
+{
+    fprintf(f, "Usage: kexwatch [-c CONFIG | --db PATH] alert ID\n"
+               "One alert (an alert_id of kexwatch alerts): its JSON object as it was last sent,\n"
+               "with its status, first_seen, last_seen, count and fixed as the database has them\n"
+               "now; JSON in every --format (the console's /api/v1/alerts/ID prints the same).\n"
+               "Exit 1 when the alert is not in the database.\n");
+}
+
+int query_alert(const char *cfg_path, const char *db_path, int argc, char **argv)
+{
+    static const struct listing l = {"alert", QUERY_ALERT, alert_help, "name one alert ID (see kexwatch alerts)",
+                                     true};
     return run_listing(&l, cfg_path, db_path, argc, argv);
 }

@@ -26,6 +26,7 @@ int query_device(const char *cfg_path, const char *db_path, int argc, char **arg
 int query_clients(const char *cfg_path, const char *db_path, int argc, char **argv);
 int query_alerts(const char *cfg_path, const char *db_path, int argc, char **argv);
 int query_daily(const char *cfg_path, const char *db_path, int argc, char **argv);
+int query_alert(const char *cfg_path, const char *db_path, int argc, char **argv);
 
 /* Parses an RFC 3339 time ("2026-11-01T00:00:00Z", offsets, fractions
  * ignored) or a date ("2026-11-01", midnight UTC) into seconds since the

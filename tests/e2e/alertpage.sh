@@ -5,7 +5,8 @@
 # named <script>alert(1)</script>:
 #  - every alert sent carries console_url = external_url + alerts/ID (the
 #    URL given without its trailing '/'), and the text line on stdout says it;
-#  - /api/v1/alerts/ID is the alert as sent, with its state now;
+#  - /api/v1/alerts/ID is the alert as sent, with its state now, and
+#    byte for byte what `kexwatch alert ID` prints (exit 1 for an unknown id);
 #  - every alert's page shows its device (linked), client, mismatch id and
 #    summary, category, count and the fix steps as they were sent;
 #  - the markup device's page shows the name as text (escaped in the HTML;
@@ -16,7 +17,7 @@
 . "$(dirname "$0")/lib.sh"
 
 C="$KW_TESTDATA/corpus"
-plan 13
+plan 15
 PORT=$(free_port)
 HPORT=$(free_port)
 while [ "$HPORT" = "$PORT" ]; do HPORT=$(free_port); done
@@ -79,6 +80,11 @@ state = "%s %s" % (one["status"], one["count"])
 print("same" if not diff and state == sys.argv[4] else "differ: %s, state %s vs %s" % (diff, state, sys.argv[4]))
 PY
 is "/api/v1/alerts/ID is the alert as sent, with the database's status and count" "$(cat "$WORK/cmp")" same
+"$KEXWATCH" --db "$WORK/kexwatch.db" alert "$ID" > "$WORK/one.cli"
+check "kexwatch alert ID prints the API's JSON byte for byte" cmp "$WORK/one.json" "$WORK/one.cli"
+"$KEXWATCH" --db "$WORK/kexwatch.db" alert 0123456789abcdef0123456789abcdef > /dev/null 2> "$WORK/cli.err"
+is "kexwatch alert with an unknown id: exit 1, saying so" "$? $(grep -c 'no alert 0123456789abcdef0123456789abcdef' \
+    "$WORK/cli.err")" "1 1"
 
 # every alert's page shows what its alert says
 : > "$WORK/pages.txt"
