@@ -818,6 +818,59 @@ static int cmp_month_ent(const void *a, const void *b)
     return c ? c : xl < yl ? -1 : xl > yl;
 }
 
+/* Binds the count row i of the batch (a day node; a month entry) as the
+ * statement's row starting after parameter p. */
+static void bind_day_row(struct store *s, sqlite3_stmt *st, int p, size_t i)
+{
+    const struct day_node *dn = s->dnodes[i];
+    struct day_key k;
+    memcpy(&k, dn->key, sizeof k);
+    const char *cat = k.category >= 0 ? algo_category_name((enum algo_category)k.category) : "";
+    sqlite3_bind_int(st, p + 1, k.failed);
+    sqlite3_bind_int64(st, p + 2, k.day);
+    sqlite3_bind_int64(st, p + 3, k.device);
+    sqlite3_bind_int64(st, p + 4, k.client);
+    bind_text(st, p + 5, cat, strlen(cat));
+    bind_text(st, p + 6, (const char *)dn->key + sizeof k, dn->klen - sizeof k);
+    sqlite3_bind_int64(st, p + 7, k.list);
+    sqlite3_bind_int64(st, p + 8, dn->n);
+    sqlite3_bind_int64(st, p + 9, dn->first);
+    sqlite3_bind_int64(st, p + 10, dn->last);
+}
+
+static void bind_month_row(struct store *s, sqlite3_stmt *st, int p, size_t i)
+{
+    const struct month_ent *e = &s->ments[i];
+    const char *cat = e->k.category >= 0 ? algo_category_name((enum algo_category)e->k.category) : "";
+    sqlite3_bind_int64(st, p + 1, e->k.day);
+    sqlite3_bind_int64(st, p + 2, e->k.device);
+    sqlite3_bind_int64(st, p + 3, e->k.client);
+    bind_text(st, p + 4, cat, strlen(cat));
+    bind_text(st, p + 5, (const char *)e->dn->key + sizeof e->k, e->dn->klen - sizeof e->k);
+    sqlite3_bind_int64(st, p + 6, e->k.list);
+    sqlite3_bind_int64(st, p + 7, e->n);
+    sqlite3_bind_int64(st, p + 8, e->first);
+    sqlite3_bind_int64(st, p + 9, e->last);
+}
+
+/* Writes n count rows, ncols parameters each, bound by bind: STORE_DAY_ROWS
+ * per step of many while that many are left, then one per step of one. */
+static int write_count_rows(struct store *s, sqlite3_stmt *one, sqlite3_stmt *many, size_t n, int ncols,
+                            void (*bind)(struct store *, sqlite3_stmt *, int, size_t))
+{
+    for (size_t i = 0; i < n;) {
+        size_t rows = n - i >= STORE_DAY_ROWS ? STORE_DAY_ROWS : 1;
+        sqlite3_stmt *st = rows > 1 ? many : one;
+        for (size_t r = 0; r < rows; r++, i++)
+            bind(s, st, (int)r * ncols, i);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return rc;
+    }
+    return 0;
+}
+
 /* Adds the batch's failure counts to monthly (sql/009-monthly.sql), in the
  * batch's transaction: the failed day nodes, each under its month, nodes
  * of one month and key added together first, so a month row is written
@@ -856,30 +909,7 @@ static int write_months(struct store *s)
             s->ments[out++] = *e;
         }
     }
-    int rc;
-    for (size_t j = 0; j < out;) {
-        size_t rows = out - j >= STORE_DAY_ROWS ? STORE_DAY_ROWS : 1;
-        sqlite3_stmt *st = rows > 1 ? s->st_monthly_up_many : s->st_monthly_up;
-        for (size_t r = 0; r < rows; r++, j++) {
-            const struct month_ent *e = &s->ments[j];
-            const char *cat = e->k.category >= 0 ? algo_category_name((enum algo_category)e->k.category) : "";
-            int p = (int)r * 9;
-            sqlite3_bind_int64(st, p + 1, e->k.day);
-            sqlite3_bind_int64(st, p + 2, e->k.device);
-            sqlite3_bind_int64(st, p + 3, e->k.client);
-            bind_text(st, p + 4, cat, strlen(cat));
-            bind_text(st, p + 5, (const char *)e->dn->key + sizeof e->k, e->dn->klen - sizeof e->k);
-            sqlite3_bind_int64(st, p + 6, e->k.list);
-            sqlite3_bind_int64(st, p + 7, e->n);
-            sqlite3_bind_int64(st, p + 8, e->first);
-            sqlite3_bind_int64(st, p + 9, e->last);
-        }
-        rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE)
-            return rc;
-    }
-    return 0;
+    return write_count_rows(s, s->st_monthly_up, s->st_monthly_up_many, out, 9, bind_month_row);
 }
 
 /* Adds the batch's counts to daily, one row each (in the batch's
@@ -889,31 +919,8 @@ static int write_days(struct store *s)
     int rc;
     if (s->ndnodes > 1)
         qsort(s->dnodes, s->ndnodes, sizeof *s->dnodes, cmp_day_node);
-    for (size_t i = 0; i < s->ndnodes;) {
-        size_t rows = s->ndnodes - i >= STORE_DAY_ROWS ? STORE_DAY_ROWS : 1;
-        sqlite3_stmt *st = rows > 1 ? s->st_daily_up_many : s->st_daily_up;
-        for (size_t r = 0; r < rows; r++, i++) {
-            const struct day_node *dn = s->dnodes[i];
-            struct day_key k;
-            memcpy(&k, dn->key, sizeof k);
-            const char *cat = k.category >= 0 ? algo_category_name((enum algo_category)k.category) : "";
-            int p = (int)r * 10;
-            sqlite3_bind_int(st, p + 1, k.failed);
-            sqlite3_bind_int64(st, p + 2, k.day);
-            sqlite3_bind_int64(st, p + 3, k.device);
-            sqlite3_bind_int64(st, p + 4, k.client);
-            bind_text(st, p + 5, cat, strlen(cat));
-            bind_text(st, p + 6, (const char *)dn->key + sizeof k, dn->klen - sizeof k);
-            sqlite3_bind_int64(st, p + 7, k.list);
-            sqlite3_bind_int64(st, p + 8, dn->n);
-            sqlite3_bind_int64(st, p + 9, dn->first);
-            sqlite3_bind_int64(st, p + 10, dn->last);
-        }
-        rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE)
-            return rc;
-    }
+    if ((rc = write_count_rows(s, s->st_daily_up, s->st_daily_up_many, s->ndnodes, 10, bind_day_row)))
+        return rc;
     if ((rc = write_months(s)))
         return rc;
     days_reset(s);

@@ -57,23 +57,28 @@ extern const int store_migration_count;
     " VALUES " values " ON CONFLICT (month, device_id, client_id, category, mismatch, client_list) DO UPDATE SET"      \
     " n = n + excluded.n, first = min(first, excluded.first), last = max(last, excluded.last)"
 
+/* Writes to buf (at least STORE_DAY_ROWS * strlen(one) bytes) the VALUES
+ * list of STORE_DAY_ROWS rows of one's shape "(?, ?, ...), ", unterminated
+ * by the last ", ". */
+static void values_rows(char *buf, const char *one)
+{
+    size_t len = strlen(one);
+    for (int i = 0; i < STORE_DAY_ROWS; i++)
+        memcpy(buf + (size_t)i * len, one, len);
+    buf[STORE_DAY_ROWS * len - 2] = '\0';
+}
+
 static int prepare_all(struct store *s)
 {
-    /* one statement step per STORE_DAY_ROWS daily rows: a row each costs
-     * as much again in statement overhead as in the table */
-    enum { ONE = sizeof "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), " - 1 };
-    char values[STORE_DAY_ROWS * ONE + 1], daily_many[sizeof values + 400];
-    for (int i = 0; i < STORE_DAY_ROWS; i++)
-        memcpy(values + i * ONE, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", ONE);
-    values[STORE_DAY_ROWS * ONE - 2] = '\0';
+    /* one statement step per STORE_DAY_ROWS daily (and monthly: no outcome
+     * column) rows: a row each costs as much again in statement overhead as
+     * in the table */
+    static const char one_day[] = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", one_month[] = "(?, ?, ?, ?, ?, ?, ?, ?, ?), ";
+    char values[STORE_DAY_ROWS * sizeof one_day], daily_many[sizeof values + 400], monthly_many[sizeof values + 400];
+    values_rows(values, one_day);
     snprintf(daily_many, sizeof daily_many, DAILY_UPSERT("%s"), values);
-    /* the same for monthly, whose rows have no outcome (failures only) */
-    enum { MONE = sizeof "(?, ?, ?, ?, ?, ?, ?, ?, ?), " - 1 };
-    char mvalues[STORE_DAY_ROWS * MONE + 1], monthly_many[sizeof mvalues + 400];
-    for (int i = 0; i < STORE_DAY_ROWS; i++)
-        memcpy(mvalues + i * MONE, "(?, ?, ?, ?, ?, ?, ?, ?, ?), ", MONE);
-    mvalues[STORE_DAY_ROWS * MONE - 2] = '\0';
-    snprintf(monthly_many, sizeof monthly_many, MONTHLY_UPSERT("%s"), mvalues);
+    values_rows(values, one_month);
+    snprintf(monthly_many, sizeof monthly_many, MONTHLY_UPSERT("%s"), values);
     struct {
         sqlite3_stmt **st;
         const char *sql;
