@@ -44,7 +44,7 @@ for f in sql/[0-9][0-9][0-9]-*.sql; do
     case $f in *-daily.sql) break ;; esac
     set -- "$@" "$f"
 done
-LATEST=$(ls sql/[0-9][0-9][0-9]-*.sql | wc -l)
+LATEST=$(set -- sql/[0-9][0-9][0-9]-*.sql && echo $#)
 version() { python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA user_version").fetchone()[0])' "$1"; }
 migrate() { # FROM TO: copies FROM, opens the copy with the real store (timed), renames it TO
     from_v=$(version "$1")
@@ -89,7 +89,7 @@ KEEP="$B/query-$N-$NDEV-$NCLI-keep7d.db"
 # KW_BENCH_KEEP=0 skips that copy (and its queries): minutes on large databases
 if [ "${KW_BENCH_KEEP:-1}" = 0 ]; then
     :
-elif [ ! -f "$KEEP" ] || [ "$DB" -nt "$KEEP" ] || [ "${KW_BENCH_REBUILD:-0}" = 1 ]; then
+elif [ ! -f "$KEEP" ] || [ -n "$(find "$DB" -newer "$KEEP")" ] || [ "${KW_BENCH_REBUILD:-0}" = 1 ]; then
     rm -f "$KEEP"
     python3 - "$DB" "$KEEP" <<'PY'
 import os, sqlite3, sys, time
@@ -159,6 +159,8 @@ queries = [
     ("device KEY", ["device", dev]),
     ("clients", ["clients"]),
     ("clients --since 365d --format json", ["clients", "--since", "365d", "--format", "json"]),
+    ("daily (console chart, 30d)", ["daily"]),
+    ("daily --since 365d", ["daily", "--since", "365d"]),
     # two databases merged (ATTACH): the same file twice, so twice the rows
     ("merged x2: failures --by client", ["failures", "--db", db, "--db", db]),
     ("merged x2: failures --by mismatch", ["failures", "--db", db, "--db", db, "--by", "mismatch"]),
