@@ -148,6 +148,22 @@ static int ask(struct store *s, const struct query_request *q, char **text, size
     return rc;
 }
 
+/* daily's bucket and by (the tool's --bucket and --by): 0, or -1 with a
+ * 400 message in err */
+static int api_daily(const struct console_request *r, struct query_request *q, char *err, size_t errsize)
+{
+    const char *bucket = param(r, "bucket"), *by = param(r, "by");
+    if (bucket && query_parse_bucket(bucket, &q->bucket) < 0) {
+        snprintf(err, errsize, "bucket '%.64s' is not hour, day, week, month or window", bucket);
+        return -1;
+    }
+    if (by && query_parse_series(by, &q->series) < 0) {
+        snprintf(err, errsize, "by '%.64s' is not mismatch, client or client-device", by);
+        return -1;
+    }
+    return 0;
+}
+
 /* The request's question: the tool's parameters under the same names
  * (since, from, until, device, by, status). Returns 0, or -1 with a 400
  * message in err. */
@@ -158,6 +174,7 @@ static int api_question(const struct console_request *r, const char *what, struc
     static const char *const p_since[] = {"since", NULL};
     static const char *const p_alerts[] = {"since", "status", NULL};
     static const char *const p_none[] = {NULL};
+    static const char *const p_daily[] = {"since", "bucket", "by", NULL};
     *q = (struct query_request){.now = r->now, .until = INT64_MAX};
     const char *const *allowed = p_since;
     if (strcmp(what, "failures") == 0) {
@@ -175,6 +192,7 @@ static int api_question(const struct console_request *r, const char *what, struc
         allowed = p_alerts;
     } else if (strcmp(what, "daily") == 0) {
         q->kind = QUERY_DAILY;
+        allowed = p_daily;
     } else if (strncmp(what, "alerts/", 7) == 0 && what[7]) {
         q->kind = QUERY_ALERT;
         q->alert_id = what + 7;
@@ -196,6 +214,8 @@ static int api_question(const struct console_request *r, const char *what, struc
         return -1;
     const char *by = param(r, "by");
     q->by = STORE_BY_CLIENT;
+    if (q->kind == QUERY_DAILY)
+        return api_daily(r, q, err, errsize);
     if (by && query_parse_by(by, &q->by) < 0) {
         snprintf(err, errsize, "by '%.64s' is not client, device, category, algorithm or mismatch", by);
         return -1;
@@ -268,8 +288,6 @@ static const struct {
     const char *name;
     int64_t secs;
 } windows[] = {{"24h", 86400}, {"7d", 7 * 86400}, {"30d", 30 * 86400}, {"365d", 365 * 86400}};
-
-#define CHART_DAYS 30
 
 struct page {
     FILE *f;
@@ -360,10 +378,15 @@ static const char STYLE[] =
     ".rating-broken{color:#fff;background:#c0392b;padding:0 .3em;border-radius:3px}"
     ".rating-weak{background:#f5c26b;padding:0 .3em;border-radius:3px}"
     ".rating-unknown{background:#ddd;padding:0 .3em;border-radius:3px}"
-    ".grid{display:grid;grid-template-columns:1fr 1fr;gap:1em}.grid section{margin:0}"
+    ".rating-ok{background:#cdebd3;padding:0 .3em;border-radius:3px}.rating-marker{background:#e3e8f0;padding:0 .3em;"
+    "border-radius:3px}.rating{white-space:nowrap;word-break:normal}h3{font-size:1em;margin:.6em 0 .3em}"
+    ".ct-devices{margin:0;padding-left:1.2em;columns:2 14em}"
+    ".grid{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:1em}.grid>*{min-width:0}"
+    ".grid section{margin:0}"
     "svg{width:100%;height:auto;display:block}.legend{display:flex;flex-wrap:wrap;gap:.3em 1em;font-size:.85em}"
     ".legend span i{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:-.1em}"
-    "@media (max-width:760px){.grid{grid-template-columns:1fr}main{padding:.5em}.win{margin-left:0}"
+    "@media (max-width:760px){body{overflow-wrap:anywhere}.grid{grid-template-columns:minmax(0,1fr)}"
+    "main{padding:.5em}.win{margin-left:0}"
     "table.wide thead{display:none}table.wide tr{display:block;border-bottom:2px solid #dde1e6;padding:.3em 0}"
     "table.wide td{display:block;border:0;padding:.15em .3em}"
     "table.wide td::before{content:attr(data-label) ': ';font-weight:600}}";
@@ -390,11 +413,32 @@ static void href(struct page *pg, const char *path, const char *name, const char
     fputc('"', pg->f);
 }
 
+/* The anchor of a client type's part of the Client types page: "ct-" and
+ * a hash of its name (FNV-1a), so every page can link to it. */
+static void client_anchor(FILE *f, const char *client)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)(client ? client : ""); *p; p++)
+        h = (h ^ *p) * 16777619u;
+    fprintf(f, "ct-%08x", (unsigned)h);
+}
+
+/* href to the client type's part of the Client types page */
+static void href_client(struct page *pg, const char *client)
+{
+    fputs(" href=\"/clients?window=", pg->f);
+    url(pg->f, pg->window);
+    fputc('#', pg->f);
+    client_anchor(pg->f, client);
+    fputc('"', pg->f);
+}
+
 static void page_head(struct page *pg, const char *title, const char *path, const char *pname, const char *pvalue)
 {
     FILE *f = pg->f;
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>",
+          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+          "<link rel=\"icon\" href=\"data:,\"><title>",
           f);
     html(f, title);
     fputs(" · kexwatch</title><style>", f);
@@ -523,7 +567,7 @@ static void alerts_table(struct page *pg, json_t *alerts, const char *device, co
         fputs("\">", f);
         td_device(pg, "device", jstr(a, "device"), jstr(a, "name"));
         fputs("<td data-label=\"client\"><a class=\"client\"", f);
-        href(pg, "/clients", NULL, NULL, NULL);
+        href_client(pg, jstr(a, "client"));
         fputs(">", f);
         html(f, jstr(a, "client"));
         fputs("</a>", f);
@@ -558,80 +602,142 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Failures per day of the last CHART_DAYS days, one bar per day stacked by
- * mismatch: one rect per (day, mismatch) with failures. */
-static void daily_chart(struct page *pg, json_t *daily)
+/* The buckets of a page's charts, from the window: hours for 24h, days
+ * for 7d and 30d, weeks (from Monday, UTC) for 365d; each named as the
+ * daily answer names it. */
+#define MAX_BUCKETS 64
+#define MAX_SERIES 64
+
+struct buckets {
+    enum store_bucket kind;
+    const char *unit; /* "hour", "day", "week" */
+    size_t n;
+    char label[MAX_BUCKETS][24];
+    char tick[MAX_BUCKETS][8]; /* shorter, for the axis */
+};
+
+static void buckets_of(const struct page *pg, struct buckets *b)
+{
+    int64_t step = 86400, t = pg->since < 0 ? 0 : pg->since;
+    *b = (struct buckets){.kind = STORE_BUCKET_DAY, .unit = "day"};
+    if (strcmp(pg->window, "24h") == 0) {
+        *b = (struct buckets){.kind = STORE_BUCKET_HOUR, .unit = "hour"};
+        step = 3600;
+    } else if (strcmp(pg->window, "365d") == 0) {
+        *b = (struct buckets){.kind = STORE_BUCKET_WEEK, .unit = "week"};
+    }
+    t -= t % (step == 3600 ? 3600 : 86400);
+    if (b->kind == STORE_BUCKET_WEEK) {
+        t -= ((t / 86400 + 3) % 7) * 86400; /* 1970-01-01 was a Thursday */
+        step = 7 * 86400;
+    }
+    for (; t < pg->r->now && b->n < MAX_BUCKETS; t += step, b->n++) {
+        time_t tt = (time_t)t;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        if (b->kind == STORE_BUCKET_HOUR) {
+            strftime(b->label[b->n], sizeof b->label[b->n], "%Y-%m-%dT%H:00Z", &tm);
+            strftime(b->tick[b->n], sizeof b->tick[b->n], "%H:00", &tm);
+        } else {
+            strftime(b->label[b->n], sizeof b->label[b->n], "%Y-%m-%d", &tm);
+            strftime(b->tick[b->n], sizeof b->tick[b->n], "%m-%d", &tm);
+        }
+    }
+}
+
+/* "per hour, last 24h", "per week (from Monday), last 365d" */
+static void chart_title(FILE *f, const struct page *pg, const struct buckets *b)
+{
+    fprintf(f, "per %s%s, last ", b->unit, b->kind == STORE_BUCKET_WEEK ? " (weeks from Monday, UTC)" : " (UTC)");
+    html(f, pg->window);
+}
+
+/* A chart of a daily answer (bucket column as b names it, series column
+ * key: mismatch or client), only the rows whose key is only (NULL: all):
+ * one bar per bucket, stacked by key; one rect per row of the answer
+ * (bucket, key, failures), each with its numbers in data- attributes. */
+static void timeline_chart(struct page *pg, const struct buckets *b, json_t *rows, const char *key,
+                           const char *only, const char *id, int height)
 {
     FILE *f = pg->f;
-    enum { W = 900, H = 260, L = 44, B = 24, T = 10 };
-    int64_t today = pg->r->now - pg->r->now % 86400;
-    char days[CHART_DAYS][11];
-    long long total[CHART_DAYS] = {0};
-    for (int d = 0; d < CHART_DAYS; d++) {
-        time_t t = (time_t)(today - (int64_t)(CHART_DAYS - 1 - d) * 86400);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(days[d], sizeof days[d], "%Y-%m-%d", &tm);
-    }
-    const char *names[64];
+    enum { W = 900, L = 44, B = 24, T = 10 };
+    const int H = height;
+    const char *bcol = query_bucket_name(b->kind);
+    const char *names[MAX_SERIES];
+    static long long v[MAX_BUCKETS][MAX_SERIES];
+    long long total[MAX_BUCKETS] = {0};
     size_t nnames = 0, i;
     json_t *row;
-    json_array_foreach(daily, i, row) {
-        const char *m = jstr(row, "mismatch"), *day = jstr(row, "day");
-        if (!m || !day)
+    json_array_foreach(rows, i, row) {
+        const char *k = jstr(row, key);
+        if (!k || (only && strcmp(k, only) != 0))
             continue;
-        for (int d = 0; d < CHART_DAYS; d++)
-            if (strcmp(days[d], day) == 0)
-                total[d] += jint(row, "failures");
         bool seen = false;
-        for (size_t k = 0; k < nnames && !seen; k++)
-            seen = strcmp(names[k], m) == 0;
-        if (!seen && nnames < 64)
-            names[nnames++] = m;
+        for (size_t n = 0; n < nnames && !seen; n++)
+            seen = strcmp(names[n], k) == 0;
+        if (!seen && nnames < MAX_SERIES)
+            names[nnames++] = k;
     }
     qsort(names, nnames, sizeof names[0], cmp_str);
+    memset(v, 0, sizeof v);
+    json_array_foreach(rows, i, row) {
+        const char *k = jstr(row, key), *at = jstr(row, bcol);
+        if (!k || !at || (only && strcmp(k, only) != 0))
+            continue;
+        size_t bi = 0, ki = 0;
+        while (bi < b->n && strcmp(b->label[bi], at) != 0)
+            bi++;
+        while (ki < nnames && strcmp(names[ki], k) != 0)
+            ki++;
+        if (bi < b->n && ki < nnames) {
+            v[bi][ki] += jint(row, "failures");
+            total[bi] += jint(row, "failures");
+        }
+    }
     long long max = 1;
-    for (int d = 0; d < CHART_DAYS; d++)
+    for (size_t d = 0; d < b->n; d++)
         if (total[d] > max)
             max = total[d];
-    double bw = (double)(W - L) / CHART_DAYS;
-    fprintf(f, "<svg id=\"daily\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"failures per day, last %d days\">",
-            W, H, CHART_DAYS);
+    double bw = b->n ? (double)(W - L) / (double)b->n : 1;
+    fputs("<svg", f);
+    if (id)
+        fprintf(f, " id=\"%s\"", id);
+    fprintf(f, " class=\"chart\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"failures per %s\">", W, H, b->unit);
     fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#999\"/>", L, H - B, W, H - B);
     fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"12\" text-anchor=\"end\">%lld</text>", L - 4, T + 10, max);
     fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"12\" text-anchor=\"end\">0</text>", L - 4, H - B);
     double plot = H - B - T;
-    for (int d = 0; d < CHART_DAYS; d++) {
-        double x = L + d * bw + 1, y = H - B;
-        if (d % 5 == 0 || d == CHART_DAYS - 1)
+    size_t every = b->n > 10 ? (b->n + 9) / 10 : 1;
+    for (size_t d = 0; d < b->n; d++) {
+        double x = L + (double)d * bw + 1, y = H - B;
+        if (d % every == 0)
             fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%s</text>", x + bw / 2,
-                    H - 6, days[d] + 5);
+                    H - 6, b->tick[d]);
         for (size_t k = 0; k < nnames; k++) {
-            json_array_foreach(daily, i, row) {
-                const char *m = jstr(row, "mismatch"), *day = jstr(row, "day");
-                if (!m || !day || strcmp(m, names[k]) != 0 || strcmp(day, days[d]) != 0)
-                    continue;
-                long long n = jint(row, "failures");
-                double h = plot * (double)n / (double)max;
-                y -= h;
-                fprintf(f, "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\" "
-                           "data-day=\"%s\" data-mismatch=\"",
-                        x, y, bw - 2, h, palette[k % (sizeof palette / sizeof palette[0])], days[d]);
-                html(f, m);
-                fprintf(f, "\" data-failures=\"%lld\"><title>%s ", n, days[d]);
-                html(f, m);
-                fprintf(f, ": %lld</title></rect>", n);
-            }
+            if (!v[d][k])
+                continue;
+            double h = plot * (double)v[d][k] / (double)max;
+            y -= h;
+            fprintf(f, "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\" "
+                       "data-bucket=\"%s\" data-key=\"",
+                    x, y, bw > 3 ? bw - 2 : bw, h, palette[k % (sizeof palette / sizeof palette[0])], b->label[d]);
+            html(f, names[k]);
+            fprintf(f, "\" data-failures=\"%lld\"><title>%s ", v[d][k], b->label[d]);
+            html(f, names[k]);
+            fprintf(f, ": %lld</title></rect>", v[d][k]);
         }
     }
-    fputs("</svg><div class=\"legend\">", f);
+    fputs("</svg>", f);
+    if (only)
+        return;
+    fputs("<div class=\"legend\">", f);
     for (size_t k = 0; k < nnames; k++) {
         fprintf(f, "<span><i style=\"background:%s\"></i>", palette[k % (sizeof palette / sizeof palette[0])]);
         html(f, names[k]);
         fputs("</span>", f);
     }
     if (!nnames)
-        fputs("<span class=\"empty\">No failure in the last 30 days.</span>", f);
+        fputs("<span class=\"empty\">No failure in the window.</span>", f);
     fputs("</div>", f);
 }
 
@@ -640,7 +746,7 @@ static void top_table(struct page *pg, json_t *rows, const char *what, const cha
 {
     FILE *f = pg->f;
     const char *cols[] = {what, "failures", "devices", "last seen"};
-    fprintf(f, "<div class=\"scroll\"><table id=\"%s\">", id);
+    fprintf(f, "<div class=\"scroll\"><table class=\"wide\" id=\"%s\">", id);
     th_row(f, cols, 4);
     fputs("<tbody>", f);
     size_t i;
@@ -653,7 +759,7 @@ static void top_table(struct page *pg, json_t *rows, const char *what, const cha
             td_device(pg, what, jstr(r, "key"), NULL);
         } else {
             fputs("<td data-label=\"client\"><a class=\"client\"", f);
-            href(pg, "/clients", NULL, NULL, NULL);
+            href_client(pg, jstr(r, "key"));
             fputs(">", f);
             html(f, jstr(r, "key"));
             fputs("</a></td>", f);
@@ -672,8 +778,10 @@ static void overview(struct page *pg)
 {
     struct query_request qa = page_question(pg, QUERY_ALERTS);
     qa.status = "firing";
+    struct buckets b;
+    buckets_of(pg, &b);
     struct query_request qd = page_question(pg, QUERY_DAILY);
-    qd.from = pg->r->now - pg->r->now % 86400 - (int64_t)(CHART_DAYS - 1) * 86400;
+    qd.bucket = b.kind;
     struct query_request qc = page_question(pg, QUERY_FAILURES);
     qc.by = STORE_BY_CLIENT;
     struct query_request qv = page_question(pg, QUERY_FAILURES);
@@ -688,8 +796,10 @@ static void overview(struct page *pg)
         fprintf(f, "<section><h2>Firing alerts (<span id=\"firing-count\">%zu</span>)</h2>",
                 json_array_size(alerts));
         alerts_table(pg, alerts, NULL, "alerts");
-        fprintf(f, "</section><section><h2>Failures per day, last %d days, by mismatch</h2>", CHART_DAYS);
-        daily_chart(pg, daily);
+        fputs("</section><section><h2 id=\"chart-title\">Failures ", f);
+        chart_title(f, pg, &b);
+        fputs(", stacked by mismatch</h2>", f);
+        timeline_chart(pg, &b, daily, "mismatch", NULL, "daily", 260);
         fputs("</section><div class=\"grid\"><section><h2>Top failing client types</h2>", f);
         top_table(pg, clients, "client", "top-clients", 10);
         fputs("</section><section><h2>Top failing devices</h2>", f);
@@ -734,7 +844,9 @@ static void devices_page(struct page *pg)
     json_decref(devices);
 }
 
-/* A comma-joined list with each name's rating when it is not "ok". */
+/* A comma-joined list, each name with its rating from the algorithm
+ * table (ok, weak, broken, marker — a pseudo-algorithm such as
+ * ext-info-c —, unknown: not in the table), one span per name. */
 static void rated_list(FILE *f, const struct algo_db *db, const char *slot, const char *list)
 {
     enum algo_category cat = ALGO_NCATEGORIES;
@@ -752,17 +864,17 @@ static void rated_list(FILE *f, const struct algo_db *db, const char *slot, cons
         size_t n = strcspn(p, ",");
         char name[256];
         snprintf(name, sizeof name, "%.*s", (int)(n < 255 ? n : 255), p);
+        fputs("<span class=\"alg\">", f);
         html(f, name);
         if (db && cat != ALGO_NCATEGORIES) {
-            enum algo_rating rt = algo_entry_rating(algo_db_find(db, cat, p, n));
-            if (rt != ALGO_RATING_OK && rt != ALGO_RATING_MARKER) {
-                fputs(" <span class=\"rating-", f);
-                html(f, algo_rating_name(rt));
-                fputs("\">", f);
-                html(f, algo_rating_name(rt));
-                fputs("</span>", f);
-            }
+            const char *rt = algo_rating_name(algo_entry_rating(algo_db_find(db, cat, p, n)));
+            fputs(" <span class=\"rating rating-", f);
+            html(f, rt);
+            fputs("\">", f);
+            html(f, rt);
+            fputs("</span>", f);
         }
+        fputs("</span>", f);
         p += n;
         if (*p == ',') {
             fputs(", ", f);
@@ -770,6 +882,24 @@ static void rated_list(FILE *f, const struct algo_db *db, const char *slot, cons
         }
     }
     fputs("</code>", f);
+}
+
+/* The fix for a client type failing on a device: that of its alert
+ * (a firing one first; alerts come firing first), else why there is none. */
+static void client_fix(FILE *f, json_t *alerts, const char *device, const char *client)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(alerts, i, a) {
+        const char *d = jstr(a, "device"), *c = jstr(a, "client");
+        if (d && c && device && client && strcmp(d, device) == 0 && strcmp(c, client) == 0) {
+            td_fix(f, a);
+            return;
+        }
+    }
+    fputs("<td data-label=\"fix\"><span class=\"empty\">none: no alert of this client type on this device in the "
+          "window (see its failures below)</span></td>",
+          f);
 }
 
 static void device_page(struct page *pg, const char *key)
@@ -806,7 +936,7 @@ static void device_page(struct page *pg, const char *key)
     alerts_table(pg, alerts, key, "device-alerts");
     fputs("</section>", f);
 
-    static const char *const pcols[] = {"slot", "source", "age", "learned at", "list (rating when not ok)"};
+    static const char *const pcols[] = {"slot", "source", "age", "learned at", "list, each name rated"};
     fputs("<section><h2>Server lists</h2><div class=\"scroll\"><table class=\"wide\" id=\"profile\">", f);
     th_row(f, pcols, 5);
     fputs("<tbody>", f);
@@ -828,20 +958,23 @@ static void device_page(struct page *pg, const char *key)
         fputs("<p class=\"empty\">No server list known yet (logged, probed or configured).</p>", f);
     fputs("</section>", f);
 
-    static const char *const ccols[] = {"client type", "failures", "first seen", "last seen"};
-    fputs("<section><h2>Client types that fail here</h2><div class=\"scroll\"><table id=\"device-clients\">", f);
-    th_row(f, ccols, 4);
+    static const char *const ccols[] = {"client type", "failures", "first seen", "last seen", "fix"};
+    fputs("<section><h2>Client types that fail here, and the fix for each</h2><div class=\"scroll\">"
+          "<table class=\"wide\" id=\"device-clients\">",
+          f);
+    th_row(f, ccols, 5);
     fputs("<tbody>", f);
     json_t *clients = json_object_get(dev, "clients");
     json_array_foreach(clients, i, r) {
         fputs("<tr><td data-label=\"client\"><a class=\"client\"", f);
-        href(pg, "/clients", NULL, NULL, NULL);
+        href_client(pg, jstr(r, "client"));
         fputs(">", f);
         html(f, jstr(r, "client"));
         fputs("</a></td>", f);
         td_int(f, "failures", jint(r, "failures"));
         td(f, "first seen", NULL, jstr(r, "first_seen"));
         td(f, "last seen", NULL, jstr(r, "last_seen"));
+        client_fix(f, alerts, key, jstr(r, "client"));
         fputs("</tr>", f);
     }
     fputs("</tbody></table></div>", f);
@@ -869,63 +1002,122 @@ static void device_page(struct page *pg, const char *key)
     json_decref(alerts);
 }
 
+/* The devices a client type fails on (a daily answer by client-device over
+ * the window, most failures first), each linked to its page. */
+static void client_devices(struct page *pg, json_t *pairs, const char *client)
+{
+    FILE *f = pg->f;
+    size_t i, shown = 0;
+    json_t *r;
+    json_array_foreach(pairs, i, r) {
+        const char *c = jstr(r, "client");
+        if (!c || !client || strcmp(c, client) != 0)
+            continue;
+        if (!shown++)
+            fputs("<ul class=\"ct-devices\">", f);
+        fputs("<li><a class=\"device\"", f);
+        href(pg, "/device", "key", jstr(r, "device"), NULL);
+        fputs(">", f);
+        html(f, jstr(r, "device"));
+        fprintf(f, "</a> <span class=\"n\" data-failures=\"%lld\">%lld</span></li>", jint(r, "failures"),
+                jint(r, "failures"));
+    }
+    fputs(shown ? "</ul>" : "<p class=\"empty\">No failure in the window.</p>", f);
+}
+
+/* One client type: its numbers, failures over time, the devices it fails
+ * on and the lists it offers, each name rated. */
+static void client_type(struct page *pg, const struct buckets *b, json_t *c, json_t *series, json_t *pairs)
+{
+    FILE *f = pg->f;
+    const char *name = jstr(c, "client");
+    fputs("<section class=\"client-type\" id=\"", f);
+    client_anchor(f, name);
+    fputs("\" data-client=\"", f);
+    html(f, name);
+    fputs("\"><h2 class=\"ct-name\">", f);
+    html(f, name);
+    fprintf(f, "</h2><p><b class=\"ct-failures\">%lld</b> failures on <b>%lld</b> devices in the last ",
+            jint(c, "failures"), jint(c, "devices"));
+    html(f, pg->window);
+    fputs("; first seen ", f);
+    html(f, jstr(c, "first_seen"));
+    fputs(", last seen ", f);
+    html(f, jstr(c, "last_seen"));
+    fputs(".</p><div class=\"grid\"><div><h3>Failures ", f);
+    chart_title(f, pg, b);
+    fputs("</h3>", f);
+    timeline_chart(pg, b, series, "client", name ? name : "", NULL, 140);
+    fputs("<h3>Devices it fails on</h3>", f);
+    client_devices(pg, pairs, name);
+    fputs("</div><div><h3>Offers (client to server), rated</h3>", f);
+    static const char *const lists[] = {"kex", "hostkey", "cipher", "mac", "compression"};
+    static const char *const slots[] = {"kex", "hostkey", "cipher_c2s", "mac_c2s", "comp_c2s"};
+    bool any = false;
+    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
+        if (!jstr(c, lists[k]))
+            continue;
+        any = true;
+        fputs("<div class=\"offer\"><b>", f);
+        html(f, lists[k]);
+        fputs("</b> ", f);
+        rated_list(f, pg->r->algorithms, slots[k], jstr(c, lists[k]));
+        fputs("</div>", f);
+    }
+    if (!any)
+        fputs("<p class=\"empty\">Not known (the client's KEXINIT was never logged).</p>", f);
+    fputs("</div></div></section>\n", f);
+}
+
 static void clients_page(struct page *pg)
 {
+    struct buckets b;
+    buckets_of(pg, &b);
     struct query_request q = page_question(pg, QUERY_CLIENTS);
+    struct query_request qs = page_question(pg, QUERY_DAILY);
+    qs.bucket = b.kind;
+    qs.series = STORE_SERIES_CLIENT;
+    struct query_request qp = page_question(pg, QUERY_DAILY);
+    qp.bucket = STORE_BUCKET_WINDOW;
+    qp.series = STORE_SERIES_CLIENT_DEVICE;
     json_t *clients = page_ask(pg, &q);
-    if (!clients)
+    json_t *series = clients ? page_ask(pg, &qs) : NULL;
+    json_t *pairs = series ? page_ask(pg, &qp) : NULL;
+    if (!pairs) {
+        json_decref(clients);
+        json_decref(series);
         return;
+    }
     FILE *f = pg->f;
     page_head(pg, "Client types", "/clients", NULL, NULL);
-    static const char *const cols[] = {"client type", "failures", "devices", "fails on", "first seen", "last seen",
-                                       "offers"};
+    static const char *const cols[] = {"client type", "failures", "devices", "first seen", "last seen"};
     fputs("<section><div class=\"scroll\"><table class=\"wide\" id=\"clients\">", f);
-    th_row(f, cols, 7);
+    th_row(f, cols, 5);
     fputs("<tbody>", f);
     size_t i;
     json_t *c;
     json_array_foreach(clients, i, c) {
-        fputs("<tr class=\"client-type\">", f);
-        td(f, "client type", "client", jstr(c, "client"));
+        fputs("<tr class=\"client-row\"><td data-label=\"client type\"><a class=\"client\"", f);
+        href_client(pg, jstr(c, "client"));
+        fputs(">", f);
+        html(f, jstr(c, "client"));
+        fputs("</a></td>", f);
         td_int(f, "failures", jint(c, "failures"));
         td_int(f, "devices", jint(c, "devices"));
-        fputs("<td data-label=\"fails on\">", f);
-        const char *on = jstr(c, "fails_on");
-        for (const char *p = on ? on : ""; *p;) {
-            size_t n = strcspn(p, " ");
-            char key[1100];
-            snprintf(key, sizeof key, "%.*s", (int)(n < 1099 ? n : 1099), p);
-            fputs("<a class=\"device\"", f);
-            href(pg, "/device", "key", key, NULL);
-            fputs(">", f);
-            html(f, key);
-            fputs("</a> ", f);
-            p += n;
-            p += strspn(p, " ");
-        }
-        fputs("</td>", f);
         td(f, "first seen", NULL, jstr(c, "first_seen"));
         td(f, "last seen", NULL, jstr(c, "last_seen"));
-        fputs("<td data-label=\"offers\">", f);
-        static const char *const lists[] = {"kex", "hostkey", "cipher", "mac"};
-        static const char *const slots[] = {"kex", "hostkey", "cipher_c2s", "mac_c2s"};
-        for (size_t k = 0; k < 4; k++) {
-            if (!jstr(c, lists[k]))
-                continue;
-            fputs("<div><b>", f);
-            html(f, lists[k]);
-            fputs("</b> ", f);
-            rated_list(f, pg->r->algorithms, slots[k], jstr(c, lists[k]));
-            fputs("</div>", f);
-        }
-        fputs("</td></tr>\n", f);
+        fputs("</tr>\n", f);
     }
     fputs("</tbody></table></div>", f);
     if (!json_array_size(clients))
         fputs("<p class=\"empty\">No client type in the window.</p>", f);
     fputs("</section>", f);
+    json_array_foreach(clients, i, c)
+        client_type(pg, &b, c, series, pairs);
     page_tail(pg);
     json_decref(clients);
+    json_decref(series);
+    json_decref(pairs);
 }
 
 /* ------------------------------------------------------- the alert page */

@@ -1014,6 +1014,12 @@ static int run_alerts(struct store *s, const struct query_request *q, enum query
 
 static const char *const daily_cols[] = {"day", "mismatch", "failures"};
 
+struct daily_ctx {
+    struct table t;
+    enum store_bucket bucket;
+    enum store_series series;
+};
+
 static int collect_daily(void *arg, size_t ncol, const char *const *names, const struct store_value *v)
 {
     struct table *t = arg;
@@ -1031,13 +1037,106 @@ static int collect_daily(void *arg, size_t ncol, const char *const *names, const
     return 0;
 }
 
+static const char *const bucket_names[] = {[STORE_BUCKET_DAY] = "day", [STORE_BUCKET_HOUR] = "hour",
+                                            [STORE_BUCKET_WEEK] = "week", [STORE_BUCKET_MONTH] = "month",
+                                            [STORE_BUCKET_WINDOW] = "window"};
+static const char *const series_names[] = {[STORE_SERIES_MISMATCH] = "mismatch", [STORE_SERIES_CLIENT] = "client",
+                                           [STORE_SERIES_CLIENT_DEVICE] = "client-device"};
+
+static int parse_name(const char *text, const char *const *names, size_t n)
+{
+    for (size_t i = 0; text && i < n; i++)
+        if (strcmp(text, names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+int query_parse_bucket(const char *text, enum store_bucket *out)
+{
+    int i = parse_name(text, bucket_names, sizeof bucket_names / sizeof bucket_names[0]);
+    if (i >= 0)
+        *out = (enum store_bucket)i;
+    return i < 0 ? -1 : 0;
+}
+
+int query_parse_series(const char *text, enum store_series *out)
+{
+    int i = parse_name(text, series_names, sizeof series_names / sizeof series_names[0]);
+    if (i >= 0)
+        *out = (enum store_series)i;
+    return i < 0 ? -1 : 0;
+}
+
+const char *query_bucket_name(enum store_bucket b)
+{
+    return (unsigned)b <= STORE_BUCKET_WINDOW ? bucket_names[b] : "?";
+}
+
+/* The timeline's columns: the bucket's name (none for the whole window),
+ * mismatch or client (and device), failures. */
+static int timeline_cols(struct daily_ctx *dc)
+{
+    const char *cols[4];
+    size_t nc = 0;
+    if (dc->bucket != STORE_BUCKET_WINDOW)
+        cols[nc++] = bucket_names[dc->bucket];
+    cols[nc++] = dc->series == STORE_SERIES_MISMATCH ? "mismatch" : "client";
+    if (dc->series == STORE_SERIES_CLIENT_DEVICE)
+        cols[nc++] = "device";
+    cols[nc++] = "failures";
+    return table_set_cols(&dc->t, nc, cols);
+}
+
+/* A timeline row: the bucket (none for the whole window), the series'
+ * key (mismatch; client; client and device), failures. */
+static int collect_timeline(void *arg, size_t ncol, const char *const *names, const struct store_value *v)
+{
+    struct daily_ctx *dc = arg;
+    struct table *t = &dc->t;
+    bool window = dc->bucket == STORE_BUCKET_WINDOW;
+    size_t want = dc->series == STORE_SERIES_MISMATCH ? 3 : dc->series == STORE_SERIES_CLIENT ? 4 : 5;
+    (void)names;
+    if (ncol != want || timeline_cols(dc) < 0) {
+        t->oom = true;
+        return -1;
+    }
+    struct cell row[4];
+    size_t c = 0;
+    if (!window)
+        row[c++] = cell_value("bucket", &v[0]);
+    if (dc->series == STORE_SERIES_MISMATCH)
+        row[c++] = v[1].is_null ? (struct cell){.s = strdup("(unclassified)")} : cell_value("mismatch", &v[1]);
+    else
+        row[c++] = (struct cell){.s = client_key(v[1].text, v[2].text)};
+    if (dc->series == STORE_SERIES_CLIENT_DEVICE) {
+        row[c] = cell_value("device", &v[3]);
+        row[c++].num = false;
+    }
+    row[c++] = cell_value("failures", &v[ncol - 1]);
+    if (table_add(t, row) < 0) {
+        t->oom = true;
+        return -1;
+    }
+    return 0;
+}
+
 static int run_daily(struct store *s, const struct query_request *q, enum query_format fmt, FILE *out, char *err,
                      size_t errsize)
 {
+    struct daily_ctx dc = {.bucket = q->bucket, .series = q->series};
     struct table t = {0};
-    int rc = store_failures_daily(s, q->from, q->until, collect_daily, &t, err, errsize);
-    if (rc >= 0 && !t.oom && table_set_cols(&t, 3, daily_cols) < 0)
-        t.oom = true;
+    int rc;
+    if (q->bucket == STORE_BUCKET_DAY && q->series == STORE_SERIES_MISMATCH) {
+        rc = store_failures_daily(s, q->from, q->until, collect_daily, &t, err, errsize);
+        if (rc >= 0 && !t.oom && table_set_cols(&t, 3, daily_cols) < 0)
+            t.oom = true;
+    } else {
+        rc = store_failures_timeline(s, q->from, q->until, q->bucket, q->series, collect_timeline, &dc, err,
+                                     errsize);
+        if (rc >= 0 && !dc.t.oom && timeline_cols(&dc) < 0)
+            dc.t.oom = true;
+        t = dc.t;
+    }
     if (rc < 0 || t.oom) {
         if (t.oom)
             snprintf(err, errsize, "out of memory");
@@ -1221,6 +1320,8 @@ static int simple_options(const char *cmd, int argc, char **argv, const char **d
         {"rows-only", no_argument, NULL, 'R'},
         {"days-only", no_argument, NULL, 'Y'},
         {"status", required_argument, NULL, 'S'},
+        {"bucket", required_argument, NULL, 'B'},
+        {"by", required_argument, NULL, 'y'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1255,6 +1356,18 @@ static int simple_options(const char *cmd, int argc, char **argv, const char **d
                 return 2;
             }
             q->status = optarg;
+            break;
+        case 'B':
+            if (q->kind != QUERY_DAILY || query_parse_bucket(optarg, &q->bucket) < 0) {
+                fprintf(stderr, "kexwatch %s: --bucket is hour, day, week, month or window (daily only)\n", cmd);
+                return 2;
+            }
+            break;
+        case 'y':
+            if (q->kind != QUERY_DAILY || query_parse_series(optarg, &q->series) < 0) {
+                fprintf(stderr, "kexwatch %s: --by is mismatch, client or client-device (daily only)\n", cmd);
+                return 2;
+            }
             break;
         case 'h': help(stdout); return 0;
         default: help(stderr); return 2;
@@ -1369,9 +1482,11 @@ int query_alerts(const char *cfg_path, const char *db_path, int argc, char **arg
 
 static void daily_help(FILE *f)
 {
-    fprintf(f, "Usage: kexwatch [-c CONFIG | --db PATH] daily [--since 30d] [--format table|json|csv]\n"
-               "Failures per UTC day and mismatch since --since ago (default 30 days), oldest day\n"
-               "first: the numbers behind the console's chart.\n");
+    fprintf(f, "Usage: kexwatch [-c CONFIG | --db PATH] daily [--since 30d] [--bucket hour|day|week|month|window]\n"
+               "         [--by mismatch|client|client-device] [--format table|json|csv]\n"
+               "Failures per UTC day (or --bucket: hour, week from Monday, month, the whole window)\n"
+               "and mismatch (or --by: client type, client type and device) since --since ago\n"
+               "(default 30 days), oldest first: the numbers behind the console's charts.\n");
 }
 
 int query_daily(const char *cfg_path, const char *db_path, int argc, char **argv)

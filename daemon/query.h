@@ -51,7 +51,15 @@ struct query_request {
     int64_t now;          /* for ages */
     bool local_times;     /* times in the local zone (the tool's --local) */
     bool merged;          /* the store has attached databases: the _merged queries */
+    enum store_bucket bucket; /* daily: per day (0), hour, week, month or the whole window */
+    enum store_series series; /* daily: by mismatch (0), client type, client type and device */
 };
+
+/* The names of store_bucket (hour, day, week, month, window) and
+ * store_series (mismatch, client, client-device): 0 and *out, or -1. */
+int query_parse_bucket(const char *text, enum store_bucket *out);
+int query_parse_series(const char *text, enum store_series *out);
+const char *query_bucket_name(enum store_bucket b);
 
 /* Fills from/until from the window parameters as the tool and the API take
  * them (each may be NULL): since (a duration back from now), or from and/or

@@ -1079,6 +1079,61 @@ int store_failures_daily(struct store *s, int64_t from, int64_t until, store_row
     return run_rows(s, st, cb, arg, err, errsize);
 }
 
+int store_failures_timeline(struct store *s, int64_t from, int64_t until, enum store_bucket bucket,
+                            enum store_series series, store_row_cb cb, void *arg, char *err, size_t errsize)
+{
+    /* f is a failure's time, or the first failure's of a daily row (the
+     * same UTC day, so the same day, week and month) or of a monthly row
+     * (the same month: used for month buckets and the whole window only) */
+    static const char *const bucket_expr[] = {
+        [STORE_BUCKET_HOUR] = "strftime('%Y-%m-%dT%H:00Z', f, 'unixepoch')",
+        [STORE_BUCKET_DAY] = "date(f, 'unixepoch')",
+        [STORE_BUCKET_WEEK] = "date(f - ((f / 86400 + 3) % 7) * 86400, 'unixepoch')", /* 1970-01-01: a Thursday */
+        [STORE_BUCKET_MONTH] = "strftime('%Y-%m', f, 'unixepoch')",
+        [STORE_BUCKET_WINDOW] = "NULL",
+    };
+    if (!s || !cb || (unsigned)bucket > STORE_BUCKET_WINDOW || (unsigned)series > STORE_SERIES_CLIENT_DEVICE)
+        return -1;
+    char src[4000], sql[6000];
+    if (failure_source(src, sizeof src, NULL, NULL, false) < 0) {
+        set_err(err, errsize, "%s: a timeline query is too long", s->path);
+        return -1;
+    }
+    const char *b = bucket_expr[bucket];
+    int n;
+    if (series == STORE_SERIES_MISMATCH)
+        n = snprintf(sql, sizeof sql,
+                     "SELECT g.b, g.mm, g.n FROM (SELECT %s AS b, mm, sum(n) AS n FROM (%s) GROUP BY b, mm) g"
+                     " ORDER BY g.b, g.n DESC, g.mm",
+                     b, src);
+    else if (series == STORE_SERIES_CLIENT)
+        n = snprintf(sql, sizeof sql,
+                     "SELECT g.b, c.software, c.fingerprint, g.n FROM (SELECT %s AS b, c AS cid, sum(n) AS n"
+                     " FROM (%s) GROUP BY b, cid) g LEFT JOIN clients c ON c.id = g.cid ORDER BY g.b, g.n DESC, 2, 3",
+                     b, src);
+    else
+        n = snprintf(sql, sizeof sql,
+                     "SELECT g.b, c.software, c.fingerprint, dv.key, g.n FROM (SELECT %s AS b, c AS cid, d AS did,"
+                     " sum(n) AS n FROM (%s) GROUP BY b, cid, did) g LEFT JOIN clients c ON c.id = g.cid"
+                     " JOIN devices dv ON dv.id = g.did ORDER BY g.b, g.n DESC, 2, 3, 4",
+                     b, src);
+    if (n < 0 || (size_t)n >= sizeof sql) {
+        set_err(err, errsize, "%s: a timeline query is too long", s->path);
+        return -1;
+    }
+    sqlite3_stmt *st;
+    if (prepare_query(s, sql, &st, err, errsize) < 0)
+        return -1;
+    struct window w;
+    window_split(s, from, until, &w);
+    if (bucket != STORE_BUCKET_MONTH && bucket != STORE_BUCKET_WINDOW)
+        w.m1 = w.m2 = w.d2; /* a monthly row's first time says nothing of its day or week */
+    if (bucket == STORE_BUCKET_HOUR) /* a daily row has no hour: the rows alone */
+        w = (struct window){.from = from, .until = until, .lo = until, .hi = until};
+    bind_split(st, &w, NULL);
+    return run_rows(s, st, cb, arg, err, errsize);
+}
+
 int store_query_rows(struct store *s, const char *sql, const int64_t *bind1, store_row_cb cb, void *arg, char *err,
                      size_t errsize)
 {

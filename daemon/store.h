@@ -368,6 +368,19 @@ int store_alert_one(struct store *s, const char *alert_id, store_row_cb cb, void
 int store_failures_daily(struct store *s, int64_t from, int64_t until, store_row_cb cb, void *arg, char *err,
                          size_t errsize);
 
+/* Failures of [from, until) over time, for the console's charts and lists:
+ * per bucket (UTC hour "2026-11-24T13:00Z", day "2026-11-24", week — its
+ * Monday "2026-11-23" —, month "2026-11", or the whole window: null) and
+ * series. Columns: bucket, then mismatch (MISMATCH; null: unclassified),
+ * software and fingerprint (CLIENT; both null: the unidentified client
+ * type), those and the device key (CLIENT_DEVICE), then failures; oldest
+ * bucket first, then most failures. Whole days come from the daily counts
+ * (hours from the rows). Returns the rows or -1 (err). */
+enum store_bucket { STORE_BUCKET_DAY, STORE_BUCKET_HOUR, STORE_BUCKET_WEEK, STORE_BUCKET_MONTH, STORE_BUCKET_WINDOW };
+enum store_series { STORE_SERIES_MISMATCH, STORE_SERIES_CLIENT, STORE_SERIES_CLIENT_DEVICE };
+int store_failures_timeline(struct store *s, int64_t from, int64_t until, enum store_bucket bucket,
+                            enum store_series series, store_row_cb cb, void *arg, char *err, size_t errsize);
+
 /* kexwatch posture. store_posture_lists: every stored learned or probed
  * list, by device and slot, oldest first (the caller keeps the newest):
  * key, name, vendor, slot, source, list, learned_at, banner and probed_at

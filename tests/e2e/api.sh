@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 C="$KW_TESTDATA/corpus"
-plan 26
+plan 32
 PORT=$(free_port)
 HPORT=$(free_port)
 write_config "$PORT" "identify = hostname"
@@ -79,6 +79,10 @@ same "/api/v1/alerts?status=firing" alerts --status firing
 same "/api/v1/alerts?status=resolved" alerts --status resolved
 same /api/v1/alerts alerts
 same /api/v1/daily daily
+same "/api/v1/daily?since=24h&bucket=hour" daily --since 24h --bucket hour
+same "/api/v1/daily?since=365d&bucket=week&by=client" daily --since 365d --bucket week --by client
+same "/api/v1/daily?bucket=window&by=client-device" daily --bucket window --by client-device
+same "/api/v1/daily?since=365d&bucket=month" daily --since 365d --bucket month
 python3 - "$WORK" "$KEXWATCH" <<'PY'
 import json, subprocess, sys, os
 db = os.path.join(sys.argv[1], "kexwatch.db")
@@ -97,6 +101,8 @@ is "a bad since: 400" "$(api '/api/v1/failures?since=soon')" "400 application/js
 check "... saying what is wrong" grep -q "since 'soon' is not a duration" "$WORK/api.json"
 is "an unknown parameter: 400" "$(api '/api/v1/clients?by=device')" "400 application/json; charset=utf-8"
 is "a bad status: 400" "$(api '/api/v1/alerts?status=open')" "400 application/json; charset=utf-8"
+is "a bad bucket: 400" "$(api '/api/v1/daily?bucket=year')" "400 application/json; charset=utf-8"
+check "... naming the buckets there are" grep -q "bucket 'year' is not hour, day, week, month or window" "$WORK/api.json"
 is "an unknown endpoint: 404" "$(api /api/v1/nothing)" "404 application/json; charset=utf-8"
 check "SIGTERM: exit status 0" stop_daemon
 finish
