@@ -48,7 +48,7 @@ struct conn {
     struct conn *next;
 };
 
-enum job_kind { JOB_PAGE, JOB_METRICS, JOB_HEALTHZ };
+enum job_kind { JOB_PAGE, JOB_METRICS, JOB_HEALTHZ, JOB_USERS };
 
 struct job {
     struct evhttp_request *req;
@@ -245,8 +245,38 @@ static void reply_text(struct console_reply *r, int status, const char *text)
     r->len = r->body ? strlen(r->body) : 0;
 }
 
+/* JOB_USERS: the users file (path, NULL: none) read again; the new list
+ * replaces the old one only when the whole file is good. The answer is
+ * the sentence the loop logs (status 200: replaced, else kept). Here, on
+ * the worker: it alone uses h->auth, and checking each hash takes time. */
+static void reload_users(struct http *h, struct job *j)
+{
+    char err[1200];
+    struct httpauth *a = NULL;
+    if (j->path && httpauth_load(j->path, &a, err, sizeof err) < 0) {
+        char msg[1400];
+        snprintf(msg, sizeof msg, "SIGHUP: %s; the users read before stay in force (%zu)", err,
+                 httpauth_count(h->auth));
+        reply_text(&j->reply, 500, msg);
+        return;
+    }
+    httpauth_free(h->auth);
+    h->auth = a;
+    char msg[1200];
+    if (a)
+        snprintf(msg, sizeof msg, "SIGHUP: [http] users re-read from %s: %zu user(s)", j->path, httpauth_count(a));
+    else
+        snprintf(msg, sizeof msg, "SIGHUP: [http] users removed: the console, API and metrics answer without a "
+                 "password now");
+    reply_text(&j->reply, 200, msg);
+}
+
 static void work(struct http *h, struct job *j)
 {
+    if (j->kind == JOB_USERS) {
+        reload_users(h, j);
+        return;
+    }
     if (h->auth && httpauth_check(h->auth, j->authorization, j->user, sizeof j->user) != 1) {
         j->auth_failed = true;
         reply_text(&j->reply, 401, "authentication required: a user and password of the [http] users file\n");
@@ -381,6 +411,14 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
     while (list) {
         struct job *j = list;
         list = j->next;
+        if (j->kind == JOB_USERS) {
+            if (j->reply.status == 200)
+                log_notice("%s", j->reply.body ? j->reply.body : "SIGHUP: [http] users re-read");
+            else
+                log_error("%s", j->reply.body ? j->reply.body : "SIGHUP: [http] users: out of memory");
+            job_free(j);
+            continue;
+        }
         if (j->auth_failed) {
             h->counts.auth_failed++;
             /* the logger escapes the received name (log.h) */
@@ -457,6 +495,25 @@ static bool is_loopback(const struct cfg_addr *a)
     if (a->ss.ss_family == AF_INET6)
         return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr);
     return false;
+}
+
+int http_reload_users(struct http *h, const char *users)
+{
+    if (!h)
+        return 0;
+    struct job *j = calloc(1, sizeof *j);
+    if (!j || (users && !(j->path = strdup(users)))) {
+        job_free(j);
+        return -1;
+    }
+    j->kind = JOB_USERS;
+    pthread_mutex_lock(&h->mu);
+    *h->todo_tail = j;
+    h->todo_tail = &j->next;
+    h->ntodo++;
+    pthread_cond_signal(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+    return 0;
 }
 
 struct http_counts http_get_counts(const struct http *h)

@@ -58,6 +58,13 @@ struct http_counts {
 int http_new(struct event_base *base, const struct cfg_addr *addr, const struct http_env *env, struct http **out,
              char *err, size_t errsize);
 
+/* Reads the users file again (SIGHUP), on the worker: when the whole new
+ * file is good it replaces the users (users NULL: authentication off),
+ * else the old users stay and the error says which FILE:LINE is wrong; both
+ * logged. Requests queued before are answered with the old users. Returns
+ * 0, or -1 when memory is short (nothing changes); NULL h: a no-op. */
+int http_reload_users(struct http *h, const char *users);
+
 /* The listener's counters (NULL h: all zero). */
 struct http_counts http_get_counts(const struct http *h);
 

@@ -157,34 +157,65 @@ static bool same(const char *a, const char *b)
     return diff == 0;
 }
 
+size_t httpauth_count(const struct httpauth *a)
+{
+    return a ? a->n : 0;
+}
+
+int httpauth_decode(const char *authorization, char *name, size_t namesize, char *password, size_t passwordsize)
+{
+    if (namesize)
+        name[0] = '\0';
+    if (passwordsize)
+        password[0] = '\0';
+    if (!authorization)
+        return -1;
+    const char *p = authorization + strspn(authorization, " ");
+    if (strncasecmp(p, "Basic ", 6) != 0)
+        return -1;
+    p += 6;
+    p += strspn(p, " ");
+    char token[HTTPAUTH_TOKEN_MAX + 1];
+    size_t tl = strcspn(p, " ");
+    if (tl >= sizeof token || p[tl + strspn(p + tl, " ")] != '\0')
+        return -1; /* too long, or something after the token */
+    memcpy(token, p, tl);
+    token[tl] = '\0';
+    char cred[MAX_NAME + 1 + MAX_PASSWORD + 2]; /* b64_decode keeps a byte for the NUL */
+    int rc = -1;
+    if (b64_decode(token, cred, sizeof cred) == 0) {
+        char *colon = strchr(cred, ':');
+        size_t nl = colon ? (size_t)(colon - cred) : 0;
+        if (colon && nl <= MAX_NAME && nl < namesize && strlen(colon + 1) < passwordsize) {
+            memcpy(name, cred, nl);
+            name[nl] = '\0';
+            memcpy(password, colon + 1, strlen(colon + 1) + 1);
+            rc = 0;
+        }
+    }
+    explicit_bzero(cred, sizeof cred);
+    return rc;
+}
+
 int httpauth_check(struct httpauth *a, const char *authorization, char *user, size_t usersize)
 {
     if (usersize)
         user[0] = '\0';
-    if (!a || !authorization)
+    if (!a || !a->n || !authorization)
         return 0;
-    const char *p = authorization + strspn(authorization, " ");
-    if (strncasecmp(p, "Basic ", 6) != 0)
+    char name[MAX_NAME + 1], password[MAX_PASSWORD + 1];
+    if (httpauth_decode(authorization, name, sizeof name, password, sizeof password) < 0)
         return 0;
-    p += 6;
-    p += strspn(p, " ");
-    char cred[MAX_NAME + 1 + MAX_PASSWORD + 1];
-    if (strlen(p) > 4 * (sizeof cred / 3) || b64_decode(p, cred, sizeof cred) < 0)
-        return 0;
-    char *colon = strchr(cred, ':');
-    if (!colon)
-        return 0;
-    *colon = '\0';
-    snprintf(user, usersize, "%s", cred);
+    snprintf(user, usersize, "%s", name);
     const struct user *u = NULL;
     for (size_t i = 0; i < a->n; i++)
-        if (strcmp(a->users[i].name, cred) == 0)
+        if (strcmp(a->users[i].name, name) == 0)
             u = &a->users[i];
     /* an unknown user is hashed with the first user's setting, so the
      * answer takes as long as for a known one */
     const char *hash = u ? u->hash : a->users[0].hash;
-    const char *out = crypt_rn(colon + 1, hash, a->cd, (int)sizeof *a->cd);
+    const char *out = crypt_rn(password, hash, a->cd, (int)sizeof *a->cd);
     bool ok = out && out[0] != '*' && same(out, hash) && u;
-    explicit_bzero(cred, sizeof cred);
+    explicit_bzero(password, sizeof password);
     return ok ? 1 : 0;
 }

@@ -24,6 +24,19 @@ int httpauth_load(const char *path, struct httpauth **out, char *err, size_t err
  * per object. */
 int httpauth_check(struct httpauth *a, const char *authorization, char *user, size_t usersize);
 
+/* How many users a holds. */
+size_t httpauth_count(const struct httpauth *a);
+
+/* Decodes an Authorization header value "Basic BASE64(NAME:PASSWORD)"
+ * (scheme case-insensitive, spaces around the token allowed): 0 with the
+ * name and the password (NUL-terminated, the password may hold ':'), or -1
+ * when it is another scheme, not base64, too long (a token over
+ * HTTPAUTH_TOKEN_MAX characters, a name over 64 bytes or a password over
+ * 256), holds a NUL byte or no ':'. No hashing: what httpauth_check
+ * decodes first; the fuzz harness drives it. */
+#define HTTPAUTH_TOKEN_MAX 435 /* 64 + 1 + 256 bytes in base64, and room for padding */
+int httpauth_decode(const char *authorization, char *name, size_t namesize, char *password, size_t passwordsize);
+
 void httpauth_free(struct httpauth *a);
 
 #endif

@@ -305,6 +305,8 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
         if (alerter_reopen(d->alerter, c, aerr, sizeof aerr) < 0)
             log_error("SIGHUP: %s; alerts keep going to the old file", aerr);
         listen_reconfigure(d->listen, c);
+        if (http_reload_users(d->http, c->http_users) < 0)
+            log_error("SIGHUP: out of memory; the [http] users read before stay in force");
         http_tls_reload(d, c);
         prober_set_cfg(d->prober, c);
         log_set_level(d->debug ? LOG_LV_DEBUG : (enum log_level)c->log_level);

@@ -6,10 +6,11 @@
 # connection cap (one past it answered 503 at once, slots freed when
 # clients leave), oversized headers refused, a client trickling bytes cut
 # at its 30 s deadline while others are served, and [http] / [metrics]
-# listen being one setting.
+# listen being one setting; SIGHUP re-reads the users file (a bad one keeps
+# the users read before and says why).
 . "$(dirname "$0")/lib.sh"
 
-plan 17
+plan 23
 PORT=$(free_port)
 HPORT=$(free_port)
 write_config "$PORT"
@@ -116,6 +117,35 @@ check "the trickling client was cut at its deadline (30 s), not kept" \
 get /metrics 'alice:alice-pw' > "$WORK/metrics2"
 is "every slot is free at the end (this request's own only)" \
     "$(grep '^kexwatch_http_connections ' "$WORK/metrics2" | cut -d' ' -f2)" 1
+
+# SIGHUP re-reads the users file: alice gone, carol added; a bad file then
+# keeps the users read before and says which line is wrong
+# wait_log TEXT: the daemon's log says TEXT (bounded: 10 s)
+wait_log() {
+    for _ in $(seq 1 100); do
+        grep -q "$1" "$WORK/stderr" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+CAROL=$(mkpasswd -m yescrypt 'carol-pw')
+printf 'bob:%s
+carol:%s
+' "$BOB" "$CAROL" > "$WORK/users"
+kill -HUP "$DAEMON_PID"
+check "SIGHUP: the users file is re-read and logged" wait_log "users re-read from $WORK/users: 2 user(s)"
+get /healthz 'carol:carol-pw' > "$WORK/carol"
+check "... carol, added, is let in" grep -q '^200 ' "$WORK/carol"
+get /healthz 'alice:alice-pw' > "$WORK/alice2"
+check "... alice, removed, is refused" grep -q '^401 ' "$WORK/alice2"
+printf 'bob:%s
+carol-without-a-hash
+' "$BOB" > "$WORK/users"
+kill -HUP "$DAEMON_PID"
+check "SIGHUP with a bad users file: FILE:LINE said, the users read before stay" \
+    wait_log "SIGHUP: $WORK/users:2: not NAME:HASH.*the users read before stay in force (2)"
+get /healthz 'carol:carol-pw' > "$WORK/carol2"
+check "... carol is still let in" grep -q '^200 ' "$WORK/carol2"
 check "SIGTERM: exit status 0" stop_daemon
 
 printf '\n[metrics]\nlisten = 127.0.0.1:%s\n' "$HPORT" >> "$WORK/kexwatch.conf"
