@@ -10,7 +10,7 @@
 # the users read before and says why).
 . "$(dirname "$0")/lib.sh"
 
-plan 23
+plan 22
 PORT=$(free_port)
 HPORT=$(free_port)
 write_config "$PORT"
