@@ -36,6 +36,31 @@ make_pki() {
     [ -s "$d/r5.pem" ] && [ -s "$d/server.pem" ]
 }
 
+# tls_lab [LINES]: free ports PORT (UDP and TCP) and TPORT (TLS), the PKI in
+# $P (make_pki), and kexwatch.conf with the TLS listener on TPORT serving
+# server.pem and verifying senders against ca.pem, plus LINES in [listen]
+tls_lab() {
+    PORT=$(free_port)
+    TPORT=$(free_port)
+    while [ "$TPORT" = "$PORT" ]; do TPORT=$(free_port); done
+    P="$WORK/pki"
+    make_pki "$P" || bail "openssl could not make the test PKI"
+    write_config "$PORT" "tls = 127.0.0.1:$TPORT
+tls_cert = $P/server.pem
+tls_key = $P/server.key
+tls_ca = $P/ca.pem${1:+
+$1}"
+}
+
+# wait_udp PORT: until a socket listens on UDP 127.0.0.1:PORT (bounded: 10 s)
+wait_udp() {
+    for _ in $(seq 1 100); do
+        ss -lun 2>/dev/null | grep -q "127.0.0.1:$1 " && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 # tls_send PORT CA CERT KEY [VERSION]: sends each stdin line as one RFC 5425
 # octet-counted frame over TLS (CERT - for none; VERSION 1.1 forces TLS 1.1
 # on the client). Prints "sent" or "refused: why"; exit 0 when the server

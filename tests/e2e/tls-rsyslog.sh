@@ -18,22 +18,13 @@ if [ ! -x "$RSYSLOGD" ] || ! command -v openssl > /dev/null || [ ! -e "$MODDIR/l
     exit 0
 fi
 plan 10
-PORT=$(free_port)
-TPORT=$(free_port)
-while [ "$TPORT" = "$PORT" ]; do TPORT=$(free_port); done
-P="$WORK/pki"
-make_pki "$P" || bail "openssl could not make the test PKI"
+tls_lab "tls_peers = *.noc.example.net
+identify = certificate"
 # a second device certificate for the ossl relay
 (cd "$P" && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout r6.key -out r6.csr \
     -subj "/CN=r6.noc.example.net" 2>/dev/null &&
     printf 'subjectAltName=DNS:r6.noc.example.net\nextendedKeyUsage=clientAuth\n' > r6.ext &&
     openssl x509 -req -in r6.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 -extfile r6.ext -out r6.pem 2>/dev/null)
-write_config "$PORT" "tls = 127.0.0.1:$TPORT
-tls_cert = $P/server.pem
-tls_key = $P/server.key
-tls_ca = $P/ca.pem
-tls_peers = *.noc.example.net
-identify = certificate"
 check "kexwatchd starts" start_daemon
 
 # run_rsyslog NAME DRIVER CERT KEY: an rsyslog relay taking UDP on its own
@@ -56,10 +47,7 @@ action(type="omfwd" target="127.0.0.1" port="$TPORT" protocol="tcp" TCP_Framing=
 CONF
     "$RSYSLOGD" -n -f "$WORK/$name.conf" -i "$WORK/$name.pid" > "$WORK/$name.out" 2>&1 &
     eval "${name}_PID=\$!"
-    for _ in $(seq 1 100); do
-        ss -lun 2>/dev/null | grep -q "127.0.0.1:$rport " && break
-        sleep 0.1
-    done
+    wait_udp "$rport"
     eval "${name}_PORT=$rport"
 }
 run_rsyslog gtls gtls "$P/r5.pem" "$P/r5.key"

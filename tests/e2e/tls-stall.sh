@@ -10,16 +10,7 @@
 
 command -v openssl > /dev/null || { plan 1; skip "openssl is not installed"; exit 0; }
 plan 8
-PORT=$(free_port)
-TPORT=$(free_port)
-while [ "$TPORT" = "$PORT" ]; do TPORT=$(free_port); done
-P="$WORK/pki"
-make_pki "$P" || bail "openssl could not make the test PKI"
-write_config "$PORT" "tls = 127.0.0.1:$TPORT
-tls_cert = $P/server.pem
-tls_key = $P/server.key
-tls_ca = $P/ca.pem
-tls_handshake_timeout = 3s"
+tls_lab "tls_handshake_timeout = 3s"
 check "kexwatchd starts" start_daemon
 
 # the stalled clients hold their connections for 6 s (bounded)

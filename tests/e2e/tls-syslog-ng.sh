@@ -38,16 +38,7 @@ fi
 VERSION=$(sed -n 's/^Config version: *//p' "$WORK/sng-version")
 diag "syslog-ng $(sed -n 's/^Installer-Version: *//p' "$WORK/sng-version") from $SNG"
 plan 10
-PORT=$(free_port)
-TPORT=$(free_port)
-while [ "$TPORT" = "$PORT" ]; do TPORT=$(free_port); done
-P="$WORK/pki"
-make_pki "$P" || bail "openssl could not make the test PKI"
-write_config "$PORT" "tls = 127.0.0.1:$TPORT
-tls_cert = $P/server.pem
-tls_key = $P/server.key
-tls_ca = $P/ca.pem
-tls_peers = *.noc.example.net
+tls_lab "tls_peers = *.noc.example.net
 identify = certificate"
 check "kexwatchd starts" start_daemon
 
@@ -73,10 +64,7 @@ CONF
         -F -e --no-caps -f "$WORK/$name/syslog-ng.conf" -R "$WORK/$name/persist" -p "$WORK/$name/pid" \
         -c "$WORK/$name/ctl" > "$WORK/$name/out" 2>&1 &
     eval "${name}_PID=\$!"
-    for _ in $(seq 1 100); do
-        ss -lun 2>/dev/null | grep -q "127.0.0.1:$rport " && break
-        sleep 0.1
-    done
+    wait_udp "$rport"
     eval "${name}_PORT=$rport"
 }
 # every relay is stopped at exit, also when a check fails half-way
