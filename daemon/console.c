@@ -603,14 +603,14 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* The buckets of a page's charts, from the window: hours for 24h, days
- * for 7d and 30d, weeks (from Monday, UTC) for 365d; each named as the
- * daily answer names it. */
+ * for 7d and 30d, months (UTC) for 365d; each named as the daily answer
+ * names it. */
 #define MAX_BUCKETS 64
 #define MAX_SERIES 64
 
 struct buckets {
     enum store_bucket kind;
-    const char *unit; /* "hour", "day", "week" */
+    const char *unit; /* "hour", "day", "month" */
     size_t n;
     char label[MAX_BUCKETS][24];
     char tick[MAX_BUCKETS][8]; /* shorter, for the axis */
@@ -624,7 +624,19 @@ static void buckets_of(const struct page *pg, struct buckets *b)
         *b = (struct buckets){.kind = STORE_BUCKET_HOUR, .unit = "hour"};
         step = 3600;
     } else if (strcmp(pg->window, "365d") == 0) {
-        *b = (struct buckets){.kind = STORE_BUCKET_WEEK, .unit = "week"};
+        /* months: whole ones come from the monthly counts */
+        *b = (struct buckets){.kind = STORE_BUCKET_MONTH, .unit = "month"};
+        time_t tt = (time_t)t;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        for (tm.tm_mday = 1, tm.tm_hour = tm.tm_min = tm.tm_sec = 0; timegm(&tm) < pg->r->now && b->n < MAX_BUCKETS;
+             tm.tm_mon++, b->n++) {
+            time_t m = timegm(&tm); /* normalises tm_mon past 11 */
+            gmtime_r(&m, &tm);
+            strftime(b->label[b->n], sizeof b->label[b->n], "%Y-%m", &tm);
+            strftime(b->tick[b->n], sizeof b->tick[b->n], "%b", &tm);
+        }
+        return;
     }
     t -= t % (step == 3600 ? 3600 : 86400);
     if (b->kind == STORE_BUCKET_WEEK) {
@@ -645,7 +657,7 @@ static void buckets_of(const struct page *pg, struct buckets *b)
     }
 }
 
-/* "per hour, last 24h", "per week (from Monday), last 365d" */
+/* "per hour (UTC), last 24h", "per month (UTC), last 365d" */
 static void chart_title(FILE *f, const struct page *pg, const struct buckets *b)
 {
     fprintf(f, "per %s%s, last ", b->unit, b->kind == STORE_BUCKET_WEEK ? " (weeks from Monday, UTC)" : " (UTC)");
