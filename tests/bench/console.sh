@@ -64,7 +64,7 @@ echo "device page and devices/KEY for $KEY (the device with the most failures)"
 python3 - "$HPORT" "$KEY" <<'PY'
 import http.client, sys, time, urllib.parse
 port, key = int(sys.argv[1]), urllib.parse.quote(sys.argv[2], safe="")
-bucket = {"24h": "hour", "7d": "day", "30d": "day", "365d": "week"}
+bucket = {"24h": "hour", "7d": "day", "30d": "day", "365d": "month"}
 urls = [
     ("Overview", "/?window={w}"),
     ("Client types", "/clients?window={w}"),
