@@ -549,6 +549,26 @@ static void td_fix(FILE *f, json_t *alert)
     fputs("</td>", f);
 }
 
+/* The mismatch of an alert, linked to the alert's own page (/alerts/ID),
+ * in the page's window. */
+static void td_alert(struct page *pg, json_t *a)
+{
+    FILE *f = pg->f;
+    const char *id = jstr(a, "alert_id");
+    fputs("<td data-label=\"mismatch\" class=\"mismatch\">", f);
+    if (id) {
+        fputs("<a class=\"alert-page\" href=\"/alerts/", f);
+        url(f, id);
+        fputs("?window=", f);
+        url(f, pg->window);
+        fputs("\">", f);
+    }
+    html(f, jstr(a, "mismatch") ? jstr(a, "mismatch") : "-");
+    if (id)
+        fputs("</a>", f);
+    fputs("</td>", f);
+}
+
 static void alerts_table(struct page *pg, json_t *alerts, const char *device, const char *id)
 {
     FILE *f = pg->f;
@@ -577,7 +597,7 @@ static void alerts_table(struct page *pg, json_t *alerts, const char *device, co
             fputs("</code>", f);
         }
         fputs("</td>", f);
-        td(f, "mismatch", "mismatch", jstr(a, "mismatch"));
+        td_alert(pg, a);
         td(f, "category", NULL, jstr(a, "category"));
         fputs("<td data-label=\"firing for\">", f);
         age(f, pg->r->now, jstr(a, "first_seen"));

@@ -17,7 +17,7 @@
 . "$(dirname "$0")/lib.sh"
 
 C="$KW_TESTDATA/corpus"
-plan 15
+plan 16
 PORT=$(free_port)
 HPORT=$(free_port)
 while [ "$HPORT" = "$PORT" ]; do HPORT=$(free_port); done
@@ -129,6 +129,16 @@ PY
 n=$(wc -l < "$WORK/pages.txt")
 is "each of the $n alerts' pages shows device (linked), client, mismatch and its text, category, count, fix steps and verify" \
     "$(cat "$WORK/pagecheck")" "$n pages ok"
+
+# the Overview's firing alerts link to their pages, in the Overview's window
+get "$B/?window=7d" > "$WORK/overview.html"
+firing=$(sqlite3 "$WORK/kexwatch.db" "SELECT alert_id FROM alerts WHERE status = 'firing'")
+unlinked=0
+for id in $firing; do
+    grep -q "href=\"/alerts/$id?window=7d\"" "$WORK/overview.html" || { unlinked=$((unlinked + 1)); echo "# $id not linked"; }
+done
+is "the Overview links each of the $(echo $firing | wc -w) firing alerts to its page" \
+    "$([ -n "$firing" ] && echo "$unlinked")" 0
 
 # the markup device: escaped in the page, text in the browser
 EID=$(python3 -c 'import json,sys
