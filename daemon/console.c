@@ -518,15 +518,24 @@ static void td_device(struct page *pg, const char *label, const char *key, const
     fputs("</td>", f);
 }
 
-static void th_row(FILE *f, const char *const *cols, size_t n)
+/* A wide table in its scrolling box, up to its body: the head row of the
+ * column names; table_close ends it. */
+static void table_open(FILE *f, const char *id, const char *const *cols, size_t n)
 {
-    fputs("<thead><tr>", f);
+    fputs("<div class=\"scroll\"><table class=\"wide\" id=\"", f);
+    html(f, id);
+    fputs("\"><thead><tr>", f);
     for (size_t i = 0; i < n; i++) {
         fputs("<th>", f);
         html(f, cols[i]);
         fputs("</th>", f);
     }
-    fputs("</tr></thead>", f);
+    fputs("</tr></thead><tbody>", f);
+}
+
+static void table_close(FILE *f)
+{
+    fputs("</tbody></table></div>", f);
 }
 
 /* The fix as copyable text: its steps when known, else the sentence. */
@@ -575,9 +584,7 @@ static void alerts_table(struct page *pg, json_t *alerts, const char *device, co
     static const char *const cols[] = {"device", "client", "mismatch", "category", "firing for", "count", "fix"};
     size_t shown = 0, i;
     json_t *a;
-    fprintf(f, "<div class=\"scroll\"><table class=\"wide\" id=\"%s\">", id);
-    th_row(f, cols, 7);
-    fputs("<tbody>", f);
+    table_open(f, id, cols, 7);
     json_array_foreach(alerts, i, a) {
         if (device && (!jstr(a, "device") || strcmp(jstr(a, "device"), device) != 0))
             continue;
@@ -606,7 +613,7 @@ static void alerts_table(struct page *pg, json_t *alerts, const char *device, co
         td_fix(f, a);
         fputs("</tr>\n", f);
     }
-    fputs("</tbody></table></div>", f);
+    table_close(f);
     if (!shown)
         fputs("<p class=\"empty\">No alert is firing.</p>", f);
 }
@@ -778,9 +785,7 @@ static void top_table(struct page *pg, json_t *rows, const char *what, const cha
 {
     FILE *f = pg->f;
     const char *cols[] = {what, "failures", "devices", "last seen"};
-    fprintf(f, "<div class=\"scroll\"><table class=\"wide\" id=\"%s\">", id);
-    th_row(f, cols, 4);
-    fputs("<tbody>", f);
+    table_open(f, id, cols, 4);
     size_t i;
     json_t *r;
     json_array_foreach(rows, i, r) {
@@ -801,7 +806,7 @@ static void top_table(struct page *pg, json_t *rows, const char *what, const cha
         td(f, "last seen", NULL, jstr(r, "last_seen"));
         fputs("</tr>", f);
     }
-    fputs("</tbody></table></div>", f);
+    table_close(f);
     if (!json_array_size(rows))
         fputs("<p class=\"empty\">No failure in the window.</p>", f);
 }
@@ -854,9 +859,8 @@ static void devices_page(struct page *pg)
     FILE *f = pg->f;
     page_head(pg, "Devices", "/devices", NULL, NULL);
     static const char *const cols[] = {"device", "vendor", "failures", "first seen", "last seen"};
-    fputs("<section><div class=\"scroll\"><table class=\"wide\" id=\"devices\">", f);
-    th_row(f, cols, 5);
-    fputs("<tbody>", f);
+    fputs("<section>", f);
+    table_open(f, "devices", cols, 5);
     size_t i;
     json_t *d;
     json_array_foreach(devices, i, d) {
@@ -868,7 +872,7 @@ static void devices_page(struct page *pg)
         td(f, "last seen", NULL, jstr(d, "last_seen"));
         fputs("</tr>", f);
     }
-    fputs("</tbody></table></div>", f);
+    table_close(f);
     if (!json_array_size(devices))
         fputs("<p class=\"empty\">No device in the database yet.</p>", f);
     fputs("</section>", f);
@@ -969,9 +973,8 @@ static void device_page(struct page *pg, const char *key)
     fputs("</section>", f);
 
     static const char *const pcols[] = {"slot", "source", "age", "learned at", "list, each name rated"};
-    fputs("<section><h2>Server lists</h2><div class=\"scroll\"><table class=\"wide\" id=\"profile\">", f);
-    th_row(f, pcols, 5);
-    fputs("<tbody>", f);
+    fputs("<section><h2>Server lists</h2>", f);
+    table_open(f, "profile", pcols, 5);
     size_t i;
     json_t *r;
     json_t *profile = json_object_get(dev, "profile");
@@ -985,17 +988,14 @@ static void device_page(struct page *pg, const char *key)
         rated_list(f, pg->r->algorithms, jstr(r, "slot"), jstr(r, "list"));
         fputs("</td></tr>", f);
     }
-    fputs("</tbody></table></div>", f);
+    table_close(f);
     if (!json_array_size(profile))
         fputs("<p class=\"empty\">No server list known yet (logged, probed or configured).</p>", f);
     fputs("</section>", f);
 
     static const char *const ccols[] = {"client type", "failures", "first seen", "last seen", "fix"};
-    fputs("<section><h2>Client types that fail here, and the fix for each</h2><div class=\"scroll\">"
-          "<table class=\"wide\" id=\"device-clients\">",
-          f);
-    th_row(f, ccols, 5);
-    fputs("<tbody>", f);
+    fputs("<section><h2>Client types that fail here, and the fix for each</h2>", f);
+    table_open(f, "device-clients", ccols, 5);
     json_t *clients = json_object_get(dev, "clients");
     json_array_foreach(clients, i, r) {
         fputs("<tr><td data-label=\"client\"><a class=\"client\"", f);
@@ -1009,7 +1009,7 @@ static void device_page(struct page *pg, const char *key)
         client_fix(f, alerts, key, jstr(r, "client"));
         fputs("</tr>", f);
     }
-    fputs("</tbody></table></div>", f);
+    table_close(f);
     if (!json_array_size(clients))
         fputs("<p class=\"empty\">No failing client in the window.</p>", f);
     fputs("</section>", f);
@@ -1017,18 +1017,16 @@ static void device_page(struct page *pg, const char *key)
     static const char *const fcols[] = {"time", "category", "direction", "mismatch", "evidence", "client",
                                         "address"};
     json_t *fails = json_object_get(dev, "failures");
-    fprintf(f, "<section><h2>Latest failures (%zu)</h2><div class=\"scroll\"><table class=\"wide\" "
-               "id=\"device-failures\">",
-            json_array_size(fails));
-    th_row(f, fcols, 7);
-    fputs("<tbody>", f);
+    fprintf(f, "<section><h2>Latest failures (%zu)</h2>", json_array_size(fails));
+    table_open(f, "device-failures", fcols, 7);
     json_array_foreach(fails, i, r) {
         fputs("<tr>", f);
         for (size_t c = 0; c < 7; c++)
             td(f, fcols[c], NULL, jstr(r, fcols[c]));
         fputs("</tr>", f);
     }
-    fputs("</tbody></table></div></section>", f);
+    table_close(f);
+    fputs("</section>", f);
     page_tail(pg);
     json_decref(dev);
     json_decref(alerts);
@@ -1123,9 +1121,8 @@ static void clients_page(struct page *pg)
     FILE *f = pg->f;
     page_head(pg, "Client types", "/clients", NULL, NULL);
     static const char *const cols[] = {"client type", "failures", "devices", "first seen", "last seen"};
-    fputs("<section><div class=\"scroll\"><table class=\"wide\" id=\"clients\">", f);
-    th_row(f, cols, 5);
-    fputs("<tbody>", f);
+    fputs("<section>", f);
+    table_open(f, "clients", cols, 5);
     size_t i;
     json_t *c;
     json_array_foreach(clients, i, c) {
@@ -1140,7 +1137,7 @@ static void clients_page(struct page *pg)
         td(f, "last seen", NULL, jstr(c, "last_seen"));
         fputs("</tr>\n", f);
     }
-    fputs("</tbody></table></div>", f);
+    table_close(f);
     if (!json_array_size(clients))
         fputs("<p class=\"empty\">No client type in the window.</p>", f);
     fputs("</section>", f);
