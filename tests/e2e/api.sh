@@ -16,24 +16,12 @@ printf '\n[http]\nlisten = 127.0.0.1:%s\n' "$HPORT" >> "$WORK/kexwatch.conf"
 cat "$C/huawei-assumed/huawei-inventory.conf" "$C/openssh-lab/inventory.conf" >> "$WORK/kexwatch.conf"
 check "kexwatchd starts with [http] listen" start_daemon
 cat "$C/huawei-assumed/huawei.log" "$C"/openssh-lab/*.log "$C/published/published.log" > "$WORK/corpus.log"
-python3 - "$PORT" "$WORK/corpus.log" <<'PY'
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
-s.sendall(open(sys.argv[2], "rb").read())
-s.close()
-PY
+send_tcp_file "$PORT" "$WORK/corpus.log"
 want=$(wc -l < "$C/published/published.log")
 # the alerts are committed with their state, and nothing changes any more
 # (bounded: 15 s)
-last=""
-for _ in $(seq 1 30); do
-    now=$(sqlite3 "$WORK/kexwatch.db" "SELECT (SELECT count(*) FROM alerts), (SELECT sum(count) FROM alerts),
-        (SELECT count(*) FROM negotiations)" 2> /dev/null)
-    n=${now%%|*}
-    [ "${n:-0}" -ge 30 ] && [ "$now" = "$last" ] && break
-    last=$now
-    sleep 0.5
-done
+wait_db_settled 30
+n=${now%%|*}
 check "the daemon stored the corpus's alerts ($now)" [ "${n:-0}" -ge 30 ]
 
 api() { # api PATH: the body to $WORK/api.json, prints the status

@@ -65,15 +65,7 @@ check "... and not a page that fits ($(head -1 "$WORK/ctl/good.width"))" sh -c "
 kill "$HTTPD" 2> /dev/null
 
 # 2. the daemon over a generated year and the corpus
-set --
-for f in "$KW_SRCDIR"/sql/[0-9][0-9][0-9]-*.sql; do
-    case $f in *-daily.sql) break ;; esac
-    set -- "$@" "$f"
-done
-# shellcheck disable=SC2046 # pkg-config prints several words
-${CC:-cc} -O1 -std=c11 -D_DEFAULT_SOURCE $(pkg-config --cflags sqlite3 2> /dev/null) -o "$WORK/query_gen" \
-    "$KW_SRCDIR/tests/bench/query_gen.c" $(pkg-config --libs sqlite3 2> /dev/null || echo -lsqlite3) &&
-    "$WORK/query_gen" "$WORK/kexwatch.db" 20000 40 12 "$@" 2> "$WORK/gen.err"
+gen_year "$WORK/kexwatch.db" 20000 40 12
 is "a generated year of 20,000 negotiations" "$?" 0
 PORT=$(free_port)
 HPORT=$(free_port)
@@ -95,21 +87,9 @@ EALG='<b>x</b>'
         -e "s|KEX algorithms: sntrup761x25519-sha512,|KEX algorithms: $EALG,sntrup761x25519-sha512,|" \
         -e "s|KEX algorithms: diffie-hellman-group14-sha1,|KEX algorithms: diffie-hellman-group14-sha1,$EALG,|"
 } > "$WORK/corpus.log"
-python3 - "$PORT" "$WORK/corpus.log" <<'PY'
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
-s.sendall(open(sys.argv[2], "rb").read())
-s.close()
-PY
-last=""
-for _ in $(seq 1 40); do
-    now=$(sqlite3 "$WORK/kexwatch.db" "SELECT (SELECT count(*) FROM alerts), (SELECT sum(count) FROM alerts),
-        (SELECT count(*) FROM negotiations)" 2> /dev/null)
-    n=${now%%|*}
-    [ "${n:-0}" -ge 30 ] && [ "$now" = "$last" ] && break
-    last=$now
-    sleep 0.5
-done
+send_tcp_file "$PORT" "$WORK/corpus.log"
+wait_db_settled 30 20
+n=${now%%|*}
 check "the daemon stored the corpus ($now)" [ "${n:-0}" -ge 30 ]
 
 B="http://127.0.0.1:$HPORT"

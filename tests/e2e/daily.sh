@@ -26,15 +26,7 @@ is "replay --db stores the corpus" "$?" 0
 
 # a year of a fleet's history: the schema before daily, rows written
 # directly, then the real store migrates (replay --db opens it read-write)
-set --
-for f in "$KW_SRCDIR"/sql/[0-9][0-9][0-9]-*.sql; do
-    case $f in *-daily.sql) break ;; esac
-    set -- "$@" "$f"
-done
-# shellcheck disable=SC2046 # pkg-config prints several words
-${CC:-cc} -O1 -std=c11 -D_DEFAULT_SOURCE $(pkg-config --cflags sqlite3 2> /dev/null) -o "$WORK/query_gen" \
-    "$KW_SRCDIR/tests/bench/query_gen.c" $(pkg-config --libs sqlite3 2> /dev/null || echo -lsqlite3) &&
-    "$WORK/query_gen" "$G" 150000 300 40 "$@" 2> "$WORK/gen.err" &&
+gen_year "$G" 150000 300 40 &&
     "$KEXWATCH" replay --db "$G" /dev/null > /dev/null 2> "$WORK/mig.err"
 is "a generated year of 150,000 negotiations, migrated by the store" "$?" 0
 
@@ -166,7 +158,7 @@ check "... and the untouched year answers like its rows" cmp -s "$WORK/good-a.js
 # retention and keep_successes through the real daemon: a database whose
 # history is older than keep_successes keeps its failures and counts, and
 # loses only the success rows of the whole days before it
-"$WORK/query_gen" "$WORK/keep.db" 20000 50 10 "$@" 2> "$WORK/gen2.err" &&
+gen_year "$WORK/keep.db" 20000 50 10 &&
     "$KEXWATCH" replay --db "$WORK/keep.db" /dev/null > /dev/null 2> "$WORK/mig2.err"
 cp "$WORK/keep.db" "$WORK/keep-before.db"
 CUT=$(((NOW / 86400 - 2) * 86400))

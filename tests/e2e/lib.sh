@@ -314,12 +314,13 @@ s.close()
 PY
 }
 
-# wait_db_settled MIN: until the database has at least MIN alerts and its
-# alerts, their counts and the negotiations stop changing (bounded: 15 s);
-# 1 when it never gets there
+# wait_db_settled MIN [SECONDS]: until the database has at least MIN alerts
+# and its alerts, their counts and the negotiations stop changing (bounded:
+# SECONDS, 15 by default); 1 when it never gets there. Leaves the last
+# "alerts|sum of counts|negotiations" reading in $now.
 wait_db_settled() {
     last=""
-    for _ in $(seq 1 30); do
+    for _ in $(seq 1 $((${2:-15} * 2))); do
         now=$(sqlite3 "$WORK/kexwatch.db" "SELECT (SELECT count(*) FROM alerts), (SELECT sum(count) FROM alerts),
             (SELECT count(*) FROM negotiations)" 2> /dev/null)
         [ "${now%%|*}" -ge "$1" ] 2> /dev/null && [ "$now" = "$last" ] && return 0
@@ -327,6 +328,23 @@ wait_db_settled() {
         sleep 0.5
     done
     return 1
+}
+
+# gen_year DB N DEVICES CLIENTS: a generated year of N negotiations
+# (tests/bench/query_gen.c, compiled into $WORK once) written into DB at the
+# schema before daily's migration, so the real store builds the counts when
+# it opens DB; query_gen's complaints in $WORK/gen.err. 0 when it worked.
+gen_year() {
+    gy_db=$1 gy_n=$2 gy_devices=$3 gy_clients=$4
+    set --
+    for f in "$KW_SRCDIR"/sql/[0-9][0-9][0-9]-*.sql; do
+        case $f in *-daily.sql) break ;; esac
+        set -- "$@" "$f"
+    done
+    # shellcheck disable=SC2046 # pkg-config prints several words
+    [ -x "$WORK/query_gen" ] || ${CC:-cc} -O1 -std=c11 -D_DEFAULT_SOURCE $(pkg-config --cflags sqlite3 2> /dev/null) \
+        -o "$WORK/query_gen" "$KW_SRCDIR/tests/bench/query_gen.c" $(pkg-config --libs sqlite3 2> /dev/null || echo -lsqlite3) &&
+        "$WORK/query_gen" "$gy_db" "$gy_n" "$gy_devices" "$gy_clients" "$@" 2> "$WORK/gen.err"
 }
 
 # ------------------------------------------------- real OpenSSH sshd labs
