@@ -498,8 +498,13 @@ static void teardown(struct daemon *d)
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i])
             event_free(evs[i]);
-    if (d->base)
+    if (d->base) {
+        /* a connection freed while one of its deferred callbacks was
+         * still queued (a TLS peer refused or closing at SIGTERM) is only
+         * released when that callback runs: run what is queued once */
+        event_base_loop(d->base, EVLOOP_NONBLOCK);
         event_base_free(d->base);
+    }
     if (d->dump && d->dump != stdout)
         fclose(d->dump);
     cfg_free(d->cfg);
