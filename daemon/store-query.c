@@ -142,7 +142,11 @@ static int bind_split(sqlite3_stmt *st, const struct window *w, const char *key)
  * database; "{S}" for run_merged to fill in) as rows of (d device id, c client id, cat, mm,
  * cl client list, n failures, f first, l last time): monthly's whole
  * months, daily's whole days before and after them, then the rows of the
- * edges, one each. dev: a condition on device_id ("= (SELECT ...)",
+ * edges, one each. Unknowns come as the count tables store them (c 0,
+ * cat '', mm '', cl 0; sql/007-daily.sql): the few edge rows are turned
+ * into that form, not the tens of thousands of count rows of a year into
+ * NULLs (measured: half the time of reading them, tests/bench/README.md);
+ * a caller that shows them turns them back after grouping (nullif). dev: a condition on device_id ("= (SELECT ...)",
  * "= d.id") or NULL for every device; by_device: read the rows through
  * failures_device (sql/README). Returns 0 or -1 (too long). */
 static int failure_source(char *buf, size_t size, const char *S, const char *dev, bool by_device)
@@ -161,19 +165,21 @@ static int failure_source(char *buf, size_t size, const char *S, const char *dev
              "min(max(?8, ifnull((SELECT CAST(julianday((day - 1) * 86400, 'unixepoch', 'start of month',"
              " '+1 month') - 2440587.5 AS INTEGER) FROM %sdaily WHERE failed = 1 ORDER BY day LIMIT 1), ?8)), ?9)",
              sp);
-    const char *cols = "device_id AS d, nullif(client_id, 0) AS c, nullif(category, '') AS cat,"
-                       " nullif(mismatch, '') AS mm, nullif(client_list, 0) AS cl, n, first AS f, last AS l";
+    const char *cols = "device_id AS d, client_id AS c, category AS cat, mismatch AS mm, client_list AS cl, n,"
+                       " first AS f, last AS l";
+    const char *rcols = "device_id, ifnull(client_id, 0), ifnull(category, ''), ifnull(mismatch, ''),"
+                        " ifnull(client_list, 0), 1, time, time";
     int n = snprintf(buf, size,
                      "SELECT %s FROM %smonthly%s WHERE %smonth >= %s AND month < ?9"
                      " UNION ALL SELECT %s FROM %sdaily%s WHERE %sfailed = 1 AND day >= ?4 AND day < %s"
                      " UNION ALL SELECT %s FROM %sdaily%s WHERE %sfailed = 1 AND day >= ?9 AND day < ?5"
-                     " UNION ALL SELECT device_id, client_id, category, mismatch, client_list, 1, time, time"
-                     " FROM %snegotiations INDEXED BY %s WHERE %sfailed = 1 AND time >= ?1 AND time < ?6"
-                     " UNION ALL SELECT device_id, client_id, category, mismatch, client_list, 1, time, time"
-                     " FROM %snegotiations INDEXED BY %s WHERE %sfailed = 1 AND time >= ?7 AND time < ?2",
+                     " UNION ALL SELECT %s FROM %snegotiations INDEXED BY %s WHERE %sfailed = 1 AND time >= ?1"
+                     " AND time < ?6"
+                     " UNION ALL SELECT %s FROM %snegotiations INDEXED BY %s WHERE %sfailed = 1 AND time >= ?7"
+                     " AND time < ?2",
                      cols, sp, dev ? " INDEXED BY monthly_device" : "", devcond, e, cols, sp,
                      dev ? " INDEXED BY daily_device" : "", devcond, e, cols, sp, dev ? " INDEXED BY daily_device" : "",
-                     devcond, sp, index, devcond, sp, index, devcond);
+                     devcond, rcols, sp, index, devcond, rcols, sp, index, devcond);
     return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
@@ -197,9 +203,10 @@ static int failures_sql(const struct store_failures_query *q, char *buf, size_t 
          * counted in C (README: count(DISTINCT) over the expansion is ten
          * times slower) */
         n = snprintf(buf, size,
-                     "SELECT cl, d, sum(n), min(f), max(l) FROM (%s) WHERE cl IS NOT NULL GROUP BY cl, d", src);
+                     "SELECT cl, d, sum(n), min(f), max(l) FROM (%s) WHERE cl <> 0 GROUP BY cl, d", src);
     } else {
-        const char *outer_cols = "g.k AS key, NULL AS detail", *join = "";
+        /* category and mismatch: '' (unknown) shown as NULL */
+        const char *outer_cols = "nullif(g.k, '') AS key, NULL AS detail", *join = "";
         if (q->by == STORE_BY_CLIENT) {
             outer_cols = "c.software AS key, c.fingerprint AS detail";
             join = " LEFT JOIN clients c ON c.id = g.k";
@@ -622,7 +629,7 @@ int store_clients(struct store *s, int64_t from, int64_t until, store_row_cb cb,
     char src[4000], pairs_sql[6000];
     if (failure_source(src, sizeof src, NULL, NULL, false) < 0)
         return -1;
-    snprintf(pairs_sql, sizeof pairs_sql, "SELECT ifnull(c, 0), d, n, f, l FROM (%s)", src);
+    snprintf(pairs_sql, sizeof pairs_sql, "SELECT c, d, n, f, l FROM (%s)", src);
     if (prepare_query(s, pairs_sql, &st, err, errsize) < 0)
         return -1;
     struct window w;
@@ -912,8 +919,8 @@ int store_failures_merged(struct store *s, const struct store_failures_query *q,
     static const char *const keys[] = {
         [STORE_BY_CLIENT] = "c.software AS k, c.fingerprint AS x",
         [STORE_BY_DEVICE] = "dv.key AS k, dv.name AS x",
-        [STORE_BY_CATEGORY] = "g.g AS k, NULL AS x",
-        [STORE_BY_MISMATCH] = "g.g AS k, NULL AS x",
+        [STORE_BY_CATEGORY] = "nullif(g.g, '') AS k, NULL AS x",
+        [STORE_BY_MISMATCH] = "nullif(g.g, '') AS k, NULL AS x",
     };
     static const char *const groups[] = {
         [STORE_BY_CLIENT] = "c", [STORE_BY_DEVICE] = "d",
@@ -977,7 +984,7 @@ int store_clients_merged(struct store *s, int64_t from, int64_t until, store_row
              " LEFT JOIN {S}.lists lz ON lz.id = c.compression_list"
              /* the unidentified client type (no client_id) as in store_clients */
              " UNION ALL SELECT 0, NULL, NULL, NULL, 0, min(f), max(l), NULL, NULL, NULL, NULL, NULL"
-             " FROM (%s) WHERE c IS NULL HAVING count(*) > 0"
+             " FROM (%s) WHERE c = 0 HAVING count(*) > 0"
              " UNION ALL SELECT 1, c.software, c.fingerprint, dv.key, g.n, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
              " FROM (SELECT c AS cid, d AS did, sum(n) AS n FROM (%s) GROUP BY c, d) g"
              " LEFT JOIN {S}.clients c ON c.id = g.cid JOIN {S}.devices dv ON dv.id = g.did",
@@ -1066,7 +1073,7 @@ int store_failures_daily(struct store *s, int64_t from, int64_t until, store_row
     if (failure_source(src, sizeof src, NULL, NULL, false) < 0)
         return -1;
     snprintf(sql, sizeof sql,
-             "SELECT date(f, 'unixepoch') AS day, mm AS mismatch, sum(n) AS failures FROM (%s)"
+             "SELECT date(f, 'unixepoch') AS day, nullif(mm, '') AS mismatch, sum(n) AS failures FROM (%s)"
              " GROUP BY day, mismatch ORDER BY day, failures DESC, mismatch",
              src);
     sqlite3_stmt *st;
@@ -1103,8 +1110,8 @@ int store_failures_timeline(struct store *s, int64_t from, int64_t until, enum s
     int n;
     if (series == STORE_SERIES_MISMATCH)
         n = snprintf(sql, sizeof sql,
-                     "SELECT g.b, g.mm, g.n FROM (SELECT %s AS b, mm, sum(n) AS n FROM (%s) GROUP BY b, mm) g"
-                     " ORDER BY g.b, g.n DESC, g.mm",
+                     "SELECT g.b, nullif(g.mm, ''), g.n FROM (SELECT %s AS b, mm, sum(n) AS n FROM (%s)"
+                     " GROUP BY b, mm) g ORDER BY g.b, g.n DESC, g.mm",
                      b, src);
     else if (series == STORE_SERIES_CLIENT)
         n = snprintf(sql, sizeof sql,
