@@ -1062,6 +1062,10 @@ int store_alert_one(struct store *s, const char *alert_id, store_row_cb cb, void
     return run_rows(s, st, cb, arg, err, errsize);
 }
 
+/* The number of the UTC hour or day (unit %d seconds, given four times)
+ * of time f, counted from 1970 and floored before it too. */
+#define UNIT_OF_F "((f - ((f %% %d) + %d) %% %d) / %d)"
+
 int store_failures_daily(struct store *s, int64_t from, int64_t until, store_row_cb cb, void *arg, char *err,
                          size_t errsize)
 {
@@ -1072,10 +1076,13 @@ int store_failures_daily(struct store *s, int64_t from, int64_t until, store_row
     char src[4000], sql[6000];
     if (failure_source(src, sizeof src, NULL, NULL, false) < 0)
         return -1;
+    /* grouped by day number first, the day's name made once per group
+     * (date() on each of a year's count rows took most of the time) */
     snprintf(sql, sizeof sql,
-             "SELECT date(f, 'unixepoch') AS day, nullif(mm, '') AS mismatch, sum(n) AS failures FROM (%s)"
-             " GROUP BY day, mismatch ORDER BY day, failures DESC, mismatch",
-             src);
+             "SELECT date(g.u * 86400, 'unixepoch') AS day, nullif(g.mm, '') AS mismatch, g.n AS failures FROM"
+             " (SELECT " UNIT_OF_F " AS u, mm, sum(n) AS n FROM (%s) GROUP BY u, mm) g"
+             " ORDER BY g.u, g.n DESC, 2",
+             86400, 86400, 86400, 86400, src);
     sqlite3_stmt *st;
     if (prepare_query(s, sql, &st, err, errsize) < 0)
         return -1;
@@ -1091,12 +1098,16 @@ int store_failures_timeline(struct store *s, int64_t from, int64_t until, enum s
 {
     /* f is a failure's time, or the first failure's of a daily row (the
      * same UTC day, so the same day, week and month) or of a monthly row
-     * (the same month: used for month buckets and the whole window only) */
+     * (the same month: used for month buckets and the whole window only).
+     * The failures are grouped by hour or day number u first and each
+     * group named by its bucket then: formatting each of a year's count
+     * rows took most of the time. */
     static const char *const bucket_expr[] = {
-        [STORE_BUCKET_HOUR] = "strftime('%Y-%m-%dT%H:00Z', f, 'unixepoch')",
-        [STORE_BUCKET_DAY] = "date(f, 'unixepoch')",
-        [STORE_BUCKET_WEEK] = "date(f - ((f / 86400 + 3) % 7) * 86400, 'unixepoch')", /* 1970-01-01: a Thursday */
-        [STORE_BUCKET_MONTH] = "strftime('%Y-%m', f, 'unixepoch')",
+        [STORE_BUCKET_HOUR] = "strftime('%Y-%m-%dT%H:00Z', u * 3600, 'unixepoch')",
+        [STORE_BUCKET_DAY] = "date(u * 86400, 'unixepoch')",
+        /* its Monday: 1970-01-01 (day 0) was a Thursday */
+        [STORE_BUCKET_WEEK] = "date((u - ((u + 3) % 7 + 7) % 7) * 86400, 'unixepoch')",
+        [STORE_BUCKET_MONTH] = "strftime('%Y-%m', u * 86400, 'unixepoch')",
         [STORE_BUCKET_WINDOW] = "NULL",
     };
     if (!s || !cb || (unsigned)bucket > STORE_BUCKET_WINDOW || (unsigned)series > STORE_SERIES_CLIENT_DEVICE)
@@ -1107,23 +1118,29 @@ int store_failures_timeline(struct store *s, int64_t from, int64_t until, enum s
         return -1;
     }
     const char *b = bucket_expr[bucket];
+    int unit = bucket == STORE_BUCKET_HOUR ? 3600 : 86400;
+    char units[300];
+    snprintf(units, sizeof units, UNIT_OF_F, unit, unit, unit, unit);
     int n;
     if (series == STORE_SERIES_MISMATCH)
         n = snprintf(sql, sizeof sql,
-                     "SELECT g.b, nullif(g.mm, ''), g.n FROM (SELECT %s AS b, mm, sum(n) AS n FROM (%s)"
-                     " GROUP BY b, mm) g ORDER BY g.b, g.n DESC, g.mm",
-                     b, src);
+                     "SELECT g.b, nullif(g.mm, ''), g.n FROM (SELECT %s AS b, mm, sum(n) AS n FROM"
+                     " (SELECT %s AS u, mm, sum(n) AS n FROM (%s) GROUP BY u, mm) GROUP BY b, mm) g"
+                     " ORDER BY g.b, g.n DESC, g.mm",
+                     b, units, src);
     else if (series == STORE_SERIES_CLIENT)
         n = snprintf(sql, sizeof sql,
-                     "SELECT g.b, c.software, c.fingerprint, g.n FROM (SELECT %s AS b, c AS cid, sum(n) AS n"
-                     " FROM (%s) GROUP BY b, cid) g LEFT JOIN clients c ON c.id = g.cid ORDER BY g.b, g.n DESC, 2, 3",
-                     b, src);
+                     "SELECT g.b, c.software, c.fingerprint, g.n FROM (SELECT %s AS b, cid, sum(n) AS n FROM"
+                     " (SELECT %s AS u, c AS cid, sum(n) AS n FROM (%s) GROUP BY u, cid) GROUP BY b, cid) g"
+                     " LEFT JOIN clients c ON c.id = g.cid ORDER BY g.b, g.n DESC, 2, 3",
+                     b, units, src);
     else
         n = snprintf(sql, sizeof sql,
-                     "SELECT g.b, c.software, c.fingerprint, dv.key, g.n FROM (SELECT %s AS b, c AS cid, d AS did,"
-                     " sum(n) AS n FROM (%s) GROUP BY b, cid, did) g LEFT JOIN clients c ON c.id = g.cid"
+                     "SELECT g.b, c.software, c.fingerprint, dv.key, g.n FROM (SELECT %s AS b, cid, did, sum(n) AS n"
+                     " FROM (SELECT %s AS u, c AS cid, d AS did, sum(n) AS n FROM (%s) GROUP BY u, cid, did)"
+                     " GROUP BY b, cid, did) g LEFT JOIN clients c ON c.id = g.cid"
                      " JOIN devices dv ON dv.id = g.did ORDER BY g.b, g.n DESC, 2, 3, 4",
-                     b, src);
+                     b, units, src);
     if (n < 0 || (size_t)n >= sizeof sql) {
         set_err(err, errsize, "%s: a timeline query is too long", s->path);
         return -1;

@@ -547,6 +547,85 @@ static void same_answers(struct store *s, int64_t from, int64_t until)
     }
 }
 
+/* Appends a row's values to a string (arg: struct answer), without names. */
+static int values_row(void *arg, size_t ncol, const char *const *names, const struct store_value *v)
+{
+    struct answer *a = arg;
+    (void)names;
+    for (size_t i = 0; i < ncol; i++) {
+        int n;
+        if (v[i].is_null)
+            n = snprintf(a->buf + a->len, sizeof a->buf - a->len, "null;");
+        else if (v[i].is_int)
+            n = snprintf(a->buf + a->len, sizeof a->buf - a->len, "%lld;", (long long)v[i].num);
+        else
+            n = snprintf(a->buf + a->len, sizeof a->buf - a->len, "%s;", v[i].text);
+        a->len += (size_t)n;
+        assert_true(a->len < sizeof a->buf - 1);
+    }
+    a->rows++;
+    return 0;
+}
+
+/* The failures timeline of [from, until) per day, week, month and the
+ * whole window, by mismatch and by client type, equals the rows' own,
+ * grouped by SQLite's date functions (weeks from Monday). Returns the
+ * number of rows compared. */
+static int same_timeline(struct store *s, sqlite3 *db, int64_t from, int64_t until)
+{
+    static const struct {
+        enum store_bucket bucket;
+        const char *expr;
+    } b[] = {
+        {STORE_BUCKET_DAY, "date(n.time, 'unixepoch')"},
+        {STORE_BUCKET_WEEK, "date(n.time, 'unixepoch', '-6 days', 'weekday 1')"},
+        {STORE_BUCKET_MONTH, "strftime('%Y-%m', n.time, 'unixepoch')"},
+        {STORE_BUCKET_WINDOW, "NULL"},
+    };
+    int rows = 0;
+    for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) {
+        for (int series = STORE_SERIES_MISMATCH; series <= STORE_SERIES_CLIENT; series++) {
+            static struct answer got, want;
+            got.len = want.len = 0;
+            got.rows = want.rows = 0;
+            got.buf[0] = want.buf[0] = '\0';
+            char err[256], sql[600];
+            assert_true(store_failures_timeline(s, from, until, b[i].bucket, (enum store_series)series, values_row,
+                                                &got, err, sizeof err) >= 0);
+            if (series == STORE_SERIES_MISMATCH)
+                snprintf(sql, sizeof sql,
+                         "SELECT %s AS b, n.mismatch, count(*) AS k FROM negotiations n WHERE n.failed = 1"
+                         " AND n.time >= ?1 AND n.time < ?2 GROUP BY b, n.mismatch ORDER BY b, k DESC, 2",
+                         b[i].expr);
+            else
+                snprintf(sql, sizeof sql,
+                         "SELECT %s AS b, c.software, c.fingerprint, count(*) AS k FROM negotiations n"
+                         " LEFT JOIN clients c ON c.id = n.client_id WHERE n.failed = 1 AND n.time >= ?1"
+                         " AND n.time < ?2 GROUP BY b, n.client_id ORDER BY b, k DESC, 2, 3",
+                         b[i].expr);
+            sqlite3_stmt *st;
+            assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+            sqlite3_bind_int64(st, 1, from);
+            sqlite3_bind_int64(st, 2, until);
+            while (sqlite3_step(st) == SQLITE_ROW) {
+                for (int c = 0; c < sqlite3_column_count(st); c++) {
+                    const unsigned char *t = sqlite3_column_text(st, c);
+                    want.len += (size_t)snprintf(want.buf + want.len, sizeof want.buf - want.len, "%s;",
+                                                 t ? (const char *)t : "null");
+                    assert_true(want.len < sizeof want.buf - 1);
+                }
+                want.rows++;
+            }
+            sqlite3_finalize(st);
+            if (strcmp(got.buf, want.buf) != 0)
+                fail_msg("timeline bucket %d series %d window [%lld, %lld): store '%s' rows '%s'", (int)b[i].bucket,
+                         series, (long long)from, (long long)until, got.buf, want.buf);
+            rows += want.rows;
+        }
+    }
+    return rows;
+}
+
 /* Monthly counts: the writer keeps them equal to daily's failures by month
  * over several batches and months (before 1970 too), queries answer from
  * them as from the rows over windows of whole months and windows that cut
@@ -585,8 +664,12 @@ static void test_monthly_counts(void **state)
         {-31 * D + 1, 31 * D},        /* December less a second, January */
         {5 * D + 7, 5 * D + 9000},    /* no whole day */
     };
-    for (size_t i = 0; i < sizeof windows / sizeof windows[0]; i++)
+    int compared = 0;
+    for (size_t i = 0; i < sizeof windows / sizeof windows[0]; i++) {
         same_answers(s, windows[i][0], windows[i][1]);
+        compared += same_timeline(s, db, windows[i][0], windows[i][1]);
+    }
+    assert_true(compared > 500);
 
     /* retention to day 10 + 500 s (January 1970): November and December go
      * from monthly, January stays there but is read from daily */
@@ -597,8 +680,10 @@ static void test_monthly_counts(void **state)
     assert_int_equal(q_int(db, "SELECT count(*) FROM monthly WHERE month < 0", NULL), 0);
     assert_true(q_int(db, "SELECT count(*) FROM monthly WHERE month = 0", NULL) > 0);
     assert_int_equal(q_int(db, "SELECT min(day) FROM daily", NULL), 10);
-    for (size_t i = 0; i < sizeof windows / sizeof windows[0]; i++)
+    for (size_t i = 0; i < sizeof windows / sizeof windows[0]; i++) {
         same_answers(s, windows[i][0], windows[i][1]);
+        same_timeline(s, db, windows[i][0], windows[i][1]);
+    }
     same_answers(s, 0, 31 * D);
     sqlite3_close(db);
     store_close(s);
