@@ -138,6 +138,25 @@ static int bind_split(sqlite3_stmt *st, const struct window *w, const char *key)
     return rc;
 }
 
+/* Writes to buf the condition "col IN (the values of col that table has
+ * in [lo, hi))", found one after the other, each by a seek of table's key
+ * (which starts with col, after "failed = 1" for daily), and read by
+ * seeks of (col, device_id) in turn: one device's counts without an index
+ * of their own and without reading every device's counts of the window
+ * (sql/010-no-device-indexes.sql). A series of the days of the window
+ * would not do: a window may start at INT64_MIN or end at INT64_MAX.
+ * from: "S.daily WHERE failed = 1 AND " or "S.monthly WHERE ". 0 or -1
+ * (too long). */
+static int key_series(char *buf, size_t size, const char *col, const char *from, const char *lo, const char *hi)
+{
+    int n = snprintf(buf, size,
+                     "%s IN (WITH RECURSIVE ks(x) AS (SELECT (SELECT %s FROM %s%s >= %s ORDER BY %s LIMIT 1)"
+                     " UNION ALL SELECT (SELECT %s FROM %s%s > x ORDER BY %s LIMIT 1) FROM ks WHERE x < %s)"
+                     " SELECT x FROM ks WHERE x < %s)",
+                     col, col, from, col, lo, col, col, from, col, col, hi, hi);
+    return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
 /* Writes to buf the failures of the window in schema S (NULL: the main
  * database; "{S}" for run_merged to fill in) as rows of (d device id, c client id, cat, mm,
  * cl client list, n failures, f first, l last time): monthly's whole
@@ -147,7 +166,8 @@ static int bind_split(sqlite3_stmt *st, const struct window *w, const char *key)
  * into that form, not the tens of thousands of count rows of a year into
  * NULLs (measured: half the time of reading them, tests/bench/README.md);
  * a caller that shows them turns them back after grouping (nullif). dev: a condition on device_id ("= (SELECT ...)",
- * "= d.id") or NULL for every device; by_device: read the rows through
+ * "= d.id") or NULL for every device; with it monthly and daily are read
+ * a seek per month and day (key_series); by_device: read the rows through
  * failures_device (sql/README). Returns 0 or -1 (too long). */
 static int failure_source(char *buf, size_t size, const char *S, const char *dev, bool by_device)
 {
@@ -165,21 +185,36 @@ static int failure_source(char *buf, size_t size, const char *S, const char *dev
              "min(max(?8, ifnull((SELECT CAST(julianday((day - 1) * 86400, 'unixepoch', 'start of month',"
              " '+1 month') - 2440587.5 AS INTEGER) FROM %sdaily WHERE failed = 1 ORDER BY day LIMIT 1), ?8)), ?9)",
              sp);
+    /* the keys of the three count parts: months [E, ?9), days [?4, E)
+     * and [?9, ?5) */
+    char mon[1200], early[1200], late[600];
+    if (dev) {
+        char md[40], dd[60];
+        snprintf(md, sizeof md, "%smonthly WHERE ", sp);
+        snprintf(dd, sizeof dd, "%sdaily WHERE failed = 1 AND ", sp);
+        if (key_series(mon, sizeof mon, "month", md, e, "?9") < 0 ||
+            key_series(early, sizeof early, "day", dd, "?4", e) < 0 ||
+            key_series(late, sizeof late, "day", dd, "?9", "?5") < 0)
+            return -1;
+    } else {
+        snprintf(mon, sizeof mon, "month >= %s AND month < ?9", e);
+        snprintf(early, sizeof early, "day >= ?4 AND day < %s", e);
+        snprintf(late, sizeof late, "day >= ?9 AND day < ?5");
+    }
     const char *cols = "device_id AS d, client_id AS c, category AS cat, mismatch AS mm, client_list AS cl, n,"
                        " first AS f, last AS l";
     const char *rcols = "device_id, ifnull(client_id, 0), ifnull(category, ''), ifnull(mismatch, ''),"
                         " ifnull(client_list, 0), 1, time, time";
     int n = snprintf(buf, size,
-                     "SELECT %s FROM %smonthly%s WHERE %smonth >= %s AND month < ?9"
-                     " UNION ALL SELECT %s FROM %sdaily%s WHERE %sfailed = 1 AND day >= ?4 AND day < %s"
-                     " UNION ALL SELECT %s FROM %sdaily%s WHERE %sfailed = 1 AND day >= ?9 AND day < ?5"
+                     "SELECT %s FROM %smonthly WHERE %s%s"
+                     " UNION ALL SELECT %s FROM %sdaily WHERE %sfailed = 1 AND %s"
+                     " UNION ALL SELECT %s FROM %sdaily WHERE %sfailed = 1 AND %s"
                      " UNION ALL SELECT %s FROM %snegotiations INDEXED BY %s WHERE %sfailed = 1 AND time >= ?1"
                      " AND time < ?6"
                      " UNION ALL SELECT %s FROM %snegotiations INDEXED BY %s WHERE %sfailed = 1 AND time >= ?7"
                      " AND time < ?2",
-                     cols, sp, dev ? " INDEXED BY monthly_device" : "", devcond, e, cols, sp,
-                     dev ? " INDEXED BY daily_device" : "", devcond, e, cols, sp, dev ? " INDEXED BY daily_device" : "",
-                     devcond, rcols, sp, index, devcond, rcols, sp, index, devcond);
+                     cols, sp, devcond, mon, cols, sp, devcond, early, cols, sp, devcond, late, rcols, sp, index,
+                     devcond, rcols, sp, index, devcond);
     return n > 0 && (size_t)n < size ? 0 : -1;
 }
 

@@ -663,6 +663,12 @@ static void test_monthly_counts(void **state)
         {3 * D, 31 * D + 1},          /* within January, a second past it */
         {-31 * D + 1, 31 * D},        /* December less a second, January */
         {5 * D + 7, 5 * D + 9000},    /* no whole day */
+        /* the tool's --since alone and --until alone: open ends (a
+         * device's counts are sought month by month and day by day among
+         * those the tables have, never over the window's days) */
+        {-20 * D + 123, INT64_MAX},
+        {INT64_MIN, 45 * D + 77},
+        {INT64_MIN, INT64_MAX},
     };
     int compared = 0;
     for (size_t i = 0; i < sizeof windows / sizeof windows[0]; i++) {
@@ -713,8 +719,9 @@ static void test_daily_migration(void **state)
         if (strstr(store_migrations[i], "CREATE TABLE daily"))
             daily = i;
     assert_true(daily >= 0);
-    /* 008 outbox.peer and 009 monthly, undone below */
-    assert_int_equal(store_migration_count, daily + 3);
+    /* 008 outbox.peer and 009 monthly, undone below; 010 dropped indexes
+     * of daily and monthly, which go with the tables */
+    assert_int_equal(store_migration_count, daily + 4);
     sqlite3 *db = raw_open(g_path, SQLITE_OPEN_READWRITE);
     raw_exec(db, "DROP TABLE monthly");
     raw_exec(db, "DROP TABLE daily");
@@ -735,6 +742,9 @@ static void test_daily_migration(void **state)
     assert_int_equal(daily_disagrees(db, "failed = 1"), 0);
     assert_true(q_int(db, "SELECT count(*) FROM monthly", NULL) > 0);
     assert_int_equal(monthly_disagrees(db), 0);
+    /* 010: the counts have no device index (the writer's cost per key) */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_master WHERE tbl_name IN ('daily', 'monthly')"
+                               " AND type = 'index' AND sql IS NOT NULL", NULL), 0);
     sqlite3_close(db);
 }
 
@@ -766,6 +776,10 @@ static void test_migrations_from_every_version(void **state)
         assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('probes', 'profiles_list')",
                                NULL),
                          2);
+        /* and what they take away (010) */
+        assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('daily_device', 'monthly_device')",
+                               NULL),
+                         0);
         sqlite3_close(db);
         /* the database of a version opens read-only only once upgraded */
         struct store *r = open_ok(g_path, STORE_READONLY, 0);
