@@ -5,18 +5,22 @@
 -- of a batch. With daily_device (007) and monthly_device (009) each such
 -- key was an insert into four b-trees; in the writer's worst case (every
 -- failure a key of its own, tests/bench/store.sh, 10 % failures) that kept
--- it under the 140,000 negotiations a second it must store: measured
--- 2026-12-07 on the same machine, 152,410 a second committing every 10,000
--- and 105,940 every 2,000 with the indexes, 169,852 and 133,554 without
--- (tests/bench/README.md, "Issue 15, schema 10").
+-- it near the 140,000 negotiations a second it must store (issue 15):
+-- measured 2026-12-07 on one machine, back to back, 150,201 a second
+-- committing every 10,000 (the daemon's batch under load) and 111,655 every
+-- 2,000 with the indexes, 167,735 and 136,584 without; each distinct
+-- failure key is two b-tree inserts instead of four (tests/bench/README.md,
+-- "Issue 15, schema 10").
 --
 -- Only one device's questions used them (failures --device KEY, device KEY,
 -- the console's Device page). They now read daily and monthly by their
 -- primary keys, one seek per day and per month of the window: daily's key
 -- starts (failed, day, device_id), monthly's (month, device_id), so the
--- query lists the window's days and months (a recursive series) and looks
--- each one up with the device (sql/README, daemon/store-query.c
--- failure_source). A year is a few dozen daily and a dozen monthly seeks:
--- a few milliseconds on 10 M negotiations, as with the indexes.
+-- query walks the days (months) the table has in the window, one key seek
+-- to the next each (a recursive CTE), and looks each one up with the
+-- device (sql/README, daemon/store-query.c failure_source). A year is a
+-- few dozen daily and a dozen monthly seeks: on 10 M negotiations
+-- `failures --since 365d --device KEY` and `device KEY --since 365d` take
+-- a few milliseconds, as with the indexes.
 DROP INDEX daily_device;
 DROP INDEX monthly_device;
