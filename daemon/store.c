@@ -339,7 +339,7 @@ static int quick_check_db(struct store *s, sqlite3 *db, char *err, size_t errsiz
 /* Applies migrations from+1 .. latest, each in its own transaction with
  * its user_version. Foreign keys are off meanwhile, as SQLite's procedure
  * for rebuilding tables requires, and checked before each commit. */
-static int migrate(struct store *s, int from, char *err, size_t errsize)
+static int migrate_steps(struct store *s, int from, char *err, size_t errsize)
 {
     char buf[256];
     int rc = exec_sql(s->db, "PRAGMA foreign_keys = OFF", NULL, 0);
@@ -382,6 +382,28 @@ static int migrate(struct store *s, int from, char *err, size_t errsize)
             log_notice("database %s: schema upgraded from version %d to %d", s->path, from, s->version);
     }
     return 0;
+}
+
+/* migrate_steps with the sorts and temporary tables of the migrations in
+ * temporary files (SQLite's temporary directory: SQLITE_TMPDIR, TMPDIR or
+ * /var/tmp) instead of memory, as the store's own statements have them:
+ * building the counts of a large history sorts all of it (measured on
+ * 100,000,000 negotiations: tests/bench/README.md). */
+static int migrate(struct store *s, int from, char *err, size_t errsize)
+{
+    if (from >= store_migration_count)
+        return migrate_steps(s, from, err, errsize);
+    int rc = exec_sql(s->db, "PRAGMA temp_store = FILE", NULL, 0);
+    if (rc != SQLITE_OK) {
+        set_err(err, errsize, "%s: cannot upgrade the schema (%s)", s->path, sqlite3_errmsg(s->db));
+        return -1;
+    }
+    int ret = migrate_steps(s, from, err, errsize);
+    if ((rc = exec_sql(s->db, "PRAGMA temp_store = MEMORY", NULL, 0)) != SQLITE_OK && ret == 0) {
+        set_err(err, errsize, "%s: cannot set temp_store (%s)", s->path, sqlite3_errmsg(s->db));
+        ret = -1;
+    }
+    return ret;
 }
 
 static int open_db(struct store *s, char *err, size_t errsize)
