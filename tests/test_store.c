@@ -626,6 +626,28 @@ static int same_timeline(struct store *s, sqlite3 *db, int64_t from, int64_t unt
     return rows;
 }
 
+/* The plan of one device's failures question: the count tables read by
+ * seeks of their primary keys (no device index since schema 10), the rows
+ * by failures_device, nothing scanned. */
+static void device_plan_seeks(struct store *s)
+{
+    struct store_failures_query q = {.by = STORE_BY_MISMATCH, .from = -31 * 86400, .until = 59 * 86400,
+                                     .device = "dev-3"};
+    static struct answer a;
+    char err[256];
+    a.len = 0;
+    a.rows = 0;
+    a.buf[0] = '\0';
+    assert_true(store_failures_plan(s, &q, answer_row, &a, err, sizeof err) > 0);
+    if (!strstr(a.buf, "SEARCH monthly USING PRIMARY KEY (month=? AND device_id=?)") ||
+        !strstr(a.buf, "SEARCH monthly USING PRIMARY KEY (month>?)") ||
+        !strstr(a.buf, "SEARCH daily USING PRIMARY KEY (failed=? AND day=? AND device_id=?)") ||
+        !strstr(a.buf, "SEARCH daily USING PRIMARY KEY (failed=? AND day>?)") ||
+        !strstr(a.buf, "SEARCH negotiations USING INDEX failures_device (device_id=? AND time>? AND time<?)") ||
+        strstr(a.buf, "SCAN daily") || strstr(a.buf, "SCAN monthly") || strstr(a.buf, "SCAN negotiations"))
+        fail_msg("plan: %s", a.buf);
+}
+
 /* Monthly counts: the writer keeps them equal to daily's failures by month
  * over several batches and months (before 1970 too), queries answer from
  * them as from the rows over windows of whole months and windows that cut
@@ -676,6 +698,7 @@ static void test_monthly_counts(void **state)
         compared += same_timeline(s, db, windows[i][0], windows[i][1]);
     }
     assert_true(compared > 500);
+    device_plan_seeks(s);
 
     /* retention to day 10 + 500 s (January 1970): November and December go
      * from monthly, January stays there but is read from daily */
