@@ -16,7 +16,8 @@
 # 5.5 negotiations per device and day, 100 M is 55 (the issue's 100 M
 # shape); KW_BENCH_QUERY_DEVICES=500 gives the 100 M density on 10 M
 # (tests/bench/README.md). Each query runs three times; the best wall-clock
-# time is printed (issue 15 target: under 100 ms on 10 M, 300 ms on 100 M);
+# time is printed and judged against issue 15's target (under 100 ms up to
+# 10 M, under 300 ms above: the target for 100 M);
 # KW_BENCH_KEEP=0 skips the keep_successes copy, KW_BENCH_QUERIES=0 the queries.
 # KEXWATCH names the binary (default build/kexwatch), KEXWATCH_BEFORE one of
 # before the daily counts (run on the unmigrated copy). Asserts nothing;
@@ -171,7 +172,10 @@ queries = [
     ("merged x2: devices --since 365d", ["devices", "--db", db, "--db", db, "--since", "365d"]),
     ("merged x2: clients --since 365d", ["clients", "--db", db, "--db", db, "--since", "365d"]),
 ]
-print(f"{label}: {int(n):,} negotiations, {int(ndev):,} devices, {int(ncli):,} client types; best of 3 (target < 100 ms)")
+# issue 15's targets: under 100 ms on 10 M negotiations, under 300 ms on 100 M
+target = 100 if int(n) <= 10000000 else 300
+print(f"{label}: {int(n):,} negotiations, {int(ndev):,} devices, {int(ncli):,} client types; best of 3"
+      f" (target < {target} ms)")
 print(f"{'query':40} {'best ms':>8} {'rows':>6}  verdict")
 bad = 0
 for name, args in queries:
@@ -187,7 +191,7 @@ for name, args in queries:
         rows = max(0, r.stdout.count(b"\n") - 1)
         best = dt if best is None else min(best, dt)
     if best is not None:
-        print(f"{name:40} {best:8.1f} {rows:6}  {'ok' if best < 100 else 'SLOW'}")
+        print(f"{name:40} {best:8.1f} {rows:6}  {'ok' if best < target else 'SLOW'}")
 sys.exit(bad)
 PY
 }
