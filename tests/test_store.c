@@ -501,12 +501,23 @@ struct answer {
     int rows;
 };
 
-static int answer_row(void *arg, size_t ncol, const char *const *names, const struct store_value *v)
+static void answer_reset(struct answer *a)
 {
-    struct answer *a = arg;
+    a->len = 0;
+    a->rows = 0;
+    a->buf[0] = '\0';
+}
+
+/* Appends a row to a: each value as "name=value;", or "value;" when names
+ * is NULL. */
+static void answer_append(struct answer *a, size_t ncol, const char *const *names, const struct store_value *v)
+{
     for (size_t i = 0; i < ncol; i++) {
-        int n = snprintf(a->buf + a->len, sizeof a->buf - a->len, "%s=", names[i]);
-        a->len += (size_t)n;
+        int n;
+        if (names) {
+            n = snprintf(a->buf + a->len, sizeof a->buf - a->len, "%s=", names[i]);
+            a->len += (size_t)n;
+        }
         if (v[i].is_null)
             n = snprintf(a->buf + a->len, sizeof a->buf - a->len, "null;");
         else if (v[i].is_int)
@@ -517,6 +528,11 @@ static int answer_row(void *arg, size_t ncol, const char *const *names, const st
         assert_true(a->len < sizeof a->buf - 1);
     }
     a->rows++;
+}
+
+static int answer_row(void *arg, size_t ncol, const char *const *names, const struct store_value *v)
+{
+    answer_append(arg, ncol, names, v);
     return 0;
 }
 
@@ -531,9 +547,7 @@ static void same_answers(struct store *s, int64_t from, int64_t until)
             static struct answer a[3];
             char err[256];
             for (int mode = 0; mode < 3; mode++) {
-                a[mode].len = 0;
-                a[mode].rows = 0;
-                a[mode].buf[0] = '\0';
+                answer_reset(&a[mode]);
                 store_rows_only(s, mode == 2);
                 store_days_only(s, mode == 1);
                 assert_true(store_failures(s, &q, answer_row, &a[mode], err, sizeof err) >= 0);
@@ -550,20 +564,8 @@ static void same_answers(struct store *s, int64_t from, int64_t until)
 /* Appends a row's values to a string (arg: struct answer), without names. */
 static int values_row(void *arg, size_t ncol, const char *const *names, const struct store_value *v)
 {
-    struct answer *a = arg;
     (void)names;
-    for (size_t i = 0; i < ncol; i++) {
-        int n;
-        if (v[i].is_null)
-            n = snprintf(a->buf + a->len, sizeof a->buf - a->len, "null;");
-        else if (v[i].is_int)
-            n = snprintf(a->buf + a->len, sizeof a->buf - a->len, "%lld;", (long long)v[i].num);
-        else
-            n = snprintf(a->buf + a->len, sizeof a->buf - a->len, "%s;", v[i].text);
-        a->len += (size_t)n;
-        assert_true(a->len < sizeof a->buf - 1);
-    }
-    a->rows++;
+    answer_append(arg, ncol, NULL, v);
     return 0;
 }
 
@@ -586,9 +588,8 @@ static int same_timeline(struct store *s, sqlite3 *db, int64_t from, int64_t unt
     for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) {
         for (int series = STORE_SERIES_MISMATCH; series <= STORE_SERIES_CLIENT; series++) {
             static struct answer got, want;
-            got.len = want.len = 0;
-            got.rows = want.rows = 0;
-            got.buf[0] = want.buf[0] = '\0';
+            answer_reset(&got);
+            answer_reset(&want);
             char err[256], sql[600];
             assert_true(store_failures_timeline(s, from, until, b[i].bucket, (enum store_series)series, values_row,
                                                 &got, err, sizeof err) >= 0);
@@ -635,9 +636,7 @@ static void device_plan_seeks(struct store *s)
                                      .device = "dev-3"};
     static struct answer a;
     char err[256];
-    a.len = 0;
-    a.rows = 0;
-    a.buf[0] = '\0';
+    answer_reset(&a);
     assert_true(store_failures_plan(s, &q, answer_row, &a, err, sizeof err) > 0);
     if (!strstr(a.buf, "SEARCH monthly USING PRIMARY KEY (month=? AND device_id=?)") ||
         !strstr(a.buf, "SEARCH monthly USING PRIMARY KEY (month>?)") ||
