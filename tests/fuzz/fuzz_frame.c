@@ -22,16 +22,8 @@
 #include "frame.h"
 #include "syslog.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                 \
-    do {                                                                            \
-        if (!(cond)) {                                                              \
-            fprintf(stderr, "fuzz_frame: %s:%d: check failed: %s\n", __FILE__,      \
-                    __LINE__, #cond);                                               \
-            abort();                                                                \
-        }                                                                           \
-    } while (0)
+#define FUZZ_NAME "fuzz_frame"
+#include "fuzzcheck.h"
 
 /* Small limits find truncation edges; real ones find the rest. */
 static const size_t max_choices[] = {1, 2, 3, 4, 5, 8, 11, 16, 64, 480, 1024, 2048, 8192, 65536};

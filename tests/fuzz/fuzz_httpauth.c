@@ -24,15 +24,8 @@
 
 #include "httpauth.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                             \
-    do {                                                                                                        \
-        if (!(cond)) {                                                                                          \
-            fprintf(stderr, "fuzz_httpauth: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);            \
-            abort();                                                                                            \
-        }                                                                                                       \
-    } while (0)
+#define FUZZ_NAME "fuzz_httpauth"
+#include "fuzzcheck.h"
 
 enum { NAME_MAX_ = 64, PASSWORD_MAX_ = 256 };
 

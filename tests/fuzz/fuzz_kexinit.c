@@ -20,16 +20,8 @@
 
 #include "kexinit.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                 \
-    do {                                                                            \
-        if (!(cond)) {                                                              \
-            fprintf(stderr, "fuzz_kexinit: %s:%d: check failed: %s\n", __FILE__,    \
-                    __LINE__, #cond);                                               \
-            abort();                                                                \
-        }                                                                           \
-    } while (0)
+#define FUZZ_NAME "fuzz_kexinit"
+#include "fuzzcheck.h"
 
 static void check_printable(const char *s, size_t max)
 {

@@ -25,15 +25,8 @@
 #include "negotiate.h"
 #include "pattern.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "fuzz_pattern: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                     \
-            abort();                                                                                                   \
-        }                                                                                                              \
-    } while (0)
+#define FUZZ_NAME "fuzz_pattern"
+#include "fuzzcheck.h"
 
 /* Tags the shipped patterns care about (some are app-gated), and others. */
 static const char *const apps[] = {NULL, "sshd", "sshd-session", "SSH", "dropbear", "SHELL", "", "SSHD"};

@@ -16,7 +16,8 @@
 #include "cfg.h"
 #include "pipeline.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#define FUZZ_NAME "fuzz_pipeline"
+#include "fuzzcheck.h"
 
 static struct cfg *g_cfg;
 static struct pipeline *g_live, *g_replay;

@@ -45,15 +45,8 @@
 #include "msg.h"
 #include "stats.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                      \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "fuzz_tls: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                                     \
-        }                                                                                \
-    } while (0)
+#define FUZZ_NAME "fuzz_tls"
+#include "fuzzcheck.h"
 
 #define MAX_MESSAGE 2048 /* [listen] max_message: small, so truncation is reached */
 #define SPIN_MAX 200000  /* loop turns allowed for one input (a stuck path aborts) */
